@@ -16,15 +16,15 @@ import (
 type Code string
 
 const (
-	Invalid        Code = "invalid"         // the client sent something wrong (400/422)
-	NotFound       Code = "not_found"       // 404
-	Conflict       Code = "conflict"        // state does not allow it (409)
-	Unauthorized   Code = "unauthorized"    // no or bad credentials (401)
-	Forbidden      Code = "forbidden"       // authenticated but not allowed (403)
-	PaymentFailed  Code = "payment_failed"  // payment declined (402)
-	TooManyRequest Code = "too_many"        // rate limited (429)
-	Unprocessable  Code = "unprocessable"   // well-formed but semantically wrong (422)
-	Internal       Code = "internal"        // a bug or an outage (500)
+	Invalid        Code = "invalid"        // the client sent something wrong (400/422)
+	NotFound       Code = "not_found"      // 404
+	Conflict       Code = "conflict"       // state does not allow it (409)
+	Unauthorized   Code = "unauthorized"   // no or bad credentials (401)
+	Forbidden      Code = "forbidden"      // authenticated but not allowed (403)
+	PaymentFailed  Code = "payment_failed" // payment declined (402)
+	TooManyRequest Code = "too_many"       // rate limited (429)
+	Unprocessable  Code = "unprocessable"  // well-formed but semantically wrong (422)
+	Internal       Code = "internal"       // a bug or an outage (500)
 )
 
 // FieldError names one field of the input and why it was refused.
@@ -84,7 +84,9 @@ func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }
 type Validator struct{ fields []FieldError }
 
 // Add records a field error.
-func (v *Validator) Add(field, message string) { v.fields = append(v.fields, FieldError{field, message}) }
+func (v *Validator) Add(field, message string) {
+	v.fields = append(v.fields, FieldError{field, message})
+}
 
 // Check records a field error when ok is false.
 func (v *Validator) Check(ok bool, field, message string) {

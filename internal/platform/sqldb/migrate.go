@@ -135,3 +135,13 @@ func (db *DB) Migrate(ctx context.Context, sets ...Migrations) ([]string, error)
 	}
 	return applied, nil
 }
+
+// Embedded returns the migrations in folder dir of an embedded file system
+// (modules embed "migrations/*.sql" and call Embedded(name, fs, "migrations")).
+func Embedded(module string, fsys fs.FS, dir string) Migrations {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(fmt.Sprintf("sqldb: migrations of %s: %v", module, err)) // fixed at compile time
+	}
+	return Migrations{Module: module, FS: sub}
+}

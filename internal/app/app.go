@@ -1,0 +1,82 @@
+// Package app is Mercato's composition root: it reads configuration, opens
+// the database, builds every module, wires them together and serves HTTP.
+// It is the only package that knows all the others.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mercato-shop/mercato/internal/catalog"
+	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+	"github.com/mercato-shop/mercato/internal/platform/web"
+)
+
+// Migrations lists every module's migrations in the order they apply.
+func Migrations() []sqldb.Migrations {
+	return []sqldb.Migrations{
+		catalog.Migrations(),
+		inventory.Migrations(),
+		customer.Migrations(),
+	}
+}
+
+// App holds the wired modules.
+type App struct {
+	Config    Config
+	Log       *slog.Logger
+	DB        *sqldb.DB
+	Registry  *prometheus.Registry
+	Metrics   *web.Metrics
+	Catalog   *catalog.Service
+	Inventory *inventory.Service
+	Customers *customer.Service
+}
+
+// New opens the database, applies migrations and builds the modules.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	db, err := sqldb.Open(ctx, cfg.DatabaseURL, cfg.DataDir, sqldb.Options{ReplicaURL: cfg.ReplicaURL})
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx, Migrations()...)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("migrations applied", "count", len(applied), "dialect", db.Dialect())
+	}
+	return Wire(cfg, log, db), nil
+}
+
+// Wire builds the modules on an open, migrated database.
+func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	inv := inventory.NewService(db)
+	return &App{
+		Config:    cfg,
+		Log:       log,
+		DB:        db,
+		Registry:  reg,
+		Metrics:   web.NewMetrics(reg),
+		Catalog:   catalog.NewService(db, inv),
+		Inventory: inv,
+		Customers: customer.NewService(db),
+	}
+}
+
+// Close releases the database.
+func (a *App) Close() error {
+	if err := a.DB.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}

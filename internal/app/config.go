@@ -1,0 +1,77 @@
+package app
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/mercato-shop/mercato/internal/money"
+)
+
+// Config is everything Mercato reads from flags and the environment. It is
+// read once, in run, and passed down; nothing below reads the environment.
+type Config struct {
+	Addr        string // MERCATO_ADDR, default :8080
+	DataDir     string // MERCATO_DATA_DIR, default ./mercato-data
+	DatabaseURL string // MERCATO_DATABASE_URL: empty = SQLite in DataDir, postgres://... = PostgreSQL
+	ReplicaURL  string // MERCATO_DATABASE_REPLICA_URL: optional PostgreSQL read replica
+	LogLevel    string // MERCATO_LOG_LEVEL: debug, info, warn, error
+	Currency    string // MERCATO_CURRENCY, default EUR
+	ShopName    string // MERCATO_SHOP_NAME, default Mercato
+	Demo        bool   // MERCATO_DEMO: seed the demo catalog on first start (default true)
+}
+
+func defaultConfig(getenv func(string) string) Config {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	return Config{
+		Addr:        env("MERCATO_ADDR", ":8080"),
+		DataDir:     env("MERCATO_DATA_DIR", "./mercato-data"),
+		DatabaseURL: getenv("MERCATO_DATABASE_URL"),
+		ReplicaURL:  getenv("MERCATO_DATABASE_REPLICA_URL"),
+		LogLevel:    env("MERCATO_LOG_LEVEL", "info"),
+		Currency:    env("MERCATO_CURRENCY", "EUR"),
+		ShopName:    env("MERCATO_SHOP_NAME", "Mercato"),
+		Demo:        env("MERCATO_DEMO", "true") != "false",
+	}
+}
+
+// bind registers the flags that override the environment.
+func (c *Config) bind(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env MERCATO_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder for SQLite and uploads (env MERCATO_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "empty for SQLite in the data folder, or postgres://... (env MERCATO_DATABASE_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env MERCATO_LOG_LEVEL)")
+}
+
+func (c Config) validate() error {
+	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
+		return fmt.Errorf("MERCATO_ADDR %q: want host:port such as :8080", c.Addr)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("MERCATO_DATA_DIR: must not be empty")
+	}
+	if u := c.DatabaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
+		return fmt.Errorf("MERCATO_DATABASE_URL: want empty (SQLite), sqlite:PATH or postgres://...")
+	}
+	if _, err := c.level(); err != nil {
+		return err
+	}
+	if !money.ValidCurrency(c.Currency) {
+		return fmt.Errorf("MERCATO_CURRENCY %q: want a 3-letter ISO 4217 code such as EUR", c.Currency)
+	}
+	return nil
+}
+
+func (c Config) level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return l, fmt.Errorf("MERCATO_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}

@@ -1,0 +1,75 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/catalog"
+	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/platform/web"
+)
+
+// route is one entry of the routing table.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// routes is the one list of every route Mercato serves.
+func (a *App) routes() []route {
+	h := func(f web.HandlerFunc) http.Handler { return web.Handle(a.Log, f) }
+	staff := func(f web.HandlerFunc) http.Handler {
+		return web.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
+			if _, err := auth.RequireStaff(r.Context()); err != nil {
+				return err
+			}
+			return f(w, r)
+		})
+	}
+	cat, inv, cust := a.Catalog, a.Inventory, a.Customers
+	return []route{
+		// Operations.
+		{"GET /healthz", http.HandlerFunc(handleHealthz)},
+		{"GET /readyz", h(a.handleReadyz)},
+		{"GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{})},
+		{"GET /api/v1/openapi.json", h(handleOpenAPI)},
+
+		// Catalog, public.
+		{"GET /api/v1/products", h(catalog.HandleListProducts(cat))},
+		{"GET /api/v1/products/{id}", h(catalog.HandleGetProduct(cat))},
+		{"GET /api/v1/categories", h(catalog.HandleListCategories(cat))},
+
+		// Identity.
+		{"POST /api/v1/auth/login", h(customer.HandleLogin(cust))},
+
+		// Staff: catalog and inventory.
+		{"GET /api/v1/admin/products", staff(catalog.HandleAdminListProducts(cat))},
+		{"POST /api/v1/admin/products", staff(catalog.HandleCreateProduct(cat))},
+		{"GET /api/v1/admin/products/{id}", staff(catalog.HandleAdminGetProduct(cat))},
+		{"PATCH /api/v1/admin/products/{id}", staff(catalog.HandleUpdateProduct(cat))},
+		{"DELETE /api/v1/admin/products/{id}", staff(catalog.HandleArchiveProduct(cat))},
+		{"POST /api/v1/admin/categories", staff(catalog.HandleCreateCategory(cat))},
+		{"GET /api/v1/admin/inventory/low-stock", staff(inventory.HandleLowStock(inv))},
+		{"GET /api/v1/admin/inventory/{sku}", staff(inventory.HandleGet(inv))},
+		{"PUT /api/v1/admin/inventory/{sku}", staff(inventory.HandleSet(inv))},
+		{"POST /api/v1/admin/inventory/{sku}/adjustments", staff(inventory.HandleAdjust(inv))},
+		{"GET /api/v1/admin/inventory/{sku}/movements", staff(inventory.HandleMovements(inv))},
+	}
+}
+
+// Handler returns the whole HTTP handler: routes, authentication, metrics,
+// security headers and panic recovery.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range a.routes() {
+		mux.Handle(rt.pattern, a.Metrics.Route(rt.pattern, rt.handler))
+	}
+	mux.Handle("/api/", web.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
+		return errNoRoute
+	}))
+	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { web.Error(w, r, a.Log, err) }
+	return web.Observe(a.Log, customer.Authenticate(a.Customers, writeErr, mux))
+}

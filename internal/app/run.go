@@ -1,0 +1,210 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/demo"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/app.Version=...".
+var Version = "dev"
+
+const usage = `mercato — an e-commerce platform in one binary
+
+Usage:
+  mercato [serve]                          run the shop (default)
+  mercato migrate                          apply pending database migrations
+  mercato seed --demo                      load the demo catalog
+  mercato admin create --email E --password P [--name N] [--role admin|staff]
+                                           create a staff account
+  mercato version                          print the version
+  mercato help                             show this help
+
+Configuration (flags override the environment):
+  MERCATO_ADDR          listen address (default :8080)
+  MERCATO_DATA_DIR      data folder (default ./mercato-data)
+  MERCATO_DATABASE_URL  empty: SQLite in the data folder; postgres://...: PostgreSQL
+  MERCATO_LOG_LEVEL     debug, info, warn, error (default info)
+  MERCATO_CURRENCY      shop currency (default EUR)
+  MERCATO_DEMO          false: do not seed the demo catalog on first start
+`
+
+// errUsage marks errors that are the caller's mistake: main prints them
+// with a hint and exits 2.
+var errUsage = errors.New("usage")
+
+// Run is the whole program: main calls it with the process's arguments,
+// environment, standard streams and a context cancelled on SIGINT/SIGTERM.
+// Tests call it the same way.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd, rest := "serve", []string{}
+	if len(args) > 1 {
+		cmd, rest = args[1], args[2:]
+		if strings.HasPrefix(cmd, "-") {
+			cmd, rest = "serve", args[1:]
+		}
+	}
+	cfg := new(Config)
+	*cfg = defaultConfig(getenv)
+	fs := flag.NewFlagSet("mercato "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bind(fs)
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version":
+		fmt.Fprintln(stdout, "mercato", Version)
+		return nil
+	case "serve":
+		if err := parse(fs, rest, cfg); err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	case "migrate":
+		if err := parse(fs, rest, cfg); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, stderr, func(a *App) error {
+			fmt.Fprintf(stdout, "database is up to date (%s)\n", a.DB.Dialect())
+			return nil
+		})
+	case "seed":
+		demoFlag := fs.Bool("demo", false, "load the demo catalog")
+		if err := parse(fs, rest, cfg); err != nil {
+			return err
+		}
+		if !*demoFlag {
+			return fmt.Errorf("%w: seed needs --demo (the only seed there is)", errUsage)
+		}
+		return withApp(ctx, cfg, stderr, func(a *App) error {
+			n, err := demo.Seed(ctx, a.Catalog, cfg.Currency, stdout)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "demo catalog loaded: %d products\n", n)
+			return nil
+		})
+	case "admin":
+		if len(rest) == 0 || rest[0] != "create" {
+			return fmt.Errorf("%w: want 'mercato admin create --email E --password P'", errUsage)
+		}
+		email := fs.String("email", "", "e-mail of the new staff account")
+		password := fs.String("password", "", "password (at least 8 characters)")
+		name := fs.String("name", "", "display name")
+		role := fs.String("role", "admin", "admin or staff")
+		if err := parse(fs, rest[1:], cfg); err != nil {
+			return err
+		}
+		if r := auth.Role(*role); r != auth.RoleAdmin && r != auth.RoleStaff {
+			return fmt.Errorf("%w: --role must be admin or staff", errUsage)
+		}
+		return withApp(ctx, cfg, stderr, func(a *App) error {
+			acc, err := a.Customers.CreateAccount(ctx, *email, *password, *name, auth.Role(*role))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "created %s account %s (%s)\n", acc.Role, acc.Email, acc.ID)
+			return nil
+		})
+	}
+	return fmt.Errorf("%w: unknown command %q (see 'mercato help')", errUsage, cmd)
+}
+
+// IsUsage reports whether err is a command-line mistake.
+func IsUsage(err error) bool { return errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) }
+
+func parse(fs *flag.FlagSet, args []string, cfg *Config) error {
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	lvl, _ := cfg.level()
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+func withApp(ctx context.Context, cfg *Config, stderr io.Writer, fn func(*App) error) error {
+	a, err := New(ctx, *cfg, newLogger(*cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
+
+func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
+	log := newLogger(*cfg, stderr)
+	a, err := New(ctx, *cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if cfg.Demo {
+		n, err := a.Catalog.CountProducts(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			log.Info("empty catalog: loading the demo catalog (MERCATO_DEMO=false to skip)")
+			if _, err := demo.Seed(ctx, a.Catalog, cfg.Currency, stderr); err != nil {
+				return fmt.Errorf("seed demo catalog: %w", err)
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "mercato %s listening on http://%s (%s)\n", Version, displayAddr(ln.Addr()), a.DB.Dialect())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func displayAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("localhost:%d", tcp.Port)
+		}
+	}
+	return addr.String()
+}

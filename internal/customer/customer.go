@@ -1,0 +1,60 @@
+// Package customer owns accounts (customers and staff), their passwords,
+// and the tokens and sessions that authenticate requests.
+package customer
+
+import (
+	"embed"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the customer module's tables.
+func Migrations() sqldb.Migrations { return sqldb.Embedded("customer", migrationFS, "migrations") }
+
+// Account is a customer or a staff member.
+type Account struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      auth.Role `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NormalizeEmail trims and lower-cases an address and checks its form.
+func NormalizeEmail(field, email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if e == "" {
+		return "", apperr.Field(field, "is required")
+	}
+	addr, err := mail.ParseAddress(e)
+	if err != nil || addr.Address != e || len(e) > 254 || !strings.Contains(e[strings.LastIndexByte(e, '@'):], ".") {
+		return "", apperr.Field(field, "must be an e-mail address like name@example.com")
+	}
+	return e, nil
+}
+
+// ValidatePassword checks the password rules: 8 to 128 characters, not all
+// the same character, not the e-mail address.
+func ValidatePassword(field, password, email string) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < 8:
+		return apperr.Field(field, "must be at least 8 characters")
+	case n > 128:
+		return apperr.Field(field, "must be at most 128 characters")
+	case strings.Count(password, password[:1]) == len(password):
+		return apperr.Field(field, "must not be one character repeated")
+	case email != "" && strings.EqualFold(password, email):
+		return apperr.Field(field, "must not be your e-mail address")
+	}
+	return nil
+}
