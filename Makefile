@@ -1,0 +1,28 @@
+# Mercato — see README.md.
+GO ?= go
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: run build test test-short vet fmt bench
+
+run: ## run the shop on the embedded default (SQLite in ./mercato-data)
+	$(GO) run ./cmd/mercato
+
+build:
+	$(GO) build -o bin/mercato ./cmd/mercato
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+## The whole suite: unit tests, SQLite and PostgreSQL conformance, API and browser tests.
+## PostgreSQL tests run when MERCATO_TEST_POSTGRES_URL is set (defaulted here to the
+## local server); they skip with a reason when it is unreachable, unless
+## MERCATO_TEST_REQUIRE_SERVICES=1 (CI), where they fail.
+test: vet
+	MERCATO_TEST_POSTGRES_URL="$${MERCATO_TEST_POSTGRES_URL-$(PG_URL)}" $(GO) test -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+bench:
+	MERCATO_TEST_POSTGRES_URL="$${MERCATO_TEST_POSTGRES_URL-$(PG_URL)}" $(GO) test -run '^$$' -bench . -benchmem ./...
