@@ -203,6 +203,9 @@ func (s *Service) ListProducts(ctx context.Context, in ListQuery) (Page, error) 
 		return Page{}, err
 	}
 	page := Page{Items: items}
+	if page.Items == nil {
+		page.Items = []Product{} // an empty page is "items": [], never null
+	}
 	if len(items) > lq.limit {
 		page.Items = items[:lq.limit]
 		next := makeCursor(lq.sort, page.Items[lq.limit-1])
