@@ -13,7 +13,6 @@ import (
 	"github.com/mercato-shop/mercato/internal/money"
 )
 
-
 type category struct{ slug, name, parent string }
 
 var categories = []category{
