@@ -71,8 +71,8 @@ var (
 
 // themeCSS derives the accent custom properties from one colour, keeping
 // every pairing at WCAG AA contrast (4.5:1): the text on accent buttons is
-// white or near-black, whichever reads better, and accent-coloured text on
-// white is darkened until it passes.
+// white or near-black, whichever reads better, and accent-coloured text is
+// darkened until it passes on white and on the soft accent tint.
 func themeCSS(t Theme) ([]byte, error) {
 	accent := t.Accent
 	if accent == "" {
@@ -86,15 +86,20 @@ func themeCSS(t Theme) ([]byte, error) {
 	if contrast(c, white) < contrast(c, ink) {
 		onAccent = ink
 	}
-	text := c
-	for i := 0; i < 20 && contrast(text, white) < 4.5; i++ {
-		text = text.mix(rgb{}, 0.1)
+	// Mid-tones (luminance near 0.2) reach 4.5:1 with neither; darken the
+	// button colour until white text passes.
+	for i := 0; i < 30 && contrast(c, onAccent) < 4.5; i++ {
+		c, onAccent = c.mix(rgb{}, 0.05), white
+	}
+	soft := c.mix(white, 0.9)
+	text := c // must read on white and on the soft tint (current nav item)
+	for i := 0; i < 30 && contrast(text, soft) < 4.5; i++ {
+		text = text.mix(rgb{}, 0.08)
 	}
 	hover := c.mix(rgb{}, 0.15)
 	if onAccent == ink {
 		hover = c.mix(white, 0.2)
 	}
-	soft := c.mix(white, 0.9)
 	css := fmt.Sprintf(":root{--accent:%s;--accent-ink:%s;--accent-text:%s;--accent-hover:%s;--accent-soft:%s}\n",
 		c.hex(), onAccent.hex(), text.hex(), hover.hex(), soft.hex())
 	return []byte(css), nil
