@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,8 +15,10 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/platform/blob"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/web"
+	"github.com/mercato-shop/mercato/internal/storefront"
 )
 
 // Migrations lists every module's migrations in the order they apply.
@@ -37,6 +40,9 @@ type App struct {
 	Catalog   *catalog.Service
 	Inventory *inventory.Service
 	Customers *customer.Service
+	Blob      *blob.Disk // uploaded and demo files, <data dir>/media, served at /media/
+
+	Storefront *storefront.Storefront // the public HTML pages and the shared static files
 }
 
 // New opens the database, applies migrations and builds the modules.
@@ -61,15 +67,25 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	inv := inventory.NewService(db)
+	cat := catalog.NewService(db, inv)
+	sf, err := storefront.New(cat, storefront.Options{ShopName: cfg.ShopName, LogoURL: cfg.ShopLogo, AccentColor: cfg.ShopAccent, BaseURL: cfg.BaseURL}, log)
+	if err != nil {
+		// Config.validate has checked the options, so only broken embedded
+		// templates get here: a build defect the storefront's tests catch.
+		panic(fmt.Sprintf("wire storefront: %v", err))
+	}
 	return &App{
 		Config:    cfg,
 		Log:       log,
 		DB:        db,
 		Registry:  reg,
 		Metrics:   web.NewMetrics(reg),
-		Catalog:   catalog.NewService(db, inv),
+		Catalog:   cat,
 		Inventory: inv,
 		Customers: customer.NewService(db),
+		Blob:      blob.NewDisk(filepath.Join(cfg.DataDir, "media")),
+
+		Storefront: sf,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/platform/blob"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
@@ -41,6 +42,7 @@ func (a *App) routes() []route {
 		{"GET /api/v1/products", h(catalog.HandleListProducts(cat))},
 		{"GET /api/v1/products/{id}", h(catalog.HandleGetProduct(cat))},
 		{"GET /api/v1/categories", h(catalog.HandleListCategories(cat))},
+		{"GET /media/{key...}", h(blob.HandleGet(a.Blob))},
 
 		// Identity.
 		{"POST /api/v1/auth/login", h(customer.HandleLogin(cust))},
@@ -57,6 +59,16 @@ func (a *App) routes() []route {
 		{"PUT /api/v1/admin/inventory/{sku}", staff(inventory.HandleSet(inv))},
 		{"POST /api/v1/admin/inventory/{sku}/adjustments", staff(inventory.HandleAdjust(inv))},
 		{"GET /api/v1/admin/inventory/{sku}/movements", staff(inventory.HandleMovements(inv))},
+
+		// Storefront: HTML pages for browsers, not part of the REST API.
+		{"GET /static/{file}", a.Storefront.Assets()},
+		{"GET /{$}", a.Storefront.Home()},
+		{"GET /c/{slug}", a.Storefront.Category()},
+		{"GET /p/{slug}", a.Storefront.Product()},
+		{"GET /search", a.Storefront.Search()},
+		{"GET /sitemap.xml", a.Storefront.Sitemap()},
+		{"GET /robots.txt", a.Storefront.Robots()},
+		{"/", a.Storefront.NotFound()}, // any other path: the HTML 404 page (/api/ keeps its problem+json 404)
 	}
 }
 

@@ -88,7 +88,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return fmt.Errorf("%w: seed needs --demo (the only seed there is)", errUsage)
 		}
 		return withApp(ctx, cfg, stderr, func(a *App) error {
-			n, err := demo.Seed(ctx, a.Catalog, cfg.Currency, stdout)
+			n, err := demo.Seed(ctx, a.Catalog, a.Blob, cfg.Currency, stdout)
 			if err != nil {
 				return err
 			}
@@ -165,7 +165,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		}
 		if n == 0 {
 			log.Info("empty catalog: loading the demo catalog (MERCATO_DEMO=false to skip)")
-			if _, err := demo.Seed(ctx, a.Catalog, cfg.Currency, stderr); err != nil {
+			if _, err := demo.Seed(ctx, a.Catalog, a.Blob, cfg.Currency, stderr); err != nil {
 				return fmt.Errorf("seed demo catalog: %w", err)
 			}
 		}

@@ -128,13 +128,10 @@ type Disk struct {
 	prefix string
 }
 
-// NewDisk returns a store rooted at dir (created if missing) whose blobs are
-// served under /media/.
-func NewDisk(dir string) (*Disk, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create media folder: %w", err)
-	}
-	return &Disk{dir: dir, prefix: "/media/"}, nil
+// NewDisk returns a store rooted at dir, whose blobs are served under
+// /media/. The folder is created by the first Put.
+func NewDisk(dir string) *Disk {
+	return &Disk{dir: dir, prefix: "/media/"}
 }
 
 // Dir returns the folder the blobs are in.
@@ -167,6 +164,9 @@ func (d *Disk) Put(ctx context.Context, key string, r io.Reader, contentType str
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return fmt.Errorf("create media folder: %w", err)
 	}
 	root, err := d.open()
 	if err != nil {
@@ -229,9 +229,12 @@ func (d *Disk) Open(ctx context.Context, key string) (io.ReadSeekCloser, Info, e
 	if err := ctx.Err(); err != nil {
 		return nil, Info{}, err
 	}
-	root, err := d.open()
+	root, err := os.OpenRoot(d.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, Info{}, apperr.NotFoundf("no file %q", key)
+	}
 	if err != nil {
-		return nil, Info{}, err
+		return nil, Info{}, fmt.Errorf("open media folder: %w", err)
 	}
 	defer root.Close() // files opened through a Root outlive it
 	f, err := root.Open(key)
@@ -271,9 +274,12 @@ func (d *Disk) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	root, err := d.open()
+	root, err := os.OpenRoot(d.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("open media folder: %w", err)
 	}
 	defer root.Close()
 	if err := root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -23,11 +23,7 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect w
 
 func newDisk(t *testing.T) *Disk {
 	t.Helper()
-	d, err := NewDisk(filepath.Join(t.TempDir(), "media"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return NewDisk(filepath.Join(t.TempDir(), "media"))
 }
 
 func TestValidateKey(t *testing.T) {
@@ -79,10 +75,7 @@ func TestValidateKey(t *testing.T) {
 func TestTraversalRefused(t *testing.T) {
 	ctx := context.Background()
 	base := t.TempDir()
-	d, err := NewDisk(filepath.Join(base, "media"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := NewDisk(filepath.Join(base, "media"))
 	secret := filepath.Join(base, "secret.txt")
 	if err := os.WriteFile(secret, []byte("top secret"), 0o600); err != nil {
 		t.Fatal(err)
@@ -205,6 +198,23 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("Open(folder) = %v, want NotFound", err)
 		}
 	})
+}
+
+func TestMissingFolder(t *testing.T) {
+	ctx := context.Background()
+	d := NewDisk(filepath.Join(t.TempDir(), "not", "yet"))
+	if _, _, err := d.Open(ctx, "a.svg"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("Open before any Put = %v, want NotFound", err)
+	}
+	if err := d.Delete(ctx, "a.svg"); err != nil {
+		t.Fatalf("Delete before any Put = %v", err)
+	}
+	if err := d.Put(ctx, "a/b.svg", strings.NewReader(svg), ""); err != nil {
+		t.Fatalf("first Put creates the folder: %v", err)
+	}
+	if _, err := d.Stat(ctx, "a/b.svg"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type errReader struct{}
