@@ -4,9 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/ui"
 )
 
 // Config is everything Mercato reads from flags and the environment. It is
@@ -19,6 +21,9 @@ type Config struct {
 	LogLevel    string // MERCATO_LOG_LEVEL: debug, info, warn, error
 	Currency    string // MERCATO_CURRENCY, default EUR
 	ShopName    string // MERCATO_SHOP_NAME, default Mercato
+	ShopLogo    string // MERCATO_SHOP_LOGO: path of a logo image on this site; empty shows the name
+	ShopAccent  string // MERCATO_SHOP_ACCENT: accent colour #rrggbb; empty = the default teal
+	BaseURL     string // MERCATO_BASE_URL: public address for canonical links and the sitemap, default http://localhost:8080
 	Demo        bool   // MERCATO_DEMO: seed the demo catalog on first start (default true)
 }
 
@@ -37,6 +42,9 @@ func defaultConfig(getenv func(string) string) Config {
 		LogLevel:    env("MERCATO_LOG_LEVEL", "info"),
 		Currency:    env("MERCATO_CURRENCY", "EUR"),
 		ShopName:    env("MERCATO_SHOP_NAME", "Mercato"),
+		ShopLogo:    getenv("MERCATO_SHOP_LOGO"),
+		ShopAccent:  getenv("MERCATO_SHOP_ACCENT"),
+		BaseURL:     strings.TrimRight(env("MERCATO_BASE_URL", "http://localhost:8080"), "/"),
 		Demo:        env("MERCATO_DEMO", "true") != "false",
 	}
 }
@@ -61,6 +69,15 @@ func (c Config) validate() error {
 	}
 	if _, err := c.level(); err != nil {
 		return err
+	}
+	if c.ShopAccent != "" && !ui.ValidColor(c.ShopAccent) {
+		return fmt.Errorf("MERCATO_SHOP_ACCENT %q: want a colour #rrggbb such as #0f766e", c.ShopAccent)
+	}
+	if l := c.ShopLogo; l != "" && (!strings.HasPrefix(l, "/") || strings.HasPrefix(l, "//")) {
+		return fmt.Errorf("MERCATO_SHOP_LOGO %q: want a path on this site such as /media/logo.svg (the Content-Security-Policy allows same-origin images only)", l)
+	}
+	if u, err := url.Parse(c.BaseURL); c.BaseURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "") {
+		return fmt.Errorf("MERCATO_BASE_URL %q: want the shop's public address, scheme and host only, such as https://shop.example.com", c.BaseURL)
 	}
 	if !money.ValidCurrency(c.Currency) {
 		return fmt.Errorf("MERCATO_CURRENCY %q: want a 3-letter ISO 4217 code such as EUR", c.Currency)
