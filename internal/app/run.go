@@ -36,6 +36,10 @@ Configuration (flags override the environment):
   MERCATO_DATABASE_URL  empty: SQLite in the data folder; postgres://...: PostgreSQL
   MERCATO_LOG_LEVEL     debug, info, warn, error (default info)
   MERCATO_CURRENCY      shop currency (default EUR)
+  MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
+  MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
+  MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)
+  MERCATO_SHOP_ACCENT   accent colour #rrggbb (default #0f766e)
   MERCATO_DEMO          false: do not seed the demo catalog on first start
 `
 
