@@ -20,7 +20,9 @@ var migrations = []sqldb.Migrations{catalog.Migrations(), inventory.Migrations()
 func eur(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
 func ptr[T any](v T) *T       { return &v }
 
-func newService(db *sqldb.DB) *catalog.Service { return catalog.NewService(db, inventory.NewService(db)) }
+func newService(db *sqldb.DB) *catalog.Service {
+	return catalog.NewService(db, inventory.NewService(db))
+}
 
 func product(title string, price int64, sku string) catalog.ProductInput {
 	return catalog.ProductInput{Title: title, Status: catalog.StatusActive,

@@ -1,0 +1,101 @@
+// Package outbox is Mercato's transactional outbox. A module that changes
+// state calls Add inside the same transaction, so an event exists exactly
+// when its change committed. A Relay publishes pending events to a Bus after
+// commit, in order, at least once; consumers use Once to process each event
+// exactly once.
+package outbox
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/platform/ids"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the outbox tables.
+func Migrations() sqldb.Migrations { return sqldb.Embedded("outbox", migrationFS, "migrations") }
+
+// Event is a domain event as it travels: a topic such as "order.placed",
+// the id of the aggregate it concerns, and a JSON payload.
+type Event struct {
+	ID          string          `json:"id"`
+	Seq         int64           `json:"seq"`
+	Topic       string          `json:"topic"`
+	AggregateID string          `json:"aggregate_id"`
+	Payload     json.RawMessage `json:"payload"`
+	CreatedAt   time.Time       `json:"created_at"`
+}
+
+// Decode unmarshals the payload into v.
+func (e Event) Decode(v any) error {
+	if err := json.Unmarshal(e.Payload, v); err != nil {
+		return fmt.Errorf("decode %s event %s: %w", e.Topic, e.ID, err)
+	}
+	return nil
+}
+
+// Add records an event inside tx. It must be called in the transaction that
+// makes the change the event reports. The sequence row serialises writers
+// briefly, which gives a total delivery order on every engine.
+func Add(ctx context.Context, tx *sqldb.Tx, topic, aggregateID string, payload any) error {
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("outbox %s: encode: %w", topic, err)
+	}
+	var seq int64
+	if err := tx.QueryRowContext(ctx, `UPDATE outbox_sequence SET value = value + 1 WHERE name = 'events' RETURNING value`).Scan(&seq); err != nil {
+		return fmt.Errorf("outbox %s: sequence: %w", topic, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_events (seq, id, topic, aggregate_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		seq, ids.New(), topic, aggregateID, string(body), time.Now().UTC()); err != nil {
+		return fmt.Errorf("outbox %s: insert: %w", topic, err)
+	}
+	if n := notifierFrom(ctx); n != nil {
+		tx.AfterCommit(n)
+	}
+	return nil
+}
+
+type notifierKey struct{}
+
+// WithNotifier returns a context whose Add calls wake the relay (through
+// notify) once their transaction commits, so events leave at once instead of
+// at the next poll.
+func WithNotifier(ctx context.Context, notify func()) context.Context {
+	return context.WithValue(ctx, notifierKey{}, notify)
+}
+
+func notifierFrom(ctx context.Context) func() {
+	f, _ := ctx.Value(notifierKey{}).(func())
+	return f
+}
+
+// Once runs fn in a transaction unless consumer has already processed the
+// event; the record of processing commits with fn's effects. It returns
+// whether fn ran.
+func Once(ctx context.Context, db *sqldb.DB, consumer string, e Event, fn func(tx *sqldb.Tx) error) (bool, error) {
+	ran := false
+	err := db.InTx(ctx, func(tx *sqldb.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox_processed (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			consumer, e.ID, time.Now().UTC())
+		if err != nil {
+			return fmt.Errorf("%s: record %s: %w", consumer, e.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // processed before
+		}
+		ran = true
+		return fn(tx)
+	})
+	if err != nil {
+		return false, err
+	}
+	return ran, nil
+}
