@@ -250,15 +250,20 @@ func newPager(r *http.Request, next *string) pager {
 }
 
 type facetValue struct {
-	ID, Value string
-	Count     int
-	Checked   bool
+	ID, Name, Value string // Name is the form field, attr.KEY
+	Count           int
+	Checked         bool
 }
 
 type facet struct {
 	Key, Name, Label string
 	Values           []facetValue
+	More             []facetValue // folded away behind "Show N more"
+	MoreOpen         bool         // a folded value is chosen
 }
+
+// facetShown is how many values a long facet shows before folding the rest.
+const facetShown = 6
 
 type crumb struct{ Name, URL string }
 
@@ -388,7 +393,11 @@ func (s *Storefront) facets(ctx context.Context, categoryID string, selected map
 		}
 		f := facet{Key: k, Name: "attr." + k, Label: humanize(k)}
 		for i, val := range slices.Sorted(maps.Keys(counts[k])) {
-			f.Values = append(f.Values, facetValue{ID: "f-" + k + "-" + strconv.Itoa(i), Value: val, Count: counts[k][val], Checked: slices.Contains(selected[k], val)})
+			f.Values = append(f.Values, facetValue{ID: "f-" + k + "-" + strconv.Itoa(i), Name: f.Name, Value: val, Count: counts[k][val], Checked: slices.Contains(selected[k], val)})
+		}
+		if len(f.Values) > facetShown+2 {
+			f.Values, f.More = f.Values[:facetShown], f.Values[facetShown:]
+			f.MoreOpen = slices.ContainsFunc(f.More, func(v facetValue) bool { return v.Checked })
 		}
 		out = append(out, f)
 	}

@@ -124,7 +124,7 @@ func TestPages(t *testing.T) {
 			{"unknown category", "/c/nope", 404, []string{"Error 404", "We couldn’t find that page", `href="/c/clothing"`}, nil},
 			{"search", "/search?q=merino", 200, []string{"Results for “merino”", "Merino wool tee", "Wool hiking socks", "Merino beanie", `value="merino"`, `noindex`}, []string{"Brass pen"}},
 			{"search without results", "/search?q=zebra", 200, []string{"Nothing matches “zebra”", `href="/c/home"`}, nil},
-			{"search form", "/search", 200, []string{`<label for="search-q">Search products</label>`}, []string{`class="grid"`}},
+			{"search form", "/search", 200, []string{`<label for="search-q">What are you looking for?</label>`}, []string{`class="grid"`}},
 			{"search escapes its query", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E", 200, []string{"&lt;script&gt;alert(1)&lt;/script&gt;"}, []string{"<script>alert"}},
 			{"product", "/p/organic-cotton-crew-tee", 200, []string{
 				"<title>Organic cotton crew tee · Fixture &amp; Co</title>", `<link rel="canonical" href="https://shop.example/p/organic-cotton-crew-tee">`,
