@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -325,7 +327,7 @@ func (s *Storefront) Category() http.Handler {
 		if err != nil {
 			return err
 		}
-		facets, err := s.facets(ctx, cat.ID, lp.attrs)
+		facets, err := s.facetsOf(ctx, cat.ID, lp.attrs)
 		if err != nil {
 			return err
 		}
@@ -362,11 +364,57 @@ func (s *Storefront) Category() http.Handler {
 // over, so a huge category costs a bounded amount.
 const facetScanPages = 5
 
-// facets counts the attribute values over the category's products (not
-// narrowed by the current filters, so every choice stays visible).
-// Attributes with a single value are left out unless selected.
-func (s *Storefront) facets(ctx context.Context, categoryID string, selected map[string][]string) ([]facet, error) {
-	counts := map[string]map[string]int{}
+// facetCounts is attribute key -> value -> number of products.
+type facetCounts map[string]map[string]int
+
+// facetCache keeps each category's counts for a while: counting reads every
+// product of the category, and the counts only guide the shopper (a stale
+// value at worst leads to "No products match"). Keys are ids of existing
+// categories, so the map is bounded by the catalog.
+type facetCache struct {
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]facetEntry
+}
+
+type facetEntry struct {
+	counts facetCounts
+	at     time.Time
+}
+
+func newFacetCache(ttl time.Duration) *facetCache {
+	return &facetCache{ttl: ttl, now: time.Now, m: map[string]facetEntry{}}
+}
+
+func (c *facetCache) get(id string) (facetCounts, bool) {
+	if c.ttl < 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	if !ok || c.now().Sub(e.at) > c.ttl {
+		return nil, false
+	}
+	return e.counts, true
+}
+
+func (c *facetCache) put(id string, counts facetCounts) {
+	if c.ttl < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[id] = facetEntry{counts: counts, at: c.now()}
+}
+
+// countFacets counts the attribute values of the category's active products.
+func (s *Storefront) countFacets(ctx context.Context, categoryID string) (facetCounts, error) {
+	if counts, ok := s.facets.get(categoryID); ok {
+		return counts, nil
+	}
+	counts := facetCounts{}
 	lq := catalog.ListQuery{Category: categoryID, Limit: 100}
 	for range facetScanPages {
 		page, err := s.cat.ListProducts(ctx, lq)
@@ -385,6 +433,18 @@ func (s *Storefront) facets(ctx context.Context, categoryID string, selected map
 			break
 		}
 		lq.Cursor = *page.NextCursor
+	}
+	s.facets.put(categoryID, counts)
+	return counts, nil
+}
+
+// facetsOf lists the category's filters (counted over all its products, not
+// narrowed by the current filters, so every choice stays visible).
+// Attributes with a single value are left out unless selected.
+func (s *Storefront) facetsOf(ctx context.Context, categoryID string, selected map[string][]string) ([]facet, error) {
+	counts, err := s.countFacets(ctx, categoryID)
+	if err != nil {
+		return nil, err
 	}
 	var out []facet
 	for _, k := range slices.Sorted(maps.Keys(counts)) {

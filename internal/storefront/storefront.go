@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/catalog"
@@ -43,6 +44,9 @@ type Options struct {
 	// BaseURL is the shop's public address (scheme and host, no trailing
 	// slash) for canonical links, the sitemap and structured data.
 	BaseURL string
+	// FacetTTL is how long a category's filter counts are reused before
+	// they are counted again; 0 means one minute, negative means never.
+	FacetTTL time.Duration
 }
 
 // Storefront serves the public HTML pages.
@@ -52,6 +56,7 @@ type Storefront struct {
 	assets *ui.Assets
 	pages  *ui.Renderer
 	log    *slog.Logger
+	facets *facetCache
 }
 
 // New builds the storefront: it generates the theme and parses every
@@ -79,7 +84,10 @@ func New(cat Catalog, opts Options, log *slog.Logger) (*Storefront, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storefront templates: %w", err)
 	}
-	return &Storefront{cat: cat, opts: opts, assets: assets, pages: pages, log: log}, nil
+	if opts.FacetTTL == 0 {
+		opts.FacetTTL = time.Minute
+	}
+	return &Storefront{cat: cat, opts: opts, assets: assets, pages: pages, log: log, facets: newFacetCache(opts.FacetTTL)}, nil
 }
 
 // Assets serves the shared static files at their fingerprinted URLs

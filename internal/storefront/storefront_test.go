@@ -11,9 +11,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 	"github.com/mercato-shop/mercato/internal/platform/web"
@@ -34,7 +36,7 @@ type site struct {
 	cat *catalog.Service
 }
 
-func newSite(t testing.TB, db *sqldb.DB, seed func(context.Context, *catalog.Service) error) *site {
+func newSite(t testing.TB, db *sqldb.DB, seed func(context.Context, *catalog.Service) error, opts ...func(*storefront.Options)) *site {
 	t.Helper()
 	inv := inventory.NewService(db)
 	cat := catalog.NewService(db, inv)
@@ -42,7 +44,11 @@ func newSite(t testing.TB, db *sqldb.DB, seed func(context.Context, *catalog.Ser
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sf, err := storefront.New(cat, storefront.Options{ShopName: "Fixture & Co", BaseURL: base + "/"}, log)
+	o := storefront.Options{ShopName: "Fixture & Co", BaseURL: base + "/"}
+	for _, f := range opts {
+		f(&o)
+	}
+	sf, err := storefront.New(cat, o, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,5 +398,51 @@ func TestOptions(t *testing.T) {
 	sf.Home().ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	if body := w.Body.String(); !strings.Contains(body, `<img src="/media/logo.svg" alt="Logo shop" height="36">`) || !strings.Contains(body, `<link rel="canonical" href="http://localhost:8080/">`) {
 		t.Errorf("logo or default base URL missing:\n%s", body)
+	}
+}
+
+// TestFacetCounts checks that filter counts are reused for a while (by
+// default) and recounted on every request when FacetTTL is negative.
+func TestFacetCounts(t *testing.T) {
+	purple := func(s *site) {
+		t.Helper()
+		ctx := context.Background()
+		cats, err := s.cat.Categories(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tees string
+		for _, c := range cats {
+			if c.Slug == "t-shirts" {
+				tees = c.ID
+			}
+		}
+		stock := int64(3)
+		_, err = s.cat.CreateProduct(ctx, catalog.ProductInput{Title: "Purple tee", Status: catalog.StatusActive, CategoryIDs: []string{tees},
+			Attributes: map[string]string{"color": "Purple"},
+			Variants:   []catalog.VariantInput{{SKU: "PURPLE-1", Price: money.Money{Amount: 2000, Currency: "EUR"}, Stock: &stock}}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		ttl  time.Duration
+		want bool
+	}{{"cached", 0, false}, {"uncached", -1, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSite(t, sqldbtest.SQLite(t, migrations()...), fixture, func(o *storefront.Options) { o.FacetTTL = tt.ttl })
+			if strings.Contains(s.get("/c/t-shirts").body, `value="Purple"`) {
+				t.Fatal("Purple before there is a purple product")
+			}
+			purple(s)
+			body := s.get("/c/t-shirts").body
+			if got := strings.Contains(body, `value="Purple"`); got != tt.want {
+				t.Errorf("Purple offered: %v, want %v", got, tt.want)
+			}
+			if !strings.Contains(body, "Purple tee") {
+				t.Error("the product list itself must never be cached")
+			}
+		})
 	}
 }
