@@ -44,7 +44,9 @@ func emit(t *testing.T, db *sqldb.DB, evs ...event) {
 	}
 }
 
-func cash(amount int64, cur string) map[string]any { return map[string]any{"amount": amount, "currency": cur} }
+func cash(amount int64, cur string) map[string]any {
+	return map[string]any{"amount": amount, "currency": cur}
+}
 
 func placed(id string, total int64, cur string, at time.Time) event {
 	return event{"order.placed", id, map[string]any{
