@@ -414,6 +414,14 @@ func (s *Storefront) countFacets(ctx context.Context, categoryID string) (facetC
 	if counts, ok := s.facets.get(categoryID); ok {
 		return counts, nil
 	}
+	if ac, ok := s.cat.(AttributeCounter); ok {
+		counts, err := ac.AttributeCounts(ctx, categoryID)
+		if err != nil {
+			return nil, fmt.Errorf("attribute counts: %w", err)
+		}
+		s.facets.put(categoryID, counts)
+		return counts, nil
+	}
 	counts := facetCounts{}
 	lq := catalog.ListQuery{Category: categoryID, Limit: 100}
 	for range facetScanPages {

@@ -36,6 +36,15 @@ type Catalog interface {
 	Categories(ctx context.Context) ([]catalog.Category, error)
 }
 
+// AttributeCounter is an optional, faster way to get a category's filter
+// counts: a Catalog that also implements it is asked for the counts instead
+// of having every product of the category listed and counted here. It
+// returns attribute key -> value -> number of active products in the
+// category or below it.
+type AttributeCounter interface {
+	AttributeCounts(ctx context.Context, category string) (map[string]map[string]int, error)
+}
+
 // Options is what the merchant configures about the storefront.
 type Options struct {
 	ShopName    string // shown in the header and titles; default "Mercato"
