@@ -16,6 +16,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 	"github.com/mercato-shop/mercato/internal/storefront"
@@ -27,6 +28,7 @@ func Migrations() []sqldb.Migrations {
 		catalog.Migrations(),
 		inventory.Migrations(),
 		customer.Migrations(),
+		outbox.Migrations(),
 	}
 }
 

@@ -45,7 +45,7 @@ func (a *App) routes() []route {
 		{"GET /media/{key...}", h(blob.HandleGet(a.Blob))},
 
 		// Identity.
-		{"POST /api/v1/auth/login", h(customer.HandleLogin(cust))},
+		{"POST /api/v1/auth/login", h(customer.HandleLogin(cust, nil))},
 
 		// Staff: catalog and inventory.
 		{"GET /api/v1/admin/products", staff(catalog.HandleAdminListProducts(cat))},

@@ -1,73 +1,368 @@
 package customer
 
 import (
+	"context"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
-type loginResponse struct {
+// LoginHook runs after a sign-in or registration whose body named a guest
+// cart ("cart_id"), so that the cart module can merge that cart into the
+// customer's. For a sign-in it runs after the password is checked and before
+// the session is opened: an error fails the sign-in and leaves no session.
+// For a registration it runs after the account has committed: an error is
+// returned to the client, and the account stays. It should return nil when
+// there is nothing to merge (an unknown, expired or already merged cart).
+type LoginHook func(ctx context.Context, customerID, guestCartID string) error
+
+// authResponse answers a sign-in or registration.
+type authResponse struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Customer  Account   `json:"customer"`
 }
 
-// HandleLogin serves POST /api/v1/auth/login with {"email","password"}.
-func HandleLogin(svc *Service) web.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
+func checkCartID(v *apperr.Validator, cartID string) {
+	v.Check(len(cartID) <= 100, "cart_id", "must be at most 100 characters")
+}
+
+// writeSession answers a sign-in or registration: the session cookie for
+// browsers, and the same secret as a bearer token for API clients.
+func writeSession(w http.ResponseWriter, r *http.Request, status int, a Account, sess Session) {
+	SetSessionCookie(w, r, sess.Token, sess.ExpiresAt)
+	w.Header().Set("Cache-Control", "no-store")
+	web.JSON(w, status, authResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt, Customer: a})
+}
+
+// HandleRegister serves POST /api/v1/auth/register with {"email",
+// "password", "name", "cart_id"?}: it creates a customer account, signs it
+// in (201, session cookie and bearer token) and then calls onLogin (nil:
+// none) when a cart_id was given.
+func HandleRegister(svc *Service, onLogin LoginHook) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (err error) {
+		defer func() { ratelimit.SetRetryAfter(w.Header(), err) }()
 		var in struct {
 			Email    string `json:"email"`
 			Password string `json:"password"`
+			Name     string `json:"name"`
+			CartID   string `json:"cart_id"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		var v apperr.Validator
+		checkCartID(&v, in.CartID)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		a, sess, err := svc.register(r.Context(), in.Email, in.Password, in.Name)
+		if err != nil {
+			return err
+		}
+		if onLogin != nil && in.CartID != "" {
+			if err := onLogin(r.Context(), a.ID, in.CartID); err != nil {
+				return fmt.Errorf("register: merge guest cart: %w", err)
+			}
+		}
+		w.Header().Set("Location", "/api/v1/me")
+		writeSession(w, r, http.StatusCreated, a, sess)
+		return nil
+	}
+}
+
+// HandleLogin serves POST /api/v1/auth/login with {"email", "password",
+// "cart_id"?}: it signs in (Service.Login's rules and limits; a 429 carries
+// Retry-After), calls onLogin (nil: none) when a cart_id was given, and
+// answers with the session cookie and the same secret as a bearer token.
+func HandleLogin(svc *Service, onLogin LoginHook) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (err error) {
+		defer func() { ratelimit.SetRetryAfter(w.Header(), err) }()
+		var in struct {
+			Email    string `json:"email"`
+			Password string `json:"password"`
+			CartID   string `json:"cart_id"`
 		}
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
 		var v apperr.Validator
 		v.Check(in.Email != "", "email", "is required")
+		v.Check(len(in.Email) <= 254, "email", "is too long")
 		v.Check(in.Password != "", "password", "is required")
 		v.Check(len(in.Password) <= 1024, "password", "is too long")
+		checkCartID(&v, in.CartID)
 		if err := v.Err(); err != nil {
 			return err
 		}
-		a, err := svc.Authenticate(r.Context(), in.Email, in.Password)
+		var before func(Account) error
+		if onLogin != nil && in.CartID != "" {
+			before = func(a Account) error {
+				if err := onLogin(r.Context(), a.ID, in.CartID); err != nil {
+					return fmt.Errorf("login: merge guest cart: %w", err)
+				}
+				return nil
+			}
+		}
+		a, sess, err := svc.login(r.Context(), in.Email, in.Password, before)
 		if err != nil {
 			return err
 		}
-		token, exp, err := svc.IssueToken(r.Context(), a.ID, "api")
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		web.JSON(w, http.StatusOK, loginResponse{Token: token, ExpiresAt: exp, Customer: a})
+		writeSession(w, r, http.StatusOK, a, sess)
 		return nil
 	}
 }
 
-// Authenticate resolves an "Authorization: Bearer" token into an
-// auth.Principal on the request context. A request without credentials goes
-// on anonymously; a request with bad credentials is refused with 401.
-func Authenticate(svc *Service, writeErr func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Get("Authorization")
-		if h == "" {
-			next.ServeHTTP(w, r)
-			return
+// HandleLogout serves POST /api/v1/auth/logout: it revokes the session or
+// token that authenticated the request, and the session cookie's session
+// when it is another one of the same account, and clears the cookie (204,
+// also when nobody was signed in).
+func HandleLogout(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		if err := svc.Logout(ctx); err != nil {
+			return err
 		}
-		secret, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			writeErr(w, r, apperr.New(apperr.Unauthorized, "Authorization must be 'Bearer <token>'"))
-			return
+		if p, ok := auth.From(ctx); ok && !p.ViaCookie {
+			if secret := SessionToken(r); secret != "" {
+				if cp, err := svc.ResolveToken(ctx, secret); err == nil && cp.AccountID == p.AccountID {
+					if err := svc.RevokeToken(ctx, cp.SessionID); err != nil {
+						return err
+					}
+				}
+			}
 		}
-		p, err := svc.ResolveToken(r.Context(), strings.TrimSpace(secret))
+		ClearSessionCookie(w)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// HandleGetMe serves GET /api/v1/me: the signed-in account.
+func HandleGetMe(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := auth.RequireAccount(r.Context())
 		if err != nil {
-			writeErr(w, r, err)
-			return
+			return err
 		}
-		p.ViaCookie = false
-		next.ServeHTTP(w, r.WithContext(auth.With(r.Context(), p)))
-	})
+		a, err := svc.Account(r.Context(), p.AccountID)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, a)
+		return nil
+	}
+}
+
+// HandleUpdateMe serves PATCH /api/v1/me with {"name"?, "password"?,
+// "current_password"?} (see Service.UpdateProfile).
+func HandleUpdateMe(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (err error) {
+		defer func() { ratelimit.SetRetryAfter(w.Header(), err) }()
+		p, err := auth.RequireAccount(r.Context())
+		if err != nil {
+			return err
+		}
+		var patch ProfilePatch
+		if err := web.Decode(w, r, &patch); err != nil {
+			return err
+		}
+		a, err := svc.UpdateProfile(r.Context(), p, patch)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, a)
+		return nil
+	}
+}
+
+// HandleListAddresses serves GET /api/v1/me/addresses.
+func HandleListAddresses(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := auth.RequireAccount(r.Context())
+		if err != nil {
+			return err
+		}
+		addrs, err := svc.Addresses(r.Context(), p.AccountID)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, map[string]any{"items": addrs})
+		return nil
+	}
+}
+
+// HandleCreateAddress serves POST /api/v1/me/addresses.
+func HandleCreateAddress(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := auth.RequireAccount(r.Context())
+		if err != nil {
+			return err
+		}
+		var in AddressInput
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		a, err := svc.AddAddress(r.Context(), p.AccountID, in)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/api/v1/me/addresses/"+a.ID)
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusCreated, a)
+		return nil
+	}
+}
+
+// HandleUpdateAddress serves PATCH /api/v1/me/addresses/{id}: 404 for an
+// address of another account.
+func HandleUpdateAddress(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := auth.RequireAccount(r.Context())
+		if err != nil {
+			return err
+		}
+		var patch AddressPatch
+		if err := web.Decode(w, r, &patch); err != nil {
+			return err
+		}
+		a, err := svc.UpdateAddress(r.Context(), p.AccountID, r.PathValue("id"), patch)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, a)
+		return nil
+	}
+}
+
+// HandleDeleteAddress serves DELETE /api/v1/me/addresses/{id} (204): 404
+// for an address of another account.
+func HandleDeleteAddress(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := auth.RequireAccount(r.Context())
+		if err != nil {
+			return err
+		}
+		if err := svc.DeleteAddress(r.Context(), p.AccountID, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// HandleAdminListCustomers serves GET /api/v1/admin/customers?q=&limit=&cursor= (staff).
+func HandleAdminListCustomers(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.RequireStaff(r.Context()); err != nil {
+			return err
+		}
+		limit, err := web.QueryInt(r, "limit", 20, 1, 100)
+		if err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		page, err := svc.Customers(r.Context(), CustomerQuery{Q: q.Get("q"), Limit: limit, Cursor: q.Get("cursor")})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, page)
+		return nil
+	}
+}
+
+// HandleAdminGetCustomer serves GET /api/v1/admin/customers/{id} (staff):
+// the account and its addresses.
+func HandleAdminGetCustomer(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.RequireStaff(r.Context()); err != nil {
+			return err
+		}
+		c, err := svc.Customer(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, c)
+		return nil
+	}
+}
+
+// HandleListStaff serves GET /api/v1/admin/staff (admin role only).
+func HandleListStaff(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.RequireAdmin(r.Context()); err != nil {
+			return err
+		}
+		staff, err := svc.StaffMembers(r.Context())
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, map[string]any{"items": staff})
+		return nil
+	}
+}
+
+// HandleCreateStaff serves POST /api/v1/admin/staff with {"email",
+// "password", "name", "role"} (admin role only).
+func HandleCreateStaff(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.RequireAdmin(r.Context()); err != nil {
+			return err
+		}
+		var in struct {
+			Email    string    `json:"email"`
+			Password string    `json:"password"`
+			Name     string    `json:"name"`
+			Role     auth.Role `json:"role"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		a, err := svc.CreateStaff(r.Context(), in.Email, in.Password, in.Name, in.Role)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusCreated, a)
+		return nil
+	}
+}
+
+// HandleUpdateStaff serves PATCH /api/v1/admin/staff/{id} with {"role"}
+// (admin role only).
+func HandleUpdateStaff(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.RequireAdmin(r.Context()); err != nil {
+			return err
+		}
+		var in struct {
+			Role auth.Role `json:"role"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		if in.Role == "" {
+			return apperr.Field("role", "is required")
+		}
+		a, err := svc.SetStaffRole(r.Context(), r.PathValue("id"), in.Role)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, a)
+		return nil
+	}
 }

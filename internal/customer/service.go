@@ -7,12 +7,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
 
@@ -23,33 +27,184 @@ const (
 	tokenPrefix = "mct_"
 )
 
-// Service manages accounts and authentication.
+// Default sign-in limits (see WithLoginLimits).
+const (
+	LoginFailuresPerAccount = 5 // consecutive failed sign-ins per e-mail address ...
+	LoginFailureWindow      = 15 * time.Minute
+	LoginAttemptsPerIP      = 20 // sign-in and registration attempts per client address ...
+	LoginAttemptWindow      = time.Minute
+)
+
+// TopicRegistered is the event written when a customer account is created
+// (payload: customer_id, email, name; see docs/EVENTS.md).
+const TopicRegistered = "customer.registered"
+
+// Limiter limits events per key. *ratelimit.Memory implements it; a shared
+// implementation (Redis) can replace it when Mercato runs on several
+// instances.
+type Limiter interface {
+	// Allow records one event and reports whether it is within the limit;
+	// if not, retryAfter says when the next one will be.
+	Allow(key string) (ok bool, retryAfter time.Duration)
+	// Reset forgets the key's history.
+	Reset(key string)
+}
+
+// Service manages accounts, addresses and authentication.
 type Service struct {
 	db        *sqldb.DB
 	now       func() time.Time
 	dummyHash string // checked against for unknown e-mails, to equalise timing
+
+	loginPerAccount Limiter // attempts per e-mail, reset by a success
+	loginPerIP      Limiter // attempts per client address (IPv6: per /64)
+	trustedProxies  []netip.Prefix
+	csrf            *http.CrossOriginProtection
 }
 
-// NewService returns a customer service on db.
-func NewService(db *sqldb.DB) *Service {
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLoginLimits replaces the default in-memory sign-in limiters:
+// perAccount counts attempts per e-mail address and is reset by a successful
+// sign-in (so it limits consecutive failures); perIP counts every sign-in
+// and registration attempt per client address.
+func WithLoginLimits(perAccount, perIP Limiter) Option {
+	return func(s *Service) { s.loginPerAccount, s.loginPerIP = perAccount, perIP }
+}
+
+// WithTrustedProxies makes ClientIP believe X-Forwarded-For when the
+// connection comes from one of these networks (a load balancer or reverse
+// proxy). Without it the client address is the connection's, always.
+func WithTrustedProxies(prefixes ...netip.Prefix) Option {
+	return func(s *Service) { s.trustedProxies = append(s.trustedProxies, prefixes...) }
+}
+
+// WithCSRFBypass exempts request patterns (http.ServeMux syntax, such as
+// "POST /api/v1/payments/webhook") from the cross-origin check of
+// Authenticate. Only for endpoints that authenticate by other means.
+func WithCSRFBypass(patterns ...string) Option {
+	return func(s *Service) {
+		for _, p := range patterns {
+			s.csrf.AddInsecureBypassPattern(p)
+		}
+	}
+}
+
+// WithClock makes the service read the time from now (for tests).
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) { s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) } }
+}
+
+// NewService returns a customer service on db. Without options it limits
+// sign-ins in memory (LoginFailuresPerAccount per LoginFailureWindow,
+// LoginAttemptsPerIP per LoginAttemptWindow) and trusts no proxy.
+func NewService(db *sqldb.DB, opts ...Option) *Service {
 	dummy, _ := HashPassword(ids.Secret(12))
-	return &Service{db: db, dummyHash: dummy, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	s := &Service{
+		db:        db,
+		dummyHash: dummy,
+		now:       func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		csrf:      http.NewCrossOriginProtection(),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.loginPerAccount == nil {
+		s.loginPerAccount = ratelimit.NewMemory(LoginFailuresPerAccount, LoginFailureWindow)
+	}
+	if s.loginPerIP == nil {
+		s.loginPerIP = ratelimit.NewMemory(LoginAttemptsPerIP, LoginAttemptWindow)
+	}
+	return s
 }
 
-// CreateAccount adds an account. A taken e-mail is a Conflict on field "email".
-func (s *Service) CreateAccount(ctx context.Context, email, password, name string, role auth.Role) (Account, error) {
+// tokenReader is where token checks read: they must see a revocation at
+// once, so on PostgreSQL the primary (a replica may lag); SQLite's read
+// pool sees every commit.
+func (s *Service) tokenReader() sqldb.Querier {
+	if s.db.Dialect() == sqldb.Postgres {
+		return s.db
+	}
+	return s.db.Reader()
+}
+
+// newAccount validates the fields of a new account, collecting every
+// problem, and returns the normalised e-mail and name.
+func newAccount(email, password, name string, role auth.Role, nameRequired bool) (string, string, error) {
 	var v apperr.Validator
-	email, err := NormalizeEmail("email", email)
-	if err != nil {
-		return Account{}, err
+	normEmail, err := NormalizeEmail("email", email)
+	addFields(&v, err)
+	if normEmail == "" {
+		normEmail = strings.ToLower(strings.TrimSpace(email))
 	}
-	if err := ValidatePassword("password", password, email); err != nil {
-		return Account{}, err
-	}
+	addFields(&v, ValidatePassword("password", password, normEmail))
 	name = strings.TrimSpace(name)
-	v.Check(len(name) <= 100, "name", "must be at most 100 characters")
+	switch {
+	case nameRequired && name == "":
+		v.Add("name", "is required")
+	case len([]rune(name)) > 100:
+		v.Add("name", "must be at most 100 characters")
+	case hasControl(name):
+		v.Add("name", "must not contain control characters")
+	}
 	v.Check(role.Valid(), "role", "must be customer, staff or admin")
-	if err := v.Err(); err != nil {
+	return normEmail, name, v.Err()
+}
+
+// addFields copies the field errors of an *apperr.Error into v.
+func addFields(v *apperr.Validator, err error) {
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		for _, f := range e.Fields {
+			v.Add(f.Field, f.Message)
+		}
+	}
+}
+
+// hasControl reports whether s contains control characters (newlines
+// included): none belong in a name or an address line.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) || r == 0x2028 || r == 0x2029 })
+}
+
+var errEmailTaken = &apperr.Error{Code: apperr.Conflict, Message: "an account with this e-mail already exists",
+	Fields: []apperr.FieldError{{Field: "email", Message: "is already registered"}}}
+
+// registeredEvent is the payload of customer.registered.
+type registeredEvent struct {
+	CustomerID string `json:"customer_id"`
+	Email      string `json:"email"`
+	Name       string `json:"name"`
+}
+
+// insertAccount adds an account inside tx and, for a customer, the
+// customer.registered event. A taken e-mail is a Conflict on field "email".
+func (s *Service) insertAccount(ctx context.Context, tx *sqldb.Tx, a Account, hash string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO customer_accounts (id, email, name, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Email, a.Name, hash, a.Role, a.CreatedAt, a.CreatedAt)
+	if sqldb.IsUniqueViolation(err) {
+		return errEmailTaken
+	}
+	if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	if a.Role == auth.RoleCustomer {
+		if err := outbox.Add(ctx, tx, TopicRegistered, a.ID, registeredEvent{CustomerID: a.ID, Email: a.Email, Name: a.Name}); err != nil {
+			return fmt.Errorf("create account: %w", err)
+		}
+	}
+	return nil
+}
+
+// CreateAccount adds an account of any role (the CLI and staff
+// administration use it; customers sign up with Register). Invalid fields
+// are an Invalid error naming each; a taken e-mail is a Conflict on field
+// "email". A customer account writes the customer.registered event in the
+// same transaction.
+func (s *Service) CreateAccount(ctx context.Context, email, password, name string, role auth.Role) (Account, error) {
+	email, name, err := newAccount(email, password, name, role, false)
+	if err != nil {
 		return Account{}, err
 	}
 	hash, err := HashPassword(password)
@@ -57,23 +212,66 @@ func (s *Service) CreateAccount(ctx context.Context, email, password, name strin
 		return Account{}, err
 	}
 	a := Account{ID: ids.New(), Email: email, Name: name, Role: role, CreatedAt: s.now()}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO customer_accounts (id, email, name, password_hash, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Email, a.Name, hash, a.Role, a.CreatedAt, a.CreatedAt)
-	if sqldb.IsUniqueViolation(err) {
-		return Account{}, &apperr.Error{Code: apperr.Conflict, Message: "an account with this e-mail already exists",
-			Fields: []apperr.FieldError{{Field: "email", Message: "is already registered"}}}
-	}
-	if err != nil {
-		return Account{}, fmt.Errorf("create account: %w", err)
+	if err := s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.insertAccount(ctx, tx, a, hash) }); err != nil {
+		return Account{}, err
 	}
 	return a, nil
+}
+
+// Session is a signed-in browser session or API token: the secret goes to
+// the client (as the session cookie or a bearer token); only its hash is stored.
+type Session struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Register creates a customer account and signs it in, returning the
+// account and the secret of a new session (valid for SessionTTL; give it to
+// a browser with SetSessionCookie). The account, its session and the
+// customer.registered event commit together. Invalid fields are an Invalid
+// error naming each (email, password, name); a taken e-mail is a Conflict on
+// "email"; too many attempts from the client address (see WithClientIP) are
+// TooManyRequest with a retry delay (ratelimit.SetRetryAfter).
+func (s *Service) Register(ctx context.Context, email, password, name string) (Account, string, error) {
+	a, sess, err := s.register(ctx, email, password, name)
+	return a, sess.Token, err
+}
+
+func (s *Service) register(ctx context.Context, email, password, name string) (Account, Session, error) {
+	email, name, err := newAccount(email, password, name, auth.RoleCustomer, true)
+	if err != nil {
+		return Account{}, Session{}, err
+	}
+	if ip := ClientIPFrom(ctx); ip != "" {
+		if ok, wait := s.loginPerIP.Allow("register " + ipKey(ip)); !ok {
+			return Account{}, Session{}, ratelimit.Exceeded("too many sign-up attempts from your network; try again later", wait)
+		}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return Account{}, Session{}, err
+	}
+	a := Account{ID: ids.New(), Email: email, Name: name, Role: auth.RoleCustomer, CreatedAt: s.now()}
+	var sess Session
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		if err := s.insertAccount(ctx, tx, a, hash); err != nil {
+			return err
+		}
+		sess, err = s.issue(ctx, tx, a.ID, "session")
+		return err
+	})
+	if err != nil {
+		return Account{}, Session{}, err
+	}
+	return a, sess, nil
 }
 
 // ErrBadCredentials is returned for an unknown e-mail or a wrong password alike.
 var ErrBadCredentials = apperr.New(apperr.Unauthorized, "e-mail or password is wrong")
 
-// Authenticate checks an e-mail and password. It spends the same time on an
-// unknown e-mail as on a wrong password, so it does not reveal which accounts exist.
+// Authenticate checks an e-mail and password without any rate limit (Login
+// adds the limits and a session). It spends the same time on an unknown
+// e-mail as on a wrong password, so it does not reveal which accounts exist.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (Account, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	var (
@@ -99,6 +297,50 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Acc
 	return a, nil
 }
 
+// Login checks an e-mail and password and opens a session, returning the
+// account and the session's secret (valid for SessionTTL; give it to a
+// browser with SetSessionCookie, or to an API client as a bearer token).
+//
+// Errors: ErrBadCredentials (Unauthorized) for an unknown e-mail or a wrong
+// password alike; TooManyRequest (with a retry delay for
+// ratelimit.SetRetryAfter) after LoginFailuresPerAccount consecutive failures
+// for the e-mail, or LoginAttemptsPerIP attempts from the client address of
+// ctx (set by Authenticate, or WithClientIP).
+func (s *Service) Login(ctx context.Context, email, password string) (Account, string, error) {
+	a, sess, err := s.login(ctx, email, password, nil)
+	return a, sess.Token, err
+}
+
+// login is Login with a hook that runs after the password is checked and
+// before the session is opened: a failing hook leaves no session behind.
+func (s *Service) login(ctx context.Context, email, password string, before func(Account) error) (Account, Session, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if ip := ClientIPFrom(ctx); ip != "" {
+		if ok, wait := s.loginPerIP.Allow("login " + ipKey(ip)); !ok {
+			return Account{}, Session{}, ratelimit.Exceeded("too many sign-in attempts from your network; try again later", wait)
+		}
+	}
+	accountKey := "login " + email
+	if ok, wait := s.loginPerAccount.Allow(accountKey); !ok {
+		return Account{}, Session{}, ratelimit.Exceeded("too many failed sign-ins for this account; try again later", wait)
+	}
+	a, err := s.Authenticate(ctx, email, password)
+	if err != nil {
+		return Account{}, Session{}, err
+	}
+	s.loginPerAccount.Reset(accountKey)
+	if before != nil {
+		if err := before(a); err != nil {
+			return Account{}, Session{}, err
+		}
+	}
+	sess, err := s.issue(ctx, s.db, a.ID, "session")
+	if err != nil {
+		return Account{}, Session{}, err
+	}
+	return a, sess, nil
+}
+
 func hashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
@@ -107,6 +349,11 @@ func hashToken(secret string) string {
 // IssueToken creates a token of the given kind ("api" or "session") and
 // returns its secret; only its hash is stored.
 func (s *Service) IssueToken(ctx context.Context, accountID, kind string) (string, time.Time, error) {
+	sess, err := s.issue(ctx, s.db, accountID, kind)
+	return sess.Token, sess.ExpiresAt, err
+}
+
+func (s *Service) issue(ctx context.Context, q sqldb.Querier, accountID, kind string) (Session, error) {
 	ttl := APITokenTTL
 	if kind == "session" {
 		ttl = SessionTTL
@@ -114,30 +361,31 @@ func (s *Service) IssueToken(ctx context.Context, accountID, kind string) (strin
 	secret := tokenPrefix + ids.Secret(32)
 	now := s.now()
 	exp := now.Add(ttl)
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO customer_tokens (id, account_id, token_hash, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	if _, err := q.ExecContext(ctx, `INSERT INTO customer_tokens (id, account_id, token_hash, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		ids.New(), accountID, hashToken(secret), kind, now, exp); err != nil {
-		return "", time.Time{}, fmt.Errorf("issue token: %w", err)
+		return Session{}, fmt.Errorf("issue token: %w", err)
 	}
-	return secret, exp, nil
+	return Session{Token: secret, ExpiresAt: exp}, nil
 }
 
+var errBadToken = apperr.New(apperr.Unauthorized, "invalid token")
+
 // ResolveToken returns the principal a token secret stands for; an unknown,
-// expired or revoked token is Unauthorized.
+// expired or revoked token is Unauthorized. The caller sets ViaCookie.
 func (s *Service) ResolveToken(ctx context.Context, secret string) (auth.Principal, error) {
 	if !strings.HasPrefix(secret, tokenPrefix) || len(secret) > 100 {
-		return auth.Principal{}, apperr.New(apperr.Unauthorized, "invalid token")
+		return auth.Principal{}, errBadToken
 	}
 	var (
 		p       auth.Principal
 		exp     time.Time
 		revoked sql.NullTime
-		kind    string
 	)
-	err := s.db.Reader().QueryRowContext(ctx, `SELECT t.id, t.kind, t.expires_at, t.revoked_at, a.id, a.email, a.name, a.role
+	err := s.tokenReader().QueryRowContext(ctx, `SELECT t.id, t.expires_at, t.revoked_at, a.id, a.email, a.name, a.role
 		FROM customer_tokens t JOIN customer_accounts a ON a.id = t.account_id WHERE t.token_hash = ?`, hashToken(secret)).
-		Scan(&p.SessionID, &kind, &exp, &revoked, &p.AccountID, &p.Email, &p.Name, &p.Role)
+		Scan(&p.SessionID, &exp, &revoked, &p.AccountID, &p.Email, &p.Name, &p.Role)
 	if errors.Is(err, sql.ErrNoRows) {
-		return auth.Principal{}, apperr.New(apperr.Unauthorized, "invalid token")
+		return auth.Principal{}, errBadToken
 	}
 	if err != nil {
 		return auth.Principal{}, fmt.Errorf("resolve token: %w", err)
@@ -145,11 +393,11 @@ func (s *Service) ResolveToken(ctx context.Context, secret string) (auth.Princip
 	if revoked.Valid || s.now().After(exp) {
 		return auth.Principal{}, apperr.New(apperr.Unauthorized, "token expired or revoked")
 	}
-	p.ViaCookie = kind == "session"
 	return p, nil
 }
 
-// RevokeToken revokes the token with the given id.
+// RevokeToken revokes the token or session with the given id (a
+// Principal's SessionID). Revoking twice is not an error.
 func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE customer_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now(), tokenID)
 	if err != nil {
@@ -158,16 +406,113 @@ func (s *Service) RevokeToken(ctx context.Context, tokenID string) error {
 	return nil
 }
 
+// Logout revokes the session or token of the signed-in principal in ctx;
+// without one it does nothing.
+func (s *Service) Logout(ctx context.Context) error {
+	p, ok := auth.From(ctx)
+	if !ok {
+		return nil
+	}
+	return s.RevokeToken(ctx, p.SessionID)
+}
+
 // Account returns an account by id; NotFound when it does not exist.
 func (s *Service) Account(ctx context.Context, id string) (Account, error) {
+	return s.account(ctx, s.db, id)
+}
+
+func (s *Service) account(ctx context.Context, q sqldb.Querier, id string) (Account, error) {
 	var a Account
-	err := s.db.QueryRowContext(ctx, `SELECT id, email, name, role, created_at FROM customer_accounts WHERE id = ?`, id).
+	err := q.QueryRowContext(ctx, `SELECT id, email, name, role, created_at FROM customer_accounts WHERE id = ?`, id).
 		Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, apperr.NotFoundf("account not found")
 	}
 	if err != nil {
 		return a, fmt.Errorf("get account: %w", err)
+	}
+	return a, nil
+}
+
+// ProfilePatch changes the signed-in account; absent fields stay.
+// Changing the password needs the current one.
+type ProfilePatch struct {
+	Name            *string `json:"name"`
+	Password        *string `json:"password"`
+	CurrentPassword *string `json:"current_password"`
+}
+
+// UpdateProfile applies patch to the account of principal p. A new password
+// must follow the password rules and needs current_password (a wrong one is
+// an Invalid error on "current_password", and counts against the account's
+// sign-in limit); it revokes every other session and token of the account.
+func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, patch ProfilePatch) (Account, error) {
+	var v apperr.Validator
+	var name string
+	if patch.Name != nil {
+		name = strings.TrimSpace(*patch.Name)
+		switch {
+		case name == "":
+			v.Add("name", "must not be empty")
+		case len([]rune(name)) > 100:
+			v.Add("name", "must be at most 100 characters")
+		case hasControl(name):
+			v.Add("name", "must not contain control characters")
+		}
+	}
+	if patch.Password != nil {
+		addFields(&v, ValidatePassword("password", *patch.Password, p.Email))
+		switch {
+		case patch.CurrentPassword == nil || *patch.CurrentPassword == "":
+			v.Add("current_password", "is required to change the password")
+		case len(*patch.CurrentPassword) > 1024:
+			v.Add("current_password", "is too long")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return Account{}, err
+	}
+	var hash string
+	if patch.Password != nil {
+		key := "login " + p.Email
+		if ok, wait := s.loginPerAccount.Allow(key); !ok {
+			return Account{}, ratelimit.Exceeded("too many wrong passwords for this account; try again later", wait)
+		}
+		if _, err := s.Authenticate(ctx, p.Email, *patch.CurrentPassword); err != nil {
+			if errors.Is(err, ErrBadCredentials) {
+				return Account{}, apperr.Field("current_password", "is not your current password")
+			}
+			return Account{}, err
+		}
+		s.loginPerAccount.Reset(key)
+		var err error
+		if hash, err = HashPassword(*patch.Password); err != nil {
+			return Account{}, err
+		}
+	}
+	var a Account
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		now := s.now()
+		if patch.Name != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE customer_accounts SET name = ?, updated_at = ? WHERE id = ?`, name, now, p.AccountID); err != nil {
+				return fmt.Errorf("update profile: %w", err)
+			}
+		}
+		if hash != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE customer_accounts SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, now, p.AccountID); err != nil {
+				return fmt.Errorf("change password: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE customer_tokens SET revoked_at = ? WHERE account_id = ? AND id <> ? AND revoked_at IS NULL`,
+				now, p.AccountID, p.SessionID); err != nil {
+				return fmt.Errorf("change password: revoke other sessions: %w", err)
+			}
+		}
+		var err error
+		a, err = s.account(ctx, tx, p.AccountID)
+		return err
+	})
+	if err != nil {
+		return Account{}, err
 	}
 	return a, nil
 }
