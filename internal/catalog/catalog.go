@@ -273,11 +273,14 @@ func validateVariant(v *apperr.Validator, i int, in VariantInput, partial bool) 
 		validateText(v, p+"options."+k, k, 1, 50)
 		validateText(v, p+"options."+k, val, 1, 100)
 	}
-	if !money.ValidCurrency(in.Price.Currency) {
-		v.Add(p+"price.currency", "must be a 3-letter ISO 4217 code such as EUR")
-	}
-	if in.Price.Amount < 0 || in.Price.Amount > money.MaxAmount {
-		v.Add(p+"price.amount", fmt.Sprintf("must be between 0 and %d minor units", int64(money.MaxAmount)))
+	// A patch may leave an existing variant's price out.
+	if !partial || in.Price != (money.Money{}) {
+		if !money.ValidCurrency(in.Price.Currency) {
+			v.Add(p+"price.currency", "must be a 3-letter ISO 4217 code such as EUR")
+		}
+		if in.Price.Amount < 0 || in.Price.Amount > money.MaxAmount {
+			v.Add(p+"price.amount", fmt.Sprintf("must be between 0 and %d minor units", int64(money.MaxAmount)))
+		}
 	}
 	if in.Stock != nil && (*in.Stock < 0 || *in.Stock > 1_000_000_000) {
 		v.Add(p+"stock", "must be between 0 and 1000000000")
@@ -287,7 +290,7 @@ func validateVariant(v *apperr.Validator, i int, in VariantInput, partial bool) 
 // Validate checks a new product and returns an Invalid error naming each bad field.
 func (in *ProductInput) Validate() error {
 	var v apperr.Validator
-	validateText(&v, "title", in.Title, 1, maxTitle)
+	validateText(&v, "title", strings.TrimSpace(in.Title), 1, maxTitle)
 	validateText(&v, "description", in.Description, 0, maxDescription)
 	if in.Slug != "" && (len(in.Slug) > maxSlug || !slugRE.MatchString(in.Slug)) {
 		v.Add("slug", "must be lower-case letters, digits and single dashes")
@@ -325,7 +328,7 @@ func (in *ProductInput) Validate() error {
 func (p *ProductPatch) Validate() error {
 	var v apperr.Validator
 	if p.Title != nil {
-		validateText(&v, "title", *p.Title, 1, maxTitle)
+		validateText(&v, "title", strings.TrimSpace(*p.Title), 1, maxTitle)
 	}
 	if p.Description != nil {
 		validateText(&v, "description", *p.Description, 0, maxDescription)
@@ -365,7 +368,7 @@ type CategoryInput struct {
 // Validate checks a category.
 func (in *CategoryInput) Validate() error {
 	var v apperr.Validator
-	validateText(&v, "name", in.Name, 1, 100)
+	validateText(&v, "name", strings.TrimSpace(in.Name), 1, 100)
 	if in.Slug == "" {
 		in.Slug = Slugify(in.Name)
 	}

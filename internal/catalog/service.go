@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/money"
@@ -154,6 +155,20 @@ func parseCursor(raw string, s Sort) (*cursor, error) {
 	if c.Sort != s {
 		return nil, apperr.Field("cursor", "was made for another sort order")
 	}
+	// The key must be of the sort's kind, or it would be compared with a
+	// column of another type.
+	var kindOK bool
+	switch s {
+	case SortPrice, SortPriceDesc:
+		kindOK = c.Num != nil
+	case SortTitle:
+		kindOK = c.Str != nil
+	default:
+		kindOK = c.Time != nil
+	}
+	if !kindOK {
+		return nil, bad
+	}
 	return &c, nil
 }
 
@@ -175,6 +190,12 @@ func (s *Service) ListProducts(ctx context.Context, in ListQuery) (Page, error) 
 	}
 	v.Check(len(lq.q) <= 200, "q", "must be at most 200 characters")
 	v.Check(len(lq.attrs) <= 10, "attr", "at most 10 attribute filters")
+	v.Check(utf8.ValidString(lq.q), "q", "must be valid UTF-8")
+	v.Check(utf8.ValidString(in.Category), "category", "must be valid UTF-8")
+	for k, val := range lq.attrs {
+		v.Check(utf8.ValidString(k) && utf8.ValidString(val), "attr."+strings.ToValidUTF8(k, "\ufffd"), "must be valid UTF-8")
+		v.Check(strings.Count(val, ",") < 20, "attr."+strings.ToValidUTF8(k, "\ufffd"), "at most 20 comma-separated values")
+	}
 	for _, st := range lq.statuses {
 		v.Check(st.valid(), "status", "must be draft, active or archived")
 	}
