@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 )
@@ -19,13 +20,21 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // Decode reads a JSON request body into dst strictly: unknown fields, wrong
-// types, trailing data, bodies over MaxBodyBytes and non-JSON content types
-// are Invalid errors naming the field when there is one.
+// types, trailing data, invalid UTF-8, bodies over MaxBodyBytes and non-JSON
+// content types are Invalid errors naming the field when there is one.
 func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasSuffix(strings.SplitN(ct, ";", 2)[0], "+json") {
 		return apperr.Field("body", "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	// encoding/json would silently turn invalid UTF-8 into U+FFFD.
+	if !utf8.Valid(body) {
+		return apperr.Field("body", "must be valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
