@@ -128,7 +128,7 @@ func (a *testAPI) do(method, target string, body any, opts ...reqOpt) result {
 	}
 	w := httptest.NewRecorder()
 	a.h.ServeHTTP(w, r)
-	res := result{t: a.t, req: method + " " + target, Code: w.Code, Header: w.Result().Header, Body: w.Body.Bytes()}
+	res := result{t: a.t, req: method + " " + truncate([]byte(target)), Code: w.Code, Header: w.Result().Header, Body: w.Body.Bytes()}
 	if res.Code >= 500 {
 		a.t.Fatalf("%s answered %d: %s", res.req, res.Code, res.Body)
 	}
