@@ -12,9 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
@@ -29,6 +31,8 @@ func Migrations() []sqldb.Migrations {
 		inventory.Migrations(),
 		customer.Migrations(),
 		outbox.Migrations(),
+		notify.Migrations(),
+		analytics.Migrations(),
 	}
 }
 
@@ -45,6 +49,12 @@ type App struct {
 	Blob      *blob.Disk // uploaded and demo files, <data dir>/media, served at /media/
 
 	Storefront *storefront.Storefront // the public HTML pages and the shared static files
+
+	Bus       *outbox.LocalBus   // domain events, in process; consumers subscribe in wireEvents
+	Relay     *outbox.Relay      // publishes committed outbox events to Bus (run by Start)
+	Notify    *notify.Service    // e-mails and low-stock alerts from events
+	Analytics *analytics.Service // sales counters from events
+	jobs      jobs               // periodic tasks (Every), run by Start
 }
 
 // New opens the database, applies migrations and builds the modules.
@@ -76,7 +86,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 		// templates get here: a build defect the storefront's tests catch.
 		panic(fmt.Sprintf("wire storefront: %v", err))
 	}
-	return &App{
+	a := &App{
 		Config:    cfg,
 		Log:       log,
 		DB:        db,
@@ -89,6 +99,8 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 
 		Storefront: sf,
 	}
+	a.wireEvents()
+	return a
 }
 
 // Close releases the database.

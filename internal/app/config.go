@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"strings"
 
@@ -25,6 +26,7 @@ type Config struct {
 	ShopAccent  string // MERCATO_SHOP_ACCENT: accent colour #rrggbb; empty = the default teal
 	BaseURL     string // MERCATO_BASE_URL: public address for canonical links and the sitemap, default http://localhost:8080
 	Demo        bool   // MERCATO_DEMO: seed the demo catalog on first start (default true)
+	StaffEmail  string // MERCATO_STAFF_EMAIL: where staff alerts (low stock) go, default staff@localhost
 }
 
 func defaultConfig(getenv func(string) string) Config {
@@ -46,6 +48,7 @@ func defaultConfig(getenv func(string) string) Config {
 		ShopAccent:  getenv("MERCATO_SHOP_ACCENT"),
 		BaseURL:     strings.TrimRight(env("MERCATO_BASE_URL", "http://localhost:8080"), "/"),
 		Demo:        env("MERCATO_DEMO", "true") != "false",
+		StaffEmail:  env("MERCATO_STAFF_EMAIL", defaultStaffEmail),
 	}
 }
 
@@ -78,6 +81,9 @@ func (c Config) validate() error {
 	}
 	if u, err := url.Parse(c.BaseURL); c.BaseURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "") {
 		return fmt.Errorf("MERCATO_BASE_URL %q: want the shop's public address, scheme and host only, such as https://shop.example.com", c.BaseURL)
+	}
+	if a, err := mail.ParseAddress(c.StaffEmail); err != nil || a.Address != c.StaffEmail {
+		return fmt.Errorf("MERCATO_STAFF_EMAIL %q: want a bare e-mail address such as staff@example.com", c.StaffEmail)
 	}
 	if !money.ValidCurrency(c.Currency) {
 		return fmt.Errorf("MERCATO_CURRENCY %q: want a 3-letter ISO 4217 code such as EUR", c.Currency)

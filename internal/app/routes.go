@@ -5,10 +5,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
@@ -60,6 +62,13 @@ func (a *App) routes() []route {
 		{"POST /api/v1/admin/inventory/{sku}/adjustments", staff(inventory.HandleAdjust(inv))},
 		{"GET /api/v1/admin/inventory/{sku}/movements", staff(inventory.HandleMovements(inv))},
 
+		// Staff: e-mails, alerts and sales figures made from domain events.
+		{"GET /api/v1/admin/emails", staff(notify.HandleListEmails(a.Notify))},
+		{"GET /api/v1/admin/emails/{id}", staff(notify.HandleGetEmail(a.Notify))},
+		{"GET /api/v1/admin/emails/{id}/html", staff(notify.HandleEmailHTML(a.Notify))},
+		{"GET /api/v1/admin/alerts/low-stock", staff(notify.HandleListLowStockAlerts(a.Notify))},
+		{"GET /api/v1/admin/analytics/sales", staff(analytics.HandleSales(a.Analytics))},
+
 		// Storefront: HTML pages for browsers, not part of the REST API.
 		{"GET /static/{file}", a.Storefront.Assets()},
 		{"GET /{$}", a.Storefront.Home()},
@@ -83,5 +92,5 @@ func (a *App) Handler() http.Handler {
 		return errNoRoute
 	}))
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { web.Error(w, r, a.Log, err) }
-	return web.Observe(a.Log, customer.Authenticate(a.Customers, writeErr, mux))
+	return web.Observe(a.Log, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, mux)))
 }

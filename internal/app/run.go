@@ -41,6 +41,7 @@ Configuration (flags override the environment):
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)
   MERCATO_SHOP_ACCENT   accent colour #rrggbb (default #0f766e)
   MERCATO_DEMO          false: do not seed the demo catalog on first start
+  MERCATO_STAFF_EMAIL   where staff alerts such as low stock go (default staff@localhost)
 `
 
 // errUsage marks errors that are the caller's mistake: main prints them
@@ -54,7 +55,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd, rest := "serve", []string{}
 	if len(args) > 1 {
 		cmd, rest = args[1], args[2:]
-		if strings.HasPrefix(cmd, "-") {
+		if strings.HasPrefix(cmd, "-") && cmd != "-h" && cmd != "-help" && cmd != "--help" {
 			cmd, rest = "serve", args[1:]
 		}
 	}
@@ -64,7 +65,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.SetOutput(stderr)
 	cfg.bind(fs)
 	switch cmd {
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	case "version":
@@ -174,6 +175,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			}
 		}
 	}
+	// The outbox relay and periodic jobs outlive the signal until HTTP has
+	// drained (stop runs after Shutdown) and stop before the database closes.
+	stop := a.Start(context.WithoutCancel(ctx))
+	defer stop()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
