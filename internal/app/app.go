@@ -21,7 +21,9 @@ import (
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/web"
+	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/storefront"
+	"github.com/mercato-shop/mercato/internal/tax"
 )
 
 // Migrations lists every module's migrations in the order they apply.
@@ -30,6 +32,8 @@ func Migrations() []sqldb.Migrations {
 		catalog.Migrations(),
 		inventory.Migrations(),
 		customer.Migrations(),
+		shipping.Migrations(),
+		tax.Migrations(),
 		outbox.Migrations(),
 		notify.Migrations(),
 		analytics.Migrations(),
@@ -49,6 +53,9 @@ type App struct {
 	Blob      *blob.Disk // uploaded and demo files, <data dir>/media, served at /media/
 
 	Storefront *storefront.Storefront // the public HTML pages and the shared static files
+
+	Shipping *shipping.Service // shipping zones, rates and methods by destination
+	Tax      *tax.Service      // tax rates by destination, inclusive or exclusive
 
 	Bus       *outbox.LocalBus   // domain events, in process; consumers subscribe in wireEvents
 	Relay     *outbox.Relay      // publishes committed outbox events to Bus (run by Start)
@@ -98,6 +105,9 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 		Blob:      blob.NewDisk(filepath.Join(cfg.DataDir, "media")),
 
 		Storefront: sf,
+
+		Shipping: shipping.NewService(db, shipping.Options{DefaultCountry: cfg.DefaultCountry, Currency: cfg.Currency}),
+		Tax:      tax.NewService(db, tax.Options{DefaultCountry: cfg.DefaultCountry, PricesIncludeTax: cfg.PricesIncludeTax}),
 	}
 	a.wireEvents()
 	return a

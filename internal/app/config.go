@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/shipping/country"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 
@@ -27,6 +28,10 @@ type Config struct {
 	BaseURL     string // MERCATO_BASE_URL: public address for canonical links and the sitemap, default http://localhost:8080
 	Demo        bool   // MERCATO_DEMO: seed the demo catalog on first start (default true)
 	StaffEmail  string // MERCATO_STAFF_EMAIL: where staff alerts (low stock) go, default staff@localhost
+
+	DefaultCountry   string // MERCATO_DEFAULT_COUNTRY: the shop's country (ISO 3166-1 alpha-2) for shipping and tax estimates, default DE
+	PricesIncludeTax bool   // MERCATO_PRICES_INCLUDE_TAX: catalog prices include tax (default true); false adds it on top
+	pricesIncludeTax string // the raw MERCATO_PRICES_INCLUDE_TAX, checked by validate
 }
 
 func defaultConfig(getenv func(string) string) Config {
@@ -49,6 +54,10 @@ func defaultConfig(getenv func(string) string) Config {
 		BaseURL:     strings.TrimRight(env("MERCATO_BASE_URL", "http://localhost:8080"), "/"),
 		Demo:        env("MERCATO_DEMO", "true") != "false",
 		StaffEmail:  env("MERCATO_STAFF_EMAIL", defaultStaffEmail),
+
+		DefaultCountry:   country.Normalize(env("MERCATO_DEFAULT_COUNTRY", "DE")),
+		PricesIncludeTax: env("MERCATO_PRICES_INCLUDE_TAX", "true") == "true",
+		pricesIncludeTax: env("MERCATO_PRICES_INCLUDE_TAX", "true"),
 	}
 }
 
@@ -87,6 +96,12 @@ func (c Config) validate() error {
 	}
 	if !money.ValidCurrency(c.Currency) {
 		return fmt.Errorf("MERCATO_CURRENCY %q: want a 3-letter ISO 4217 code such as EUR", c.Currency)
+	}
+	if !country.Valid(c.DefaultCountry) {
+		return fmt.Errorf("MERCATO_DEFAULT_COUNTRY %q: want an ISO 3166-1 alpha-2 country code such as DE", c.DefaultCountry)
+	}
+	if v := c.pricesIncludeTax; v != "" && v != "true" && v != "false" {
+		return fmt.Errorf("MERCATO_PRICES_INCLUDE_TAX %q: want true (prices include tax) or false (tax is added)", v)
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
 	"github.com/mercato-shop/mercato/internal/platform/web"
+	"github.com/mercato-shop/mercato/internal/shipping"
+	"github.com/mercato-shop/mercato/internal/tax"
 )
 
 // route is one entry of the routing table.
@@ -61,6 +63,14 @@ func (a *App) routes() []route {
 		{"PUT /api/v1/admin/inventory/{sku}", staff(inventory.HandleSet(inv))},
 		{"POST /api/v1/admin/inventory/{sku}/adjustments", staff(inventory.HandleAdjust(inv))},
 		{"GET /api/v1/admin/inventory/{sku}/movements", staff(inventory.HandleMovements(inv))},
+
+		// Staff: shipping zones and tax rates.
+		{"GET /api/v1/admin/shipping/zones", staff(shipping.HandleListZones(a.Shipping))},
+		{"POST /api/v1/admin/shipping/zones", staff(shipping.HandleCreateZone(a.Shipping))},
+		{"PUT /api/v1/admin/shipping/zones/{id}", staff(shipping.HandleReplaceZone(a.Shipping))},
+		{"DELETE /api/v1/admin/shipping/zones/{id}", staff(shipping.HandleDeleteZone(a.Shipping))},
+		{"GET /api/v1/admin/tax/rates", staff(tax.HandleListRates(a.Tax))},
+		{"PUT /api/v1/admin/tax/rates/{country}", staff(tax.HandleSetRate(a.Tax))},
 
 		// Staff: e-mails, alerts and sales figures made from domain events.
 		{"GET /api/v1/admin/emails", staff(notify.HandleListEmails(a.Notify))},

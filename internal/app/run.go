@@ -36,6 +36,10 @@ Configuration (flags override the environment):
   MERCATO_DATABASE_URL  empty: SQLite in the data folder; postgres://...: PostgreSQL
   MERCATO_LOG_LEVEL     debug, info, warn, error (default info)
   MERCATO_CURRENCY      shop currency (default EUR)
+  MERCATO_DEFAULT_COUNTRY
+                        the shop's country (ISO 3166-1 alpha-2) for shipping and tax (default DE)
+  MERCATO_PRICES_INCLUDE_TAX
+                        true: prices include tax (default); false: tax is added on top
   MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
   MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)
