@@ -243,7 +243,7 @@ func (s *Service) register(ctx context.Context, email, password, name string) (A
 		return Account{}, Session{}, err
 	}
 	if ip := ClientIPFrom(ctx); ip != "" {
-		if ok, wait := s.loginPerIP.Allow("register " + ipKey(ip)); !ok {
+		if ok, wait := s.loginPerIP.Allow(ipKey(ip)); !ok {
 			return Account{}, Session{}, ratelimit.Exceeded("too many sign-up attempts from your network; try again later", wait)
 		}
 	}
@@ -316,7 +316,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (Account, s
 func (s *Service) login(ctx context.Context, email, password string, before func(Account) error) (Account, Session, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if ip := ClientIPFrom(ctx); ip != "" {
-		if ok, wait := s.loginPerIP.Allow("login " + ipKey(ip)); !ok {
+		if ok, wait := s.loginPerIP.Allow(ipKey(ip)); !ok {
 			return Account{}, Session{}, ratelimit.Exceeded("too many sign-in attempts from your network; try again later", wait)
 		}
 	}
