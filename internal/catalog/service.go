@@ -530,9 +530,10 @@ func (s *Service) ArchiveProduct(ctx context.Context, id, actor string) (Product
 }
 
 // Variants returns the named variants with their product, for carts and
-// orders. Unknown ids are absent from the map.
+// orders. Unknown ids are absent from the map. It reads from the read pool,
+// so callers may use it while they hold a write transaction.
 func (s *Service) Variants(ctx context.Context, ids []string) (map[string]VariantInfo, error) {
-	return s.st.variantsByID(ctx, s.db, dedupe(ids))
+	return s.st.variantsByID(ctx, s.db.Reader(), dedupe(ids))
 }
 
 // Categories lists all categories, ordered by position and name.

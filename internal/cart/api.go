@@ -1,0 +1,121 @@
+package cart
+
+import (
+	"net/http"
+
+	"github.com/mercato-shop/mercato/internal/platform/web"
+)
+
+// HandleCreate serves POST /api/v1/carts with an optional {"currency"}.
+func HandleCreate(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Currency string `json:"currency"`
+		}
+		if r.ContentLength != 0 {
+			if err := web.Decode(w, r, &in); err != nil {
+				return err
+			}
+		}
+		c, err := svc.Create(r.Context(), in.Currency)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/api/v1/carts/"+c.ID)
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusCreated, c)
+		return nil
+	}
+}
+
+func respond(w http.ResponseWriter, c Cart) {
+	w.Header().Set("Cache-Control", "no-store")
+	web.JSON(w, http.StatusOK, c)
+}
+
+// HandleGet serves GET /api/v1/carts/{id}.
+func HandleGet(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := svc.Get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		respond(w, c)
+		return nil
+	}
+}
+
+// HandleAddItem serves POST /api/v1/carts/{id}/items with {"variant_id","quantity"}.
+func HandleAddItem(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			VariantID string `json:"variant_id"`
+			Quantity  *int64 `json:"quantity"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		qty := int64(1)
+		if in.Quantity != nil {
+			qty = *in.Quantity
+		}
+		c, err := svc.AddItem(r.Context(), r.PathValue("id"), in.VariantID, qty)
+		if err != nil {
+			return err
+		}
+		respond(w, c)
+		return nil
+	}
+}
+
+// HandleUpdateItem serves PATCH /api/v1/carts/{id}/items/{item_id} with {"quantity"} (0 removes).
+func HandleUpdateItem(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Quantity *int64 `json:"quantity"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		if in.Quantity == nil {
+			return validQuantity(-1)
+		}
+		c, err := svc.SetQuantity(r.Context(), r.PathValue("id"), r.PathValue("item_id"), *in.Quantity)
+		if err != nil {
+			return err
+		}
+		respond(w, c)
+		return nil
+	}
+}
+
+// HandleRemoveItem serves DELETE /api/v1/carts/{id}/items/{item_id}.
+func HandleRemoveItem(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := svc.RemoveItem(r.Context(), r.PathValue("id"), r.PathValue("item_id"))
+		if err != nil {
+			return err
+		}
+		respond(w, c)
+		return nil
+	}
+}
+
+// HandleShippingMethods serves GET /api/v1/shipping-methods?cart_id=&country=:
+// the methods for the cart's subtotal and the destination (default country
+// when none is given).
+func HandleShippingMethods(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		if q.Get("cart_id") == "" {
+			return validationError("cart_id", "is required")
+		}
+		opts, err := svc.ShippingOptions(r.Context(), q.Get("cart_id"), q.Get("country"))
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, map[string]any{"items": opts})
+		return nil
+	}
+}

@@ -1,0 +1,78 @@
+// Package checkout turns a cart into an order: validate, reserve stock, take
+// payment, then create the order, commit the stock, link the payment and
+// close the cart in one transaction. Retries with the same Idempotency-Key
+// replay the first answer and never pay or order twice; failures after
+// payment are compensated (void or refund) so no money is kept without an
+// order.
+package checkout
+
+import (
+	"context"
+	"embed"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/cart"
+	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the checkout tables.
+func Migrations() sqldb.Migrations { return sqldb.Embedded("checkout", migrationFS, "migrations") }
+
+// Carts is what checkout needs of the cart module.
+type Carts interface {
+	Quote(ctx context.Context, id, country, methodID string) (cart.Quote, error)
+	AcknowledgePrices(ctx context.Context, c cart.Cart) error
+	MarkConverted(ctx context.Context, tx *sqldb.Tx, cartID, orderID string) error
+}
+
+// Stock is what checkout needs of the inventory module.
+type Stock interface {
+	Reserve(ctx context.Context, reference string, lines []inventory.Line, ttl time.Duration) ([]inventory.Reservation, error)
+	Commit(ctx context.Context, tx *sqldb.Tx, reference, actor string) error
+	Release(ctx context.Context, tx *sqldb.Tx, reference, reason string) error
+	ReleaseExpired(ctx context.Context) (int, error)
+}
+
+// Payments is what checkout needs of the payment module.
+type Payments interface {
+	Pay(ctx context.Context, reference string, amount money.Money, method string, capture bool) (payment.Payment, error)
+	AttachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string) error
+	Cancel(ctx context.Context, paymentID, reason string) error
+	Orphans(ctx context.Context, age time.Duration) ([]payment.Payment, error)
+}
+
+// Orders is what checkout needs of the order module.
+type Orders interface {
+	Create(ctx context.Context, tx *sqldb.Tx, in order.NewOrder) (order.Order, error)
+	Exists(ctx context.Context, id string) (bool, error)
+}
+
+// Input is the checkout request body.
+type Input struct {
+	Email            string        `json:"email"`
+	ShippingAddress  order.Address `json:"shipping_address"`
+	ShippingMethodID string        `json:"shipping_method_id"`
+	PaymentMethod    string        `json:"payment_method"`
+}
+
+// Result is a successful checkout.
+type Result struct {
+	Order order.Order `json:"order"`
+}
+
+// Options tune the checkout.
+type Options struct {
+	// CaptureOnFulfilment authorizes at checkout and captures when the first
+	// parcel is fulfilled; the default captures at checkout.
+	CaptureOnFulfilment bool
+	// ReservationTTL is how long stock stays reserved for a checkout that
+	// does not finish (default 15 minutes).
+	ReservationTTL time.Duration
+}

@@ -1,0 +1,414 @@
+package checkout_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/cart"
+	"github.com/mercato-shop/mercato/internal/catalog"
+	"github.com/mercato-shop/mercato/internal/checkout"
+	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
+)
+
+var migrations = []sqldb.Migrations{catalog.Migrations(), inventory.Migrations(), cart.Migrations(), payment.Migrations(),
+	order.Migrations(), checkout.Migrations(), outbox.Migrations()}
+
+// flatPricing is a fixed shipping and tax table for these tests (the real
+// shipping and tax modules have their own tests and are wired in the app).
+type flatPricing struct{}
+
+func (flatPricing) ShippingOptions(ctx context.Context, country string, subtotal money.Money) ([]cart.ShippingOption, error) {
+	return []cart.ShippingOption{{ID: "standard", Name: "Standard", Price: money.Money{Amount: 490, Currency: subtotal.Currency}}}, nil
+}
+func (p flatPricing) ShippingOption(ctx context.Context, id, country string, subtotal money.Money) (cart.ShippingOption, error) {
+	if id != "standard" {
+		return cart.ShippingOption{}, apperr.Field("shipping_method_id", "no such shipping method")
+	}
+	opts, _ := p.ShippingOptions(ctx, country, subtotal)
+	return opts[0], nil
+}
+func (flatPricing) Tax(ctx context.Context, country string, taxable money.Money) (cart.TaxResult, error) {
+	return cart.TaxResult{Tax: money.Money{Amount: taxable.Amount * 19 / 119, Currency: taxable.Currency}, Inclusive: true}, nil
+}
+
+type shop struct {
+	db       *sqldb.DB
+	catalog  *catalog.Service
+	stock    *inventory.Service
+	carts    *cart.Service
+	payments *payment.Service
+	orders   *order.Service
+	checkout *checkout.Service
+}
+
+func newShop(t *testing.T, db *sqldb.DB, orders checkout.Orders, opt checkout.Options) *shop {
+	s := &shop{db: db}
+	s.stock = inventory.NewService(db)
+	s.catalog = catalog.NewService(db, s.stock)
+	s.carts = cart.NewService(db, s.catalog, s.stock, flatPricing{}, "EUR")
+	s.payments = payment.NewService(db, payment.NewSandbox())
+	s.orders = order.NewService(db, s.payments, s.stock)
+	if orders == nil {
+		orders = s.orders
+	}
+	s.checkout = checkout.NewService(db, s.carts, s.stock, s.payments, orders, slog.New(slog.NewTextHandler(io.Discard, nil)), opt)
+	return s
+}
+
+func (s *shop) product(t *testing.T, sku string, price, stock int64) string {
+	t.Helper()
+	p, err := s.catalog.CreateProduct(context.Background(), catalog.ProductInput{Title: "Product " + sku, Status: catalog.StatusActive,
+		Variants: []catalog.VariantInput{{SKU: sku, Price: money.Money{Amount: price, Currency: "EUR"}, Stock: &stock}}}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Variants[0].ID
+}
+
+func (s *shop) cartWith(t *testing.T, ctx context.Context, lines map[string]int64) string {
+	t.Helper()
+	c, err := s.carts.Create(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, q := range lines {
+		if _, err := s.carts.AddItem(ctx, c.ID, v, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c.ID
+}
+
+func input(pm string) checkout.Input {
+	return checkout.Input{Email: "Buyer@Example.com", PaymentMethod: pm, ShippingMethodID: "standard",
+		ShippingAddress: order.Address{Name: "Ada Buyer", Line1: "Main St 1", City: "Berlin", PostalCode: "10115", Country: "de"}}
+}
+
+func (s *shop) checkoutCart(ctx context.Context, cartID, key string, in checkout.Input) (checkout.Response, error) {
+	body, _ := json.Marshal(in)
+	return s.checkout.Checkout(ctx, cartID, key, body, in)
+}
+
+func count(t *testing.T, db *sqldb.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCheckoutPlacesOrder(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		a, b := s.product(t, "A", 1000, 5), s.product(t, "B", 250, 5)
+		cartID := s.cartWith(t, ctx, map[string]int64{a: 2, b: 1})
+		resp, err := s.checkoutCart(ctx, cartID, "key-1", input("pm_card_visa"))
+		if err != nil || resp.Status != 201 {
+			t.Fatalf("checkout = %d %s, %v", resp.Status, resp.Body, err)
+		}
+		var res checkout.Result
+		json.Unmarshal(resp.Body, &res)
+		o := res.Order
+		if o.Status != order.StatusPaid || o.PaymentStatus != order.PaymentPaid || o.Email != "buyer@example.com" || o.Number == "" || o.AccessToken == "" {
+			t.Fatalf("order = %+v", o)
+		}
+		if o.Totals.Subtotal.Amount != 2250 || o.Totals.Shipping.Amount != 490 || o.Totals.Total.Amount != 2740 || o.Totals.Tax.Amount != 2740*19/119 {
+			t.Fatalf("totals = %+v", o.Totals)
+		}
+		if l, _ := s.stock.Get(ctx, "A"); l.OnHand != 3 || l.Reserved != 0 {
+			t.Fatalf("stock A = %+v, want on hand 3, reserved 0", l)
+		}
+		// The cart is closed; the guest reads the order with the token only.
+		if _, err := s.carts.AddItem(ctx, cartID, a, 1); !apperr.Is(err, apperr.Conflict) {
+			t.Fatalf("add to converted cart: %v", err)
+		}
+		if _, err := s.orders.GetFor(ctx, o.ID, o.AccessToken); err != nil {
+			t.Fatalf("guest with token: %v", err)
+		}
+		for _, tok := range []string{"", "oat_wrong"} {
+			if _, err := s.orders.GetFor(ctx, o.ID, tok); !apperr.Is(err, apperr.NotFound) {
+				t.Fatalf("guest with token %q: %v", tok, err)
+			}
+		}
+		other := auth.With(ctx, auth.Principal{AccountID: "someone", Role: auth.RoleCustomer})
+		if _, err := s.orders.GetFor(other, o.ID, ""); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("another customer: %v", err)
+		}
+		// Events of the committed change are in the outbox.
+		for _, topic := range []string{"order.placed", "order.paid", "payment.captured"} {
+			if n := count(t, db, `SELECT COUNT(*) FROM outbox_events WHERE topic = ?`, topic); n != 1 {
+				t.Errorf("%d %s events, want 1", n, topic)
+			}
+		}
+	})
+}
+
+// TestConcurrentCheckoutsNeverOversell: 50 shoppers, 5 in stock.
+func TestConcurrentCheckoutsNeverOversell(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		hot := s.product(t, "HOT", 1999, 5)
+		const shoppers = 50
+		carts := make([]string, shoppers)
+		for i := range carts {
+			carts[i] = s.cartWith(t, ctx, map[string]int64{hot: 1})
+		}
+		codes := make([]int, shoppers)
+		var wg sync.WaitGroup
+		for i := range shoppers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := s.checkoutCart(ctx, carts[i], fmt.Sprintf("k%d", i), input("pm_card_visa"))
+				if err != nil {
+					t.Errorf("shopper %d: %v", i, err)
+					return
+				}
+				codes[i] = resp.Status
+			}()
+		}
+		wg.Wait()
+		byCode := map[int]int{}
+		for _, c := range codes {
+			byCode[c]++
+		}
+		if byCode[201] != 5 || byCode[409] != 45 {
+			t.Fatalf("responses %v, want 5×201 and 45×409", byCode)
+		}
+		if l, _ := s.stock.Get(ctx, "HOT"); l.OnHand != 0 || l.Reserved != 0 {
+			t.Fatalf("stock = %+v, want 0 on hand, 0 reserved", l)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM inventory_reservations WHERE status = 'active'`); n != 0 {
+			t.Fatalf("%d reservations left behind", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM order_orders`); n != 5 {
+			t.Fatalf("%d orders, want 5", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_payments WHERE status = 'captured'`); n != 5 {
+			t.Fatalf("%d captured payments, want 5", n)
+		}
+	})
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		v := s.product(t, "IDEM", 500, 10)
+
+		// Sequential retry: the same bytes, one order, one payment.
+		cartID := s.cartWith(t, ctx, map[string]int64{v: 1})
+		first, err := s.checkoutCart(ctx, cartID, "same", input("pm_card_visa"))
+		if err != nil || first.Status != 201 {
+			t.Fatalf("first = %d, %v", first.Status, err)
+		}
+		again, err := s.checkoutCart(ctx, cartID, "same", input("pm_card_visa"))
+		if err != nil || again.Status != 201 || !bytes.Equal(first.Body, again.Body) {
+			t.Fatalf("retry = %d %s, %v; want the stored answer", again.Status, again.Body, err)
+		}
+		// The same key with another body is refused.
+		other := input("pm_card_visa")
+		other.Email = "other@example.com"
+		if _, err := s.checkoutCart(ctx, cartID, "same", other); !apperr.Is(err, apperr.Unprocessable) {
+			t.Fatalf("same key, other body: %v, want 422", err)
+		}
+		// Missing key.
+		if _, err := s.checkoutCart(ctx, cartID, "", input("pm_card_visa")); !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("no key: %v", err)
+		}
+
+		// Concurrent retries of one request: one order, one payment.
+		cart2 := s.cartWith(t, ctx, map[string]int64{v: 2})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		codes := map[int]int{}
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := s.checkoutCart(ctx, cart2, "burst", input("pm_card_visa"))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					codes[resp.Status]++
+				case apperr.Is(err, apperr.Conflict):
+					codes[409]++ // in progress: the client retries later
+				default:
+					t.Errorf("burst: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if codes[201] < 1 || codes[201]+codes[409] != 10 {
+			t.Fatalf("burst answers %v", codes)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM order_orders WHERE cart_id = ?`, cart2); n != 1 {
+			t.Fatalf("%d orders for one key, want 1", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_payments p JOIN order_orders o ON o.id = p.reference WHERE o.cart_id = ?`, cart2); n != 1 {
+			t.Fatalf("%d payments for one key, want 1", n)
+		}
+		if l, _ := s.stock.Get(ctx, "IDEM"); l.OnHand != 7 || l.Reserved != 0 {
+			t.Fatalf("stock = %+v, want 7 on hand", l)
+		}
+	})
+}
+
+func TestDeclinedPaymentChangesNothing(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		v := s.product(t, "DEC", 500, 3)
+		for i, pm := range []string{"pm_card_chargeDeclined", "pm_card_insufficientFunds"} {
+			cartID := s.cartWith(t, ctx, map[string]int64{v: 2})
+			resp, err := s.checkoutCart(ctx, cartID, "k", input(pm))
+			if err != nil || resp.Status != 402 {
+				t.Fatalf("%s: %d %s, %v; want 402", pm, resp.Status, resp.Body, err)
+			}
+			if l, _ := s.stock.Get(ctx, "DEC"); l.OnHand != 3 || l.Reserved != 0 {
+				t.Fatalf("%s: stock = %+v, want untouched", pm, l)
+			}
+			if n := count(t, db, `SELECT COUNT(*) FROM payment_payments WHERE status = 'declined'`); n != i+1 {
+				t.Fatalf("declined attempts recorded: %d", n)
+			}
+			// The same key replays the decline; a new key with a good card succeeds.
+			if again, _ := s.checkoutCart(ctx, cartID, "k", input(pm)); again.Status != 402 {
+				t.Fatalf("replay of decline: %d", again.Status)
+			}
+			if ok, err := s.checkoutCart(ctx, cartID, "k2", input("pm_card_visa")); err != nil || ok.Status != 201 {
+				t.Fatalf("retry with a good card: %d %s %v", ok.Status, ok.Body, err)
+			}
+			s.stock.Set(ctx, "DEC", inventory.SetInput{OnHand: ptr[int64](3)}, "test")
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM order_orders`); n != 2 {
+			t.Fatalf("%d orders, want 2 (only the good cards)", n)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// failingOrders fails at order creation: the moment after payment, before commit.
+type failingOrders struct{ checkout.Orders }
+
+func (failingOrders) Create(ctx context.Context, tx *sqldb.Tx, in order.NewOrder) (order.Order, error) {
+	return order.Order{}, errors.New("disk full")
+}
+
+func TestFailureAfterPaymentLeavesNoChargeWithoutOrder(t *testing.T) {
+	for _, opt := range []checkout.Options{{}, {CaptureOnFulfilment: true}} {
+		t.Run(fmt.Sprintf("authorize-only=%v", opt.CaptureOnFulfilment), func(t *testing.T) {
+			sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+				ctx := context.Background()
+				good := newShop(t, db, nil, opt)
+				broken := newShop(t, db, failingOrders{good.orders}, opt)
+				v := good.product(t, "CRASH", 800, 4)
+				cartID := good.cartWith(t, ctx, map[string]int64{v: 3})
+
+				if _, err := broken.checkoutCart(ctx, cartID, "k", input("pm_card_visa")); err == nil || apperr.CodeOf(err) != apperr.Internal {
+					t.Fatalf("checkout with a failing store: %v, want an internal error", err)
+				}
+				want := payment.StatusRefunded
+				if opt.CaptureOnFulfilment {
+					want = payment.StatusVoided
+				}
+				if n := count(t, db, `SELECT COUNT(*) FROM payment_payments WHERE status = ?`, want); n != 1 {
+					t.Fatalf("payments %s: %d, want 1 (money given back)", want, n)
+				}
+				if n := count(t, db, `SELECT COUNT(*) FROM order_orders`); n != 0 {
+					t.Fatalf("%d orders after failure", n)
+				}
+				if l, _ := good.stock.Get(ctx, "CRASH"); l.OnHand != 4 || l.Reserved != 0 {
+					t.Fatalf("stock = %+v, want released", l)
+				}
+				// The client retries with the same key once the store works:
+				// one order, paid by exactly one live payment.
+				resp, err := good.checkoutCart(ctx, cartID, "k", input("pm_card_visa"))
+				if err != nil || resp.Status != 201 {
+					t.Fatalf("retry: %d %s %v", resp.Status, resp.Body, err)
+				}
+				if n := count(t, db, `SELECT COUNT(*) FROM payment_payments WHERE status IN ('captured', 'authorized') AND order_id IS NOT NULL`); n != 1 {
+					t.Fatalf("%d live payments with an order, want 1", n)
+				}
+				if n := count(t, db, `SELECT COUNT(*) FROM payment_payments WHERE status IN ('captured', 'authorized') AND order_id IS NULL`); n != 0 {
+					t.Fatalf("%d live payments without an order", n)
+				}
+			})
+		})
+	}
+}
+
+func TestReconcileUndoesOrphanPayments(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		v := s.product(t, "ORPH", 100, 2)
+		// A process that reserved and charged, then died before the order commit.
+		if _, err := s.stock.Reserve(ctx, "dead-order", []inventory.Line{{VariantID: v, Quantity: 2}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.payments.Pay(ctx, "dead-order", money.Money{Amount: 200, Currency: "EUR"}, "pm_card_visa", true); err != nil {
+			t.Fatal(err)
+		}
+		released, cancelled, err := s.checkout.Reconcile(ctx, 0)
+		if err != nil || cancelled != 1 {
+			t.Fatalf("Reconcile = %d released, %d cancelled, %v", released, cancelled, err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_payments WHERE status = 'refunded'`); n != 1 {
+			t.Fatalf("orphan payment not refunded")
+		}
+		if l, _ := s.stock.Get(ctx, "ORPH"); l.Reserved != 0 || l.OnHand != 2 {
+			t.Fatalf("stock = %+v", l)
+		}
+		if _, cancelled, _ := s.checkout.Reconcile(ctx, 0); cancelled != 0 {
+			t.Fatalf("second reconcile cancelled %d", cancelled)
+		}
+	})
+}
+
+func TestPriceChangeIsNeverSilent(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		p, _ := s.catalog.CreateProduct(ctx, catalog.ProductInput{Title: "Lamp", Status: catalog.StatusActive,
+			Variants: []catalog.VariantInput{{SKU: "LAMP", Price: money.Money{Amount: 3000, Currency: "EUR"}, Stock: ptr[int64](5)}}}, "test")
+		cartID := s.cartWith(t, ctx, map[string]int64{p.Variants[0].ID: 1})
+		if _, err := s.catalog.UpdateProduct(ctx, p.ID, catalog.ProductPatch{Variants: []catalog.VariantInput{{ID: p.Variants[0].ID, Price: money.Money{Amount: 3500, Currency: "EUR"}}}}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := s.carts.Get(ctx, cartID)
+		if !c.PriceChanged || c.Items[0].PreviousUnitPrice.Amount != 3000 || c.Items[0].UnitPrice.Amount != 3500 {
+			t.Fatalf("cart does not show the change: %+v", c.Items[0])
+		}
+		resp, err := s.checkoutCart(ctx, cartID, "k1", input("pm_card_visa"))
+		if err != nil || resp.Status != 409 || !bytes.Contains(resp.Body, []byte("prices changed")) {
+			t.Fatalf("checkout after price change: %d %s %v", resp.Status, resp.Body, err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_payments`); n != 0 {
+			t.Fatal("money taken despite the price change")
+		}
+		resp, err = s.checkoutCart(ctx, cartID, "k2", input("pm_card_visa"))
+		if err != nil || resp.Status != 201 {
+			t.Fatalf("checkout after seeing the new price: %d %s %v", resp.Status, resp.Body, err)
+		}
+	})
+}

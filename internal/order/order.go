@@ -1,0 +1,144 @@
+// Package order owns orders: their number, lines, totals, lifecycle,
+// fulfilments and timeline. Orders are created by the checkout inside one
+// transaction with the stock commit and the payment link.
+package order
+
+import (
+	"embed"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the order tables.
+func Migrations() sqldb.Migrations { return sqldb.Embedded("order", migrationFS, "migrations") }
+
+// Order statuses. The lifecycle is
+//
+//	pending -> paid -> partially_fulfilled -> fulfilled -> shipped -> delivered
+//
+// with cancelled (before any fulfilment) and refunded (fully) as ends.
+// pending means authorized, not yet captured (capture-on-fulfilment mode).
+const (
+	StatusPending            = "pending"
+	StatusPaid               = "paid"
+	StatusPartiallyFulfilled = "partially_fulfilled"
+	StatusFulfilled          = "fulfilled"
+	StatusShipped            = "shipped"
+	StatusDelivered          = "delivered"
+	StatusCancelled          = "cancelled"
+	StatusRefunded           = "refunded"
+)
+
+// Statuses lists every order status (for filters).
+var Statuses = []string{StatusPending, StatusPaid, StatusPartiallyFulfilled, StatusFulfilled, StatusShipped, StatusDelivered, StatusCancelled, StatusRefunded}
+
+// Payment and fulfilment statuses.
+const (
+	PaymentAuthorized        = "authorized"
+	PaymentPaid              = "paid"
+	PaymentPartiallyRefunded = "partially_refunded"
+	PaymentRefunded          = "refunded"
+	PaymentVoided            = "voided"
+
+	FulfillmentUnfulfilled = "unfulfilled"
+	FulfillmentPartial     = "partial"
+	FulfillmentFulfilled   = "fulfilled"
+	FulfillmentShipped     = "shipped"
+	FulfillmentDelivered   = "delivered"
+)
+
+// Address is a postal address.
+type Address struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+}
+
+// Totals of an order.
+type Totals struct {
+	Subtotal money.Money `json:"subtotal"`
+	Discount money.Money `json:"discount"`
+	Shipping money.Money `json:"shipping"`
+	Tax      money.Money `json:"tax"`
+	Total    money.Money `json:"total"`
+}
+
+// Item is an order line: a snapshot of what was bought at what price.
+type Item struct {
+	ID           string      `json:"id"`
+	VariantID    string      `json:"variant_id"`
+	ProductID    string      `json:"product_id"`
+	SKU          string      `json:"sku"`
+	Title        string      `json:"title"`
+	VariantTitle string      `json:"variant_title"`
+	Quantity     int64       `json:"quantity"`
+	Fulfilled    int64       `json:"fulfilled_quantity"`
+	Restocked    int64       `json:"restocked_quantity"`
+	UnitPrice    money.Money `json:"unit_price"`
+	LineTotal    money.Money `json:"line_total"`
+}
+
+// FulfillmentLine is a quantity of one order item.
+type FulfillmentLine struct {
+	ItemID   string `json:"item_id"`
+	Quantity int64  `json:"quantity"`
+}
+
+// Fulfillment is a parcel: some items, maybe a tracking number.
+type Fulfillment struct {
+	ID             string            `json:"id"`
+	TrackingNumber string            `json:"tracking_number"`
+	Items          []FulfillmentLine `json:"items"`
+	ShippedAt      *time.Time        `json:"shipped_at"`
+	CreatedAt      time.Time         `json:"created_at"`
+}
+
+// TimelineEntry is one thing that happened to an order.
+type TimelineEntry struct {
+	Kind      string    `json:"kind"`
+	Message   string    `json:"message"`
+	Actor     string    `json:"actor"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ShippingMethod is the method chosen at checkout.
+type ShippingMethod struct {
+	ID    string      `json:"id"`
+	Name  string      `json:"name"`
+	Price money.Money `json:"price"`
+}
+
+// Order is a placed order.
+type Order struct {
+	ID                string          `json:"id"`
+	Number            string          `json:"number"`
+	Status            string          `json:"status"`
+	PaymentStatus     string          `json:"payment_status"`
+	FulfillmentStatus string          `json:"fulfillment_status"`
+	Email             string          `json:"email"`
+	CustomerID        string          `json:"customer_id,omitempty"`
+	Currency          string          `json:"currency"`
+	Items             []Item          `json:"items"`
+	Totals            Totals          `json:"totals"`
+	TaxIncluded       bool            `json:"tax_included"`
+	Refunded          money.Money     `json:"refunded"`
+	ShippingAddress   Address         `json:"shipping_address"`
+	ShippingMethod    ShippingMethod  `json:"shipping_method"`
+	Fulfillments      []Fulfillment   `json:"fulfillments"`
+	Timeline          []TimelineEntry `json:"timeline"`
+	PaymentID         string          `json:"-"`
+	CartID            string          `json:"-"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	// AccessToken is returned once, in the checkout response of a guest
+	// order; it lets the guest read the order later.
+	AccessToken string `json:"access_token,omitempty"`
+}

@@ -1,0 +1,330 @@
+// Package payment takes money through a Provider and records every attempt,
+// capture, void and refund. It never decides whether an order exists; the
+// checkout links a payment to its order in the order's transaction.
+package payment
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/platform/ids"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the payment tables.
+func Migrations() sqldb.Migrations { return sqldb.Embedded("payment", migrationFS, "migrations") }
+
+// Status of a payment.
+const (
+	StatusPending           = "pending"
+	StatusAuthorized        = "authorized"
+	StatusCaptured          = "captured"
+	StatusDeclined          = "declined"
+	StatusVoided            = "voided"
+	StatusRefunded          = "refunded"
+	StatusPartiallyRefunded = "partially_refunded"
+	StatusFailed            = "failed"
+)
+
+// Payment is one attempt to take money.
+type Payment struct {
+	ID             string      `json:"id"`
+	Reference      string      `json:"reference"`
+	OrderID        string      `json:"order_id,omitempty"`
+	Provider       string      `json:"provider"`
+	ProviderRef    string      `json:"provider_ref"`
+	Method         string      `json:"method"`
+	Amount         money.Money `json:"amount"`
+	Status         string      `json:"status"`
+	CapturedAmount int64       `json:"captured_amount"`
+	RefundedAmount int64       `json:"refunded_amount"`
+	DeclineCode    string      `json:"decline_code,omitempty"`
+	Message        string      `json:"message,omitempty"`
+	CreatedAt      time.Time   `json:"created_at"`
+}
+
+// Service records payments and talks to the provider.
+type Service struct {
+	db       *sqldb.DB
+	provider Provider
+	now      func() time.Time
+}
+
+// NewService returns a payment service using provider.
+func NewService(db *sqldb.DB, provider Provider) *Service {
+	return &Service{db: db, provider: provider, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+}
+
+const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at`
+
+func scan(row interface{ Scan(...any) error }) (Payment, error) {
+	var p Payment
+	err := row.Scan(&p.ID, &p.Reference, &p.OrderID, &p.Provider, &p.ProviderRef, &p.Method, &p.Amount.Amount, &p.Amount.Currency,
+		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt)
+	p.CreatedAt = p.CreatedAt.UTC()
+	return p, err
+}
+
+// ValidMethod checks the form of a payment method id.
+func ValidMethod(m string) bool {
+	return len(m) >= 3 && len(m) <= 100 && strings.HasPrefix(m, "pm_") && !strings.ContainsAny(m, " \t\n")
+}
+
+// Pay asks the provider for amount and records the attempt. A decline is a
+// PaymentFailed error (after the declined attempt is recorded). With capture
+// false the money is only authorized. reference ties the payment to the
+// order-to-be; the provider's idempotency key is derived from it, so paying
+// twice for one reference never charges twice.
+func (s *Service) Pay(ctx context.Context, reference string, amount money.Money, method string, capture bool) (Payment, error) {
+	if !ValidMethod(method) {
+		return Payment{}, apperr.Field("payment_method", "must be a payment method id such as pm_card_visa")
+	}
+	now := s.now()
+	p := Payment{ID: ids.New(), Reference: reference, Provider: s.provider.Name(), Method: method, Amount: amount, Status: StatusPending, CreatedAt: now}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO payment_payments (id, reference, provider, method, amount, currency, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, reference, p.Provider, method, amount.Amount, amount.Currency, p.Status, now, now); err != nil {
+		return Payment{}, fmt.Errorf("record payment: %w", err)
+	}
+	// The provider key is per attempt: a retry after a compensated failure
+	// (voided or refunded) must pay anew, not get the refunded charge back.
+	res, err := s.provider.Authorize(ctx, AuthorizeRequest{Amount: amount, PaymentMethod: method, Capture: capture, Reference: reference, IdempotencyKey: "pay:" + p.ID})
+	if err != nil {
+		// Outcome unknown: keep the row as failed so the reconciler can look at it.
+		s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE payment_payments SET status = ?, message = ?, updated_at = ? WHERE id = ?`, StatusFailed, truncate(err.Error(), 300), s.now(), p.ID)
+		return Payment{}, fmt.Errorf("payment provider %s: %w", p.Provider, err)
+	}
+	p.ProviderRef, p.DeclineCode, p.Message = res.ProviderRef, res.DeclineCode, res.Message
+	switch {
+	case res.Declined:
+		p.Status = StatusDeclined
+	case res.Captured:
+		p.Status, p.CapturedAmount = StatusCaptured, amount.Amount
+	default:
+		p.Status = StatusAuthorized
+	}
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, updated_at = ? WHERE id = ?`,
+			p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, s.now(), p.ID); err != nil {
+			return fmt.Errorf("record payment result: %w", err)
+		}
+		if p.Status == StatusCaptured {
+			return outbox.Add(ctx, tx, "payment.captured", p.ID, map[string]any{"payment_id": p.ID, "order_id": reference, "amount": amount})
+		}
+		return nil
+	})
+	if err != nil {
+		return p, err
+	}
+	if res.Declined {
+		return p, &apperr.Error{Code: apperr.PaymentFailed, Message: "payment declined: " + res.Message, Detail: map[string]string{"decline_code": res.DeclineCode},
+			Fields: []apperr.FieldError{{Field: "payment_method", Message: res.Message}}}
+	}
+	return p, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// Get returns a payment; NotFound when unknown.
+func (s *Service) Get(ctx context.Context, id string) (Payment, error) {
+	p, err := scan(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM payment_payments WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, apperr.NotFoundf("payment not found")
+	}
+	if err != nil {
+		return p, fmt.Errorf("get payment: %w", err)
+	}
+	return p, nil
+}
+
+// ForReference lists the payments made for a reference (an order id), oldest first.
+func (s *Service) ForReference(ctx context.Context, reference string) ([]Payment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM payment_payments WHERE reference = ? ORDER BY created_at, id`, reference)
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// AttachOrder links a successful payment to its order inside the order's
+// transaction.
+func (s *Service) AttachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured')`, orderID, s.now(), paymentID)
+	if err != nil {
+		return fmt.Errorf("attach payment: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("attach payment %s: not an authorized or captured payment", paymentID)
+	}
+	return nil
+}
+
+// Capture takes an authorized payment (authorize-then-capture-on-fulfilment).
+// Capturing a captured payment is a no-op.
+func (s *Service) Capture(ctx context.Context, paymentID string) (Payment, error) {
+	p, err := s.Get(ctx, paymentID)
+	if err != nil || p.Status == StatusCaptured {
+		return p, err
+	}
+	if p.Status != StatusAuthorized {
+		return p, apperr.Conflictf("payment is %s; only an authorized payment can be captured", p.Status)
+	}
+	if err := s.provider.Capture(ctx, p.ProviderRef, p.Amount, "capture:"+p.ID); err != nil {
+		return p, fmt.Errorf("capture %s: %w", p.ID, err)
+	}
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'captured', captured_amount = amount, updated_at = ? WHERE id = ? AND status = 'authorized'`, s.now(), p.ID)
+		if err != nil {
+			return fmt.Errorf("record capture: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // captured concurrently
+		}
+		return outbox.Add(ctx, tx, "payment.captured", p.ID, map[string]any{"payment_id": p.ID, "order_id": p.OrderID, "amount": p.Amount})
+	})
+	if err != nil {
+		return p, err
+	}
+	return s.Get(ctx, p.ID)
+}
+
+// Void cancels an authorized payment. Voiding a voided one is a no-op.
+func (s *Service) Void(ctx context.Context, paymentID string) error {
+	p, err := s.Get(ctx, paymentID)
+	if err != nil || p.Status == StatusVoided {
+		return err
+	}
+	if p.Status != StatusAuthorized {
+		return apperr.Conflictf("payment is %s; only an authorized payment can be voided", p.Status)
+	}
+	if err := s.provider.Void(ctx, p.ProviderRef, "void:"+p.ID); err != nil {
+		return fmt.Errorf("void %s: %w", p.ID, err)
+	}
+	_, err = s.db.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status = 'authorized'`, s.now(), p.ID)
+	return err
+}
+
+// Refund gives back amount of a captured payment (partially or fully) and
+// writes payment.refunded. Refunding more than is left is Invalid on field
+// "amount". The refund row and the event commit in one transaction, which
+// may be the caller's (tx) so that an order's state and its refund agree.
+func (s *Service) Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string, notify map[string]any) (string, error) {
+	var q sqldb.Querier = s.db
+	if tx != nil {
+		q = tx
+	}
+	p, err := s.getIn(ctx, q, paymentID)
+	if err != nil {
+		return "", err
+	}
+	if p.Status != StatusCaptured && p.Status != StatusPartiallyRefunded {
+		return "", apperr.Conflictf("payment is %s; only a captured payment can be refunded", p.Status)
+	}
+	left := p.CapturedAmount - p.RefundedAmount
+	if amount <= 0 || amount > left {
+		return "", apperr.Field("amount", fmt.Sprintf("must be between 1 and %d (what is left to refund)", left))
+	}
+	refundID := ids.New()
+	ref, err := s.provider.Refund(ctx, p.ProviderRef, money.Money{Amount: amount, Currency: p.Amount.Currency}, "refund:"+refundID)
+	if err != nil {
+		return "", fmt.Errorf("refund %s: %w", p.ID, err)
+	}
+	write := func(tx *sqldb.Tx) error {
+		status := StatusPartiallyRefunded
+		if amount == left {
+			status = StatusRefunded
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE payment_payments SET refunded_amount = refunded_amount + ?, status = ?, updated_at = ?
+			WHERE id = ? AND captured_amount - refunded_amount >= ?`, amount, status, s.now(), p.ID, amount)
+		if err != nil {
+			return fmt.Errorf("record refund: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return apperr.Conflictf("payment %s was refunded concurrently", p.ID)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO payment_refunds (id, payment_id, amount, provider_ref, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			refundID, p.ID, amount, ref, reason, s.now()); err != nil {
+			return fmt.Errorf("record refund: %w", err)
+		}
+		ev := map[string]any{"payment_id": p.ID, "order_id": p.OrderID, "refund_id": refundID, "amount": money.Money{Amount: amount, Currency: p.Amount.Currency}}
+		for k, v := range notify {
+			ev[k] = v
+		}
+		return outbox.Add(ctx, tx, "payment.refunded", p.ID, ev)
+	}
+	if tx != nil {
+		return refundID, write(tx)
+	}
+	return refundID, s.db.InTx(ctx, write)
+}
+
+func (s *Service) getIn(ctx context.Context, q sqldb.Querier, id string) (Payment, error) {
+	p, err := scan(q.QueryRowContext(ctx, `SELECT `+cols+` FROM payment_payments WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, apperr.NotFoundf("payment not found")
+	}
+	return p, err
+}
+
+// Orphans returns successful payments older than age that no order claimed:
+// what a crash between payment and order commit leaves. The checkout
+// reconciler voids or refunds them.
+func (s *Service) Orphans(ctx context.Context, age time.Duration) ([]Payment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM payment_payments
+		WHERE order_id IS NULL AND status IN ('authorized', 'captured') AND created_at < ? ORDER BY created_at`, s.now().Add(-age))
+	if err != nil {
+		return nil, fmt.Errorf("find orphan payments: %w", err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Cancel undoes an unclaimed payment: void when authorized, full refund when
+// captured. It is the compensation for a checkout that took money but could
+// not commit its order.
+func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
+	p, err := s.Get(ctx, paymentID)
+	if err != nil {
+		return err
+	}
+	switch p.Status {
+	case StatusAuthorized:
+		return s.Void(ctx, p.ID)
+	case StatusCaptured:
+		_, err := s.Refund(ctx, nil, p.ID, p.CapturedAmount-p.RefundedAmount, reason, nil)
+		return err
+	}
+	return nil
+}
