@@ -9,7 +9,6 @@ import (
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
-
 // HandleCheckout serves POST /api/v1/carts/{id}/checkout. The
 // Idempotency-Key header is required; the answer is stored under it and
 // replayed for retries with the same body.
