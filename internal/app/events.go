@@ -3,10 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/notify"
@@ -39,6 +42,17 @@ func (a *App) wireEvents() {
 	a.Analytics = analytics.NewService(a.DB, a.Config.Currency, a.Log)
 	a.Notify.Subscribe(a.Bus)
 	a.Analytics.Subscribe(a.Bus)
+	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mercato_outbox_pending", Help: "Domain events committed but not yet published to the consumers.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := outbox.Pending(ctx, a.DB)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	}))
 }
 
 // withRelayNotifier gives every request a context whose outbox.Add calls

@@ -125,7 +125,13 @@ func TestEmailsAPI(t *testing.T) {
 		}
 		addEvent(t, db, "order.placed", "o-1", orderPlacedPayload("o-1", 4200, time.Now()))
 		addEvent(t, db, "stock.low", "v-1", map[string]any{"variant_id": "v-1", "sku": "TEE-1", "available": 1, "threshold": 3})
+		if m := api.do("GET", "/metrics", nil); !bytes.Contains(m.Body, []byte("\nmercato_outbox_pending 7\n")) {
+			t.Errorf("/metrics does not report 7 pending events:\n%s", m.Body)
+		}
 		drainOutbox(t, api.app)
+		if m := api.do("GET", "/metrics", nil); !bytes.Contains(m.Body, []byte("\nmercato_outbox_pending 0\n")) {
+			t.Errorf("/metrics does not report 0 pending events")
+		}
 
 		all := walk(2)
 		if len(all) != before+welcomes+2 {
