@@ -6,6 +6,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/mercato-shop/mercato/internal/cart"
+	"github.com/mercato-shop/mercato/internal/checkout"
+	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"log/slog"
 	"path/filepath"
 
@@ -37,6 +42,10 @@ func Migrations() []sqldb.Migrations {
 		outbox.Migrations(),
 		notify.Migrations(),
 		analytics.Migrations(),
+		cart.Migrations(),
+		payment.Migrations(),
+		order.Migrations(),
+		checkout.Migrations(),
 	}
 }
 
@@ -56,6 +65,12 @@ type App struct {
 
 	Shipping *shipping.Service // shipping zones, rates and methods by destination
 	Tax      *tax.Service      // tax rates by destination, inclusive or exclusive
+
+	Payments      *payment.Service
+	Orders        *order.Service
+	Carts         *cart.Service
+	Checkout      *checkout.Service
+	checkoutLimit *ratelimit.Memory
 
 	Bus       *outbox.LocalBus   // domain events, in process; consumers subscribe in wireEvents
 	Relay     *outbox.Relay      // publishes committed outbox events to Bus (run by Start)
@@ -110,6 +125,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 		Tax:      tax.NewService(db, tax.Options{DefaultCountry: cfg.DefaultCountry, PricesIncludeTax: cfg.PricesIncludeTax}),
 	}
 	a.wireEvents()
+	a.wireShop()
 	return a
 }
 

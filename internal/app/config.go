@@ -32,6 +32,9 @@ type Config struct {
 	DefaultCountry   string // MERCATO_DEFAULT_COUNTRY: the shop's country (ISO 3166-1 alpha-2) for shipping and tax estimates, default DE
 	PricesIncludeTax bool   // MERCATO_PRICES_INCLUDE_TAX: catalog prices include tax (default true); false adds it on top
 	pricesIncludeTax string // the raw MERCATO_PRICES_INCLUDE_TAX, checked by validate
+
+	CaptureOnFulfilment bool   // MERCATO_PAYMENT_CAPTURE=fulfilment: authorize at checkout, capture at the first fulfilment (default: capture at checkout)
+	paymentCapture      string // the raw MERCATO_PAYMENT_CAPTURE, checked by validate
 }
 
 func defaultConfig(getenv func(string) string) Config {
@@ -58,6 +61,9 @@ func defaultConfig(getenv func(string) string) Config {
 		DefaultCountry:   country.Normalize(env("MERCATO_DEFAULT_COUNTRY", "DE")),
 		PricesIncludeTax: env("MERCATO_PRICES_INCLUDE_TAX", "true") == "true",
 		pricesIncludeTax: env("MERCATO_PRICES_INCLUDE_TAX", "true"),
+
+		CaptureOnFulfilment: getenv("MERCATO_PAYMENT_CAPTURE") == "fulfilment",
+		paymentCapture:      env("MERCATO_PAYMENT_CAPTURE", "checkout"),
 	}
 }
 
@@ -70,6 +76,9 @@ func (c *Config) bind(fs *flag.FlagSet) {
 }
 
 func (c Config) validate() error {
+	if c.paymentCapture != "" && c.paymentCapture != "checkout" && c.paymentCapture != "fulfilment" {
+		return fmt.Errorf("MERCATO_PAYMENT_CAPTURE %q: want checkout (capture when the order is placed) or fulfilment (authorize, capture at the first fulfilment)", c.paymentCapture)
+	}
 	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
 		return fmt.Errorf("MERCATO_ADDR %q: want host:port such as :8080", c.Addr)
 	}

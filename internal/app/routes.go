@@ -1,6 +1,9 @@
 package app
 
 import (
+	"github.com/mercato-shop/mercato/internal/cart"
+	"github.com/mercato-shop/mercato/internal/checkout"
+	"github.com/mercato-shop/mercato/internal/order"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -49,7 +52,7 @@ func (a *App) routes() []route {
 		{"GET /media/{key...}", h(blob.HandleGet(a.Blob))},
 
 		// Identity.
-		{"POST /api/v1/auth/login", h(customer.HandleLogin(cust, nil))},
+		{"POST /api/v1/auth/login", h(customer.HandleLogin(cust, a.Carts.Claim))},
 
 		// Staff: catalog and inventory.
 		{"GET /api/v1/admin/products", staff(catalog.HandleAdminListProducts(cat))},
@@ -63,6 +66,26 @@ func (a *App) routes() []route {
 		{"PUT /api/v1/admin/inventory/{sku}", staff(inventory.HandleSet(inv))},
 		{"POST /api/v1/admin/inventory/{sku}/adjustments", staff(inventory.HandleAdjust(inv))},
 		{"GET /api/v1/admin/inventory/{sku}/movements", staff(inventory.HandleMovements(inv))},
+
+		// Carts, checkout and orders.
+		{"POST /api/v1/carts", h(cart.HandleCreate(a.Carts))},
+		{"GET /api/v1/carts/{id}", h(cart.HandleGet(a.Carts))},
+		{"POST /api/v1/carts/{id}/items", h(cart.HandleAddItem(a.Carts))},
+		{"PATCH /api/v1/carts/{id}/items/{item_id}", h(cart.HandleUpdateItem(a.Carts))},
+		{"DELETE /api/v1/carts/{id}/items/{item_id}", h(cart.HandleRemoveItem(a.Carts))},
+		{"GET /api/v1/shipping-methods", h(cart.HandleShippingMethods(a.Carts))},
+		{"POST /api/v1/carts/{id}/checkout", h(checkout.HandleCheckout(a.Checkout, a.allowCheckout))},
+		{"GET /api/v1/orders/{id}", h(order.HandleGet(a.Orders))},
+		{"GET /api/v1/me/orders", h(order.HandleMine(a.Orders))},
+
+		// Staff: orders.
+		{"GET /api/v1/admin/orders", staff(order.HandleAdminList(a.Orders))},
+		{"GET /api/v1/admin/orders/{id}", staff(order.HandleAdminGet(a.Orders))},
+		{"POST /api/v1/admin/orders/{id}/fulfillments", staff(order.HandleFulfill(a.Orders))},
+		{"POST /api/v1/admin/orders/{id}/fulfillments/{fid}/ship", staff(order.HandleShip(a.Orders))},
+		{"POST /api/v1/admin/orders/{id}/deliver", staff(order.HandleDeliver(a.Orders))},
+		{"POST /api/v1/admin/orders/{id}/cancel", staff(order.HandleCancel(a.Orders))},
+		{"POST /api/v1/admin/orders/{id}/refunds", staff(order.HandleRefund(a.Orders))},
 
 		// Staff: shipping zones and tax rates.
 		{"GET /api/v1/admin/shipping/zones", staff(shipping.HandleListZones(a.Shipping))},

@@ -40,6 +40,9 @@ Configuration (flags override the environment):
                         the shop's country (ISO 3166-1 alpha-2) for shipping and tax (default DE)
   MERCATO_PRICES_INCLUDE_TAX
                         true: prices include tax (default); false: tax is added on top
+  MERCATO_PAYMENT_CAPTURE
+                        checkout: capture payment when the order is placed (default);
+                        fulfilment: authorize at checkout, capture at the first fulfilment
   MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
   MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)

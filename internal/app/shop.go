@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/cart"
+	"github.com/mercato-shop/mercato/internal/checkout"
+	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+	"github.com/mercato-shop/mercato/internal/shipping"
+	"github.com/mercato-shop/mercato/internal/tax"
+)
+
+// Checkout rate limit per client address, and how often the reconciler runs.
+const (
+	checkoutsPerMinute = 30
+	reconcileEvery     = 30 * time.Second
+	// orphanAge must exceed the longest checkout: a payment without an
+	// order that is older than this is undone by the reconciler.
+	orphanAge = 20 * time.Minute
+)
+
+// wireShop builds the buying path: payments, orders, carts and checkout,
+// and connects inventory changes to the outbox.
+func (a *App) wireShop() {
+	a.Inventory.SetHooks(stockEvents{})
+	a.Payments = payment.NewService(a.DB, payment.NewSandbox())
+	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory)
+	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
+	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
+		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment})
+	a.checkoutLimit = ratelimit.NewMemory(checkoutsPerMinute, time.Minute)
+	a.Every(reconcileEvery, "checkout-reconcile", func(ctx context.Context) error {
+		released, cancelled, err := a.Checkout.Reconcile(ctx, orphanAge)
+		if released > 0 || cancelled > 0 {
+			a.Log.Info("checkout reconciler", "expired_reservations_released", released, "orphan_payments_undone", cancelled)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = a.Checkout.PurgeRequests(ctx, 24*time.Hour)
+		return err
+	})
+}
+
+// allowCheckout applies the per-address checkout rate limit.
+func (a *App) allowCheckout(r *http.Request) error {
+	ip := customer.ClientIPFrom(r.Context())
+	if ip == "" {
+		ip = r.RemoteAddr
+	}
+	if ok, retry := a.checkoutLimit.Allow("checkout:" + ip); !ok {
+		return ratelimit.Exceeded("too many checkout attempts from this address; try again shortly", retry)
+	}
+	return nil
+}
+
+// pricing adapts the shipping and tax modules to what the cart needs.
+type pricing struct {
+	shipping *shipping.Service
+	tax      *tax.Service
+}
+
+func option(m shipping.Method) cart.ShippingOption {
+	return cart.ShippingOption{ID: m.ID, Name: m.Name, Price: m.Price}
+}
+
+func (p pricing) ShippingOptions(ctx context.Context, country string, subtotal money.Money) ([]cart.ShippingOption, error) {
+	ms, err := p.shipping.Methods(ctx, country, subtotal)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]cart.ShippingOption, len(ms))
+	for i, m := range ms {
+		out[i] = option(m)
+	}
+	return out, nil
+}
+
+func (p pricing) ShippingOption(ctx context.Context, id, country string, subtotal money.Money) (cart.ShippingOption, error) {
+	m, err := p.shipping.Method(ctx, id, country, subtotal)
+	return option(m), err
+}
+
+func (p pricing) Tax(ctx context.Context, country string, taxable money.Money) (cart.TaxResult, error) {
+	b, err := p.tax.Calculate(ctx, country, taxable)
+	return cart.TaxResult{Tax: b.Tax, Inclusive: b.Inclusive}, err
+}
+
+// stockEvents writes stock.changed for every stock movement and stock.low
+// when a level crosses its low-stock threshold, in the movement's transaction.
+type stockEvents struct{}
+
+func (stockEvents) StockChanged(ctx context.Context, tx *sqldb.Tx, before, after inventory.Level, reason string) error {
+	if err := outbox.Add(ctx, tx, "stock.changed", after.VariantID, map[string]any{
+		"variant_id": after.VariantID, "sku": after.SKU, "on_hand": after.OnHand, "reserved": after.Reserved, "available": after.Available, "reason": reason,
+	}); err != nil {
+		return err
+	}
+	if !after.Backorder && after.Low && !before.Low {
+		return outbox.Add(ctx, tx, "stock.low", after.VariantID, map[string]any{
+			"variant_id": after.VariantID, "sku": after.SKU, "available": after.Available, "threshold": after.LowStockThreshold,
+		})
+	}
+	return nil
+}
