@@ -303,6 +303,9 @@ func (s *Service) CreateZone(ctx context.Context, in ZoneInput) (Zone, error) {
 	if err := s.ensureDefaults(ctx); err != nil {
 		return Zone{}, err
 	}
+	if err := checkRateIDs(in, nil); err != nil {
+		return Zone{}, err
+	}
 	id := ids.New()
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.checkConflicts(ctx, tx, id, in); err != nil {
@@ -358,6 +361,9 @@ func (s *Service) ReplaceZone(ctx context.Context, id string, in ZoneInput) (Zon
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("replace shipping zone %s: %w", id, err)
+		}
+		if err := checkRateIDs(in, existing); err != nil {
+			return err
 		}
 		if err := s.checkConflicts(ctx, tx, id, in); err != nil {
 			return err
@@ -417,16 +423,19 @@ func (s *Service) checkConflicts(ctx context.Context, tx *sqldb.Tx, id string, i
 	return nil
 }
 
-// writeZone replaces the countries and rates of zone id. existing holds the
-// ids of the zone's current rates (nil for a new zone).
-func (s *Service) writeZone(ctx context.Context, tx *sqldb.Tx, id string, in ZoneInput, existing map[string]bool) error {
+// checkRateIDs refuses rate ids that are not among the zone's existing ones.
+func checkRateIDs(in ZoneInput, existing map[string]bool) error {
 	var v apperr.Validator
 	for i, r := range in.Rates {
 		v.Check(r.ID == "" || existing[r.ID], fmt.Sprintf("rates[%d].id", i), "is not a rate of this zone (leave it out for a new rate)")
 	}
-	if err := v.Err(); err != nil {
-		return err
-	}
+	return v.Err()
+}
+
+// writeZone replaces the countries and rates of zone id. existing holds the
+// ids of the zone's current rates (nil for a new zone); checkRateIDs has
+// checked that the input's rate ids are among them.
+func (s *Service) writeZone(ctx context.Context, tx *sqldb.Tx, id string, in ZoneInput, existing map[string]bool) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM shipping_zone_countries WHERE zone_id = ?`, id); err != nil {
 		return fmt.Errorf("write shipping zone %s: %w", id, err)
 	}
