@@ -360,3 +360,52 @@ func TestEveryRunsJobsUntilStopped(t *testing.T) {
 		t.Errorf("a job cancelled by stop was logged as failing:\n%s", out)
 	}
 }
+
+// BenchmarkRelayToConsumers measures events per second from the outbox
+// through the relay to both consumers (notify renders and stores an e-mail,
+// analytics upserts the day's counters): each op is one order.placed.
+func BenchmarkRelayToConsumers(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			var db *sqldb.DB
+			if backend == "sqlite" {
+				db = sqldbtest.SQLite(b, Migrations()...)
+			} else {
+				db = sqldbtest.Postgres(b, Migrations()...)
+			}
+			a := Wire(Config{Currency: "EUR", ShopName: "Bench"}, slog.New(slog.NewTextHandler(tlogWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})), db)
+			ctx := context.Background()
+			at := time.Now()
+			for i := 0; i < b.N; {
+				n := min(100, b.N-i)
+				if err := db.InTx(ctx, func(tx *sqldb.Tx) error {
+					for j := range n {
+						id := fmt.Sprintf("o-%d", i+j)
+						if err := outbox.Add(ctx, tx, "order.placed", id, orderPlacedPayload(id, 1999, at)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				i += n
+			}
+			b.ResetTimer()
+			for {
+				n, err := a.Relay.Flush(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
+			b.StopTimer()
+			if s, err := a.Analytics.Summary(ctx, at); err != nil || s.Orders != int64(b.N) {
+				b.Fatalf("counted %d orders of %d (%v)", s.Orders, b.N, err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
