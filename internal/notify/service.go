@@ -263,7 +263,7 @@ func (s *Service) ListEmails(ctx context.Context, q PageQuery) (EmailPage, error
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.Reader().QueryContext(ctx, query, args...)
 	if err != nil {
 		return EmailPage{}, fmt.Errorf("list e-mails: %w", err)
 	}
@@ -297,7 +297,7 @@ func (s *Service) GetEmail(ctx context.Context, id string) (Email, error) {
 		e      Email
 		sentAt sql.NullTime
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, to_addr, subject, template, event_id, created_at, text_body, html_body, sent_at
+	err := s.db.Reader().QueryRowContext(ctx, `SELECT id, to_addr, subject, template, event_id, created_at, text_body, html_body, sent_at
 		FROM notify_emails WHERE id = ?`, id).
 		Scan(&e.ID, &e.To, &e.Subject, &e.Template, &e.EventID, &e.CreatedAt, &e.Text, &e.HTML, &sentAt)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -332,7 +332,7 @@ func (s *Service) ListLowStockAlerts(ctx context.Context, q PageQuery) (AlertPag
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.db.Reader().QueryContext(ctx, query, args...)
 	if err != nil {
 		return AlertPage{}, fmt.Errorf("list low-stock alerts: %w", err)
 	}
