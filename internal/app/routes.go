@@ -51,8 +51,23 @@ func (a *App) routes() []route {
 		{"GET /api/v1/categories", h(catalog.HandleListCategories(cat))},
 		{"GET /media/{key...}", h(blob.HandleGet(a.Blob))},
 
-		// Identity.
+		// Identity. Signing up or in with a "cart_id" claims that guest cart (customer.LoginHook).
+		{"POST /api/v1/auth/register", h(customer.HandleRegister(cust, a.Carts.Claim))},
 		{"POST /api/v1/auth/login", h(customer.HandleLogin(cust, a.Carts.Claim))},
+		{"POST /api/v1/auth/logout", h(customer.HandleLogout(cust))},
+		{"GET /api/v1/me", h(customer.HandleGetMe(cust))},
+		{"PATCH /api/v1/me", h(customer.HandleUpdateMe(cust))},
+		{"GET /api/v1/me/addresses", h(customer.HandleListAddresses(cust))},
+		{"POST /api/v1/me/addresses", h(customer.HandleCreateAddress(cust))},
+		{"PATCH /api/v1/me/addresses/{id}", h(customer.HandleUpdateAddress(cust))},
+		{"DELETE /api/v1/me/addresses/{id}", h(customer.HandleDeleteAddress(cust))},
+
+		// Staff: customers; admins: staff accounts (those handlers check the admin role).
+		{"GET /api/v1/admin/customers", staff(customer.HandleAdminListCustomers(cust))},
+		{"GET /api/v1/admin/customers/{id}", staff(customer.HandleAdminGetCustomer(cust))},
+		{"GET /api/v1/admin/staff", staff(customer.HandleListStaff(cust))},
+		{"POST /api/v1/admin/staff", staff(customer.HandleCreateStaff(cust))},
+		{"PATCH /api/v1/admin/staff/{id}", staff(customer.HandleUpdateStaff(cust))},
 
 		// Staff: catalog and inventory.
 		{"GET /api/v1/admin/products", staff(catalog.HandleAdminListProducts(cat))},
