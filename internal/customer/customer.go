@@ -1,5 +1,12 @@
 // Package customer owns accounts (customers and staff), their passwords,
-// and the tokens and sessions that authenticate requests.
+// saved addresses, and the tokens and sessions that authenticate requests.
+//
+// For the browser storefront: Service.Register and Service.Login return a
+// session secret; SetSessionCookie gives it to the browser and
+// ClearSessionCookie takes it back (after Service.Logout). Authenticate,
+// around the whole handler tree, turns a bearer token or the session cookie
+// into an auth.Principal, records the client address (ClientIPFrom) and
+// refuses cross-origin unsafe browser requests that carry no bearer token.
 package customer
 
 import (
