@@ -63,13 +63,15 @@ func newServer(t *testing.T, db *sqldb.DB, onLogin customer.LoginHook, opts ...c
 
 type opt func(*http.Request)
 
-func bearer(token string) opt { return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) } }
+func bearer(token string) opt {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
+}
 func cookie(token string) opt {
 	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: customer.SessionCookie, Value: token}) }
 }
-func header(k, v string) opt  { return func(r *http.Request) { r.Header.Set(k, v) } }
-func remote(addr string) opt  { return func(r *http.Request) { r.RemoteAddr = addr } }
-func sameOrigin() opt         { return header("Sec-Fetch-Site", "same-origin") }
+func header(k, v string) opt { return func(r *http.Request) { r.Header.Set(k, v) } }
+func remote(addr string) opt { return func(r *http.Request) { r.RemoteAddr = addr } }
+func sameOrigin() opt        { return header("Sec-Fetch-Site", "same-origin") }
 func crossSite() opt {
 	return func(r *http.Request) {
 		r.Header.Set("Sec-Fetch-Site", "cross-site")
@@ -295,7 +297,7 @@ func TestHTTPSessionCookie(t *testing.T) {
 			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure != tt.wantSecure {
 				t.Fatalf("cookie %q: HttpOnly %v SameSite %v Path %q Secure %v (want Secure %v)", raw, c.HttpOnly, c.SameSite, c.Path, c.Secure, tt.wantSecure)
 			}
-			if c.MaxAge < int((customer.SessionTTL - time.Minute).Seconds()) || c.MaxAge > int(customer.SessionTTL.Seconds()) {
+			if c.MaxAge < int((customer.SessionTTL-time.Minute).Seconds()) || c.MaxAge > int(customer.SessionTTL.Seconds()) {
 				t.Fatalf("cookie Max-Age %d, want about %v", c.MaxAge, customer.SessionTTL)
 			}
 			if c.Domain != "" {
