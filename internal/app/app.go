@@ -102,12 +102,6 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	inv := inventory.NewService(db)
 	cat := catalog.NewService(db, inv)
-	sf, err := storefront.New(cat, storefront.Options{ShopName: cfg.ShopName, LogoURL: cfg.ShopLogo, AccentColor: cfg.ShopAccent, BaseURL: cfg.BaseURL}, log)
-	if err != nil {
-		// Config.validate has checked the options, so only broken embedded
-		// templates get here: a build defect the storefront's tests catch.
-		panic(fmt.Sprintf("wire storefront: %v", err))
-	}
 	a := &App{
 		Config:    cfg,
 		Log:       log,
@@ -116,16 +110,22 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 		Metrics:   web.NewMetrics(reg),
 		Catalog:   cat,
 		Inventory: inv,
-		Customers: customer.NewService(db),
+		Customers: customer.NewService(db, customer.WithTrustedProxies(cfg.TrustedProxies...)),
 		Blob:      blob.NewDisk(filepath.Join(cfg.DataDir, "media")),
-
-		Storefront: sf,
 
 		Shipping: shipping.NewService(db, shipping.Options{DefaultCountry: cfg.DefaultCountry, Currency: cfg.Currency}),
 		Tax:      tax.NewService(db, tax.Options{DefaultCountry: cfg.DefaultCountry, PricesIncludeTax: cfg.PricesIncludeTax}),
 	}
 	a.wireEvents()
 	a.wireShop()
+	sf, err := storefront.New(cat, storefront.Options{ShopName: cfg.ShopName, LogoURL: cfg.ShopLogo, AccentColor: cfg.ShopAccent, BaseURL: cfg.BaseURL,
+		Services: storefront.Services{Carts: a.Carts, Checkout: a.Checkout, Orders: a.Orders, Customers: a.Customers, Shipping: a.Shipping, AllowCheckout: a.allowCheckout}}, log)
+	if err != nil {
+		// Config.validate has checked the options, so only broken embedded
+		// templates get here: a build defect the storefront's tests catch.
+		panic(fmt.Sprintf("wire storefront: %v", err))
+	}
+	a.Storefront = sf
 	return a
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -32,6 +33,9 @@ type Config struct {
 	DefaultCountry   string // MERCATO_DEFAULT_COUNTRY: the shop's country (ISO 3166-1 alpha-2) for shipping and tax estimates, default DE
 	PricesIncludeTax bool   // MERCATO_PRICES_INCLUDE_TAX: catalog prices include tax (default true); false adds it on top
 	pricesIncludeTax string // the raw MERCATO_PRICES_INCLUDE_TAX, checked by validate
+
+	TrustedProxies []netip.Prefix // MERCATO_TRUSTED_PROXIES: comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed
+	trustedProxies string
 
 	CaptureOnFulfilment bool   // MERCATO_PAYMENT_CAPTURE=fulfilment: authorize at checkout, capture at the first fulfilment (default: capture at checkout)
 	paymentCapture      string // the raw MERCATO_PAYMENT_CAPTURE, checked by validate
@@ -64,6 +68,7 @@ func defaultConfig(getenv func(string) string) Config {
 
 		CaptureOnFulfilment: getenv("MERCATO_PAYMENT_CAPTURE") == "fulfilment",
 		paymentCapture:      env("MERCATO_PAYMENT_CAPTURE", "checkout"),
+		trustedProxies:      getenv("MERCATO_TRUSTED_PROXIES"),
 	}
 }
 
@@ -73,6 +78,26 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder for SQLite and uploads (env MERCATO_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "empty for SQLite in the data folder, or postgres://... (env MERCATO_DATABASE_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env MERCATO_LOG_LEVEL)")
+}
+
+// parseProxies reads MERCATO_TRUSTED_PROXIES ("10.0.0.0/8, 127.0.0.1/32").
+func (c *Config) parseProxies() error {
+	c.TrustedProxies = nil
+	for _, part := range strings.Split(c.trustedProxies, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(part); aerr == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				return fmt.Errorf("MERCATO_TRUSTED_PROXIES %q: want comma-separated addresses or CIDRs such as 10.0.0.0/8", part)
+			}
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	return nil
 }
 
 func (c Config) validate() error {

@@ -40,6 +40,8 @@ Configuration (flags override the environment):
                         the shop's country (ISO 3166-1 alpha-2) for shipping and tax (default DE)
   MERCATO_PRICES_INCLUDE_TAX
                         true: prices include tax (default); false: tax is added on top
+  MERCATO_TRUSTED_PROXIES
+                        reverse proxies (CIDRs) whose X-Forwarded-For names the client, e.g. 127.0.0.1/32 behind nginx
   MERCATO_PAYMENT_CAPTURE
                         checkout: capture payment when the order is placed (default);
                         fulfilment: authorize at checkout, capture at the first fulfilment
@@ -144,6 +146,9 @@ func parse(fs *flag.FlagSet, args []string, cfg *Config) error {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseProxies(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return nil

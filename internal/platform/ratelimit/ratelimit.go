@@ -158,6 +158,9 @@ type RetryAfter struct {
 	Seconds int `json:"retry_after"`
 }
 
+// RetryAfterSeconds lets web.Error set the Retry-After header.
+func (r RetryAfter) RetryAfterSeconds() int { return r.Seconds }
+
 // Exceeded returns the TooManyRequest error (429) for a refused event; it
 // carries retryAfter, rounded up to whole seconds, for SetRetryAfter and for
 // the problem document.

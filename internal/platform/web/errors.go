@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
@@ -66,6 +67,9 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	p.Instance = r.URL.Path
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mercato"`)
+	}
+	if ra, ok := p.Extra.(interface{ RetryAfterSeconds() int }); ok && p.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(ra.RetryAfterSeconds()))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
