@@ -99,3 +99,12 @@ func StaffOnly(writeErr func(http.ResponseWriter, *http.Request, error), h http.
 		h.ServeHTTP(w, r)
 	})
 }
+
+// Actor names who is acting, for ledgers and timelines: the signed-in
+// account's e-mail, or "system" when nobody is.
+func Actor(ctx context.Context) string {
+	if p, ok := From(ctx); ok {
+		return p.Email
+	}
+	return "system"
+}

@@ -70,13 +70,6 @@ func HandleListCategories(svc *Service) web.HandlerFunc {
 	}
 }
 
-func actor(r *http.Request) string {
-	if p, ok := auth.From(r.Context()); ok {
-		return p.Email
-	}
-	return "system"
-}
-
 // HandleAdminListProducts serves GET /api/v1/admin/products: every status
 // unless ?status= narrows it.
 func HandleAdminListProducts(svc *Service) web.HandlerFunc {
@@ -118,7 +111,7 @@ func HandleCreateProduct(svc *Service) web.HandlerFunc {
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		p, err := svc.CreateProduct(r.Context(), in, actor(r))
+		p, err := svc.CreateProduct(r.Context(), in, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -135,7 +128,7 @@ func HandleUpdateProduct(svc *Service) web.HandlerFunc {
 		if err := web.Decode(w, r, &patch); err != nil {
 			return err
 		}
-		p, err := svc.UpdateProduct(r.Context(), r.PathValue("id"), patch, actor(r))
+		p, err := svc.UpdateProduct(r.Context(), r.PathValue("id"), patch, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -147,7 +140,7 @@ func HandleUpdateProduct(svc *Service) web.HandlerFunc {
 // HandleArchiveProduct serves DELETE /api/v1/admin/products/{id}: it archives.
 func HandleArchiveProduct(svc *Service) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := svc.ArchiveProduct(r.Context(), r.PathValue("id"), actor(r))
+		p, err := svc.ArchiveProduct(r.Context(), r.PathValue("id"), auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}

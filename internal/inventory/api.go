@@ -7,13 +7,6 @@ import (
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
-func actor(r *http.Request) string {
-	if p, ok := auth.From(r.Context()); ok {
-		return p.Email
-	}
-	return "system"
-}
-
 type levelResponse struct {
 	SKU               string `json:"sku"`
 	OnHand            int64  `json:"on_hand"`
@@ -47,7 +40,7 @@ func HandleSet(svc *Service) web.HandlerFunc {
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		l, err := svc.Set(r.Context(), r.PathValue("sku"), in, actor(r))
+		l, err := svc.Set(r.Context(), r.PathValue("sku"), in, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -66,7 +59,7 @@ func HandleAdjust(svc *Service) web.HandlerFunc {
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		l, err := svc.Adjust(r.Context(), r.PathValue("sku"), in.Delta, in.Reason, actor(r))
+		l, err := svc.Adjust(r.Context(), r.PathValue("sku"), in.Delta, in.Reason, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}

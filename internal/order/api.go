@@ -9,13 +9,6 @@ import (
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
-func actor(r *http.Request) string {
-	if p, ok := auth.From(r.Context()); ok {
-		return p.Email
-	}
-	return "system"
-}
-
 func respond(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	web.JSON(w, status, v)
@@ -119,7 +112,7 @@ func HandleFulfill(svc *Service) web.HandlerFunc {
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		o, err := svc.Fulfill(r.Context(), r.PathValue("id"), in.Items, in.TrackingNumber, actor(r))
+		o, err := svc.Fulfill(r.Context(), r.PathValue("id"), in.Items, in.TrackingNumber, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -137,7 +130,7 @@ func HandleShip(svc *Service) web.HandlerFunc {
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		o, err := svc.Ship(r.Context(), r.PathValue("id"), r.PathValue("fid"), in.TrackingNumber, actor(r))
+		o, err := svc.Ship(r.Context(), r.PathValue("id"), r.PathValue("fid"), in.TrackingNumber, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -149,7 +142,7 @@ func HandleShip(svc *Service) web.HandlerFunc {
 // HandleDeliver serves POST /api/v1/admin/orders/{id}/deliver.
 func HandleDeliver(svc *Service) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		o, err := svc.Deliver(r.Context(), r.PathValue("id"), actor(r))
+		o, err := svc.Deliver(r.Context(), r.PathValue("id"), auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -169,7 +162,7 @@ func HandleCancel(svc *Service) web.HandlerFunc {
 				return err
 			}
 		}
-		o, err := svc.Cancel(r.Context(), r.PathValue("id"), in.Reason, actor(r))
+		o, err := svc.Cancel(r.Context(), r.PathValue("id"), in.Reason, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
@@ -185,7 +178,7 @@ func HandleRefund(svc *Service) web.HandlerFunc {
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		o, err := svc.Refund(r.Context(), r.PathValue("id"), in, actor(r))
+		o, err := svc.Refund(r.Context(), r.PathValue("id"), in, auth.Actor(r.Context()))
 		if err != nil {
 			return err
 		}
