@@ -125,6 +125,23 @@ func (a *App) routes() []route {
 		{"GET /search", a.Storefront.Search()},
 		{"GET /sitemap.xml", a.Storefront.Sitemap()},
 		{"GET /robots.txt", a.Storefront.Robots()},
+		{"GET /cart", a.Storefront.Cart()},
+		{"POST /cart/items", a.Storefront.AddToCart()},
+		{"POST /cart/items/{id}", a.Storefront.UpdateCartItem()},
+		{"GET /checkout", a.Storefront.Checkout()},
+		{"POST /checkout", a.Storefront.PlaceOrder()},
+		{"GET /orders/{id}", a.Storefront.Order()},
+		{"GET /account", a.Storefront.Account()},
+		{"GET /account/login", a.Storefront.SignInPage()},
+		{"POST /account/login", a.Storefront.SignIn()},
+		{"GET /account/register", a.Storefront.RegisterPage()},
+		{"POST /account/register", a.Storefront.Register()},
+		{"POST /account/logout", a.Storefront.SignOut()},
+		{"GET /account/orders", a.Storefront.AccountOrders()},
+		{"GET /account/orders/{id}", a.Storefront.AccountOrder()},
+		{"GET /account/addresses", a.Storefront.Addresses()},
+		{"POST /account/addresses", a.Storefront.AddAddress()},
+		{"POST /account/addresses/{id}/delete", a.Storefront.DeleteAddress()},
 		{"/", a.Storefront.NotFound()}, // any other path: the HTML 404 page (/api/ keeps its problem+json 404)
 	}
 }

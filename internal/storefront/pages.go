@@ -156,7 +156,7 @@ func (s *Storefront) Home() http.Handler {
 		if len(names) > 0 {
 			desc = s.opts.ShopName + ": " + strings.Join(names, ", ") + ". Browse our range, see live stock and order online."
 		}
-		v.view = s.newView("", clip(desc, 160), "/", cats, "")
+		v.view = s.newView(r, "", clip(desc, 160), "/", cats, "")
 		return s.pages.Render(w, http.StatusOK, "home", v)
 	})
 }
@@ -337,7 +337,7 @@ func (s *Storefront) Category() http.Handler {
 		}
 		desc := fmt.Sprintf("Shop %s at %s: browse the range, filter by what matters to you and see live stock.", cat.Name, s.opts.ShopName)
 		v := categoryView{
-			view:     s.newView(cat.Name, clip(desc, 160), "/c/"+cat.Slug, cats, top),
+			view:     s.newView(r, cat.Name, clip(desc, 160), "/c/"+cat.Slug, cats, top),
 			Category: cat, Products: cards(page.Items), Facets: facets, Sorts: sortOptions(lp.sort),
 			Filtered: len(lp.attrs) > 0, ClearURL: "/c/" + cat.Slug, Pager: newPager(r, page.NextCursor),
 		}
@@ -508,7 +508,7 @@ func (s *Storefront) Search() http.Handler {
 			}
 			v.Products, v.Pager = cards(page.Items), newPager(r, page.NextCursor)
 		}
-		v.view = s.newView(title, "Search the "+s.opts.ShopName+" catalogue.", "", cats, "")
+		v.view = s.newView(r, title, "Search the "+s.opts.ShopName+" catalogue.", "", cats, "")
 		v.NoIndex, v.Q = true, q
 		return s.pages.Render(w, http.StatusOK, "search", v)
 	})
@@ -652,7 +652,7 @@ func (s *Storefront) Product() http.Handler {
 		if desc == "" {
 			desc = p.Title + " at " + s.opts.ShopName + "."
 		}
-		v.view = s.newView(p.Title, clip(desc, 160), canonical, cats, top)
+		v.view = s.newView(r, p.Title, clip(desc, 160), canonical, cats, top)
 		v.JSONLD = s.productLD(p, canonical)
 		return s.pages.Render(w, http.StatusOK, "product", v)
 	})

@@ -56,6 +56,9 @@ type Options struct {
 	// FacetTTL is how long a category's filter counts are reused before
 	// they are counted again; 0 means one minute, negative means never.
 	FacetTTL time.Duration
+	// Services are the modules behind the cart, checkout, order and
+	// account pages; without them only the catalog pages are served.
+	Services Services
 }
 
 // Storefront serves the public HTML pages.
@@ -66,6 +69,8 @@ type Storefront struct {
 	pages  *ui.Renderer
 	log    *slog.Logger
 	facets *facetCache
+	svc    Services
+	csrf   *http.CrossOriginProtection
 }
 
 // New builds the storefront: it generates the theme and parses every
@@ -96,7 +101,12 @@ func New(cat Catalog, opts Options, log *slog.Logger) (*Storefront, error) {
 	if opts.FacetTTL == 0 {
 		opts.FacetTTL = time.Minute
 	}
-	return &Storefront{cat: cat, opts: opts, assets: assets, pages: pages, log: log, facets: newFacetCache(opts.FacetTTL)}, nil
+	sf := &Storefront{cat: cat, opts: opts, assets: assets, pages: pages, log: log, facets: newFacetCache(opts.FacetTTL), svc: opts.Services}
+	sf.csrf = http.NewCrossOriginProtection()
+	sf.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sf.renderError(w, r, errCrossSite)
+	}))
+	return sf, nil
 }
 
 // Assets serves the shared static files at their fingerprinted URLs
@@ -119,6 +129,7 @@ type view struct {
 	ui.Page
 	Nav []link // top-level categories
 	Q   string // the search box's value
+	Me  visitor
 }
 
 type link struct {
@@ -128,8 +139,8 @@ type link struct {
 
 // newView fills the shared parts of a page. cats may be nil (error pages
 // when the catalog is down still render).
-func (s *Storefront) newView(title, description, path string, cats []catalog.Category, current string) view {
-	v := view{Page: ui.Page{Title: title, Description: description, Shop: ui.Shop{Name: s.opts.ShopName, LogoURL: s.opts.LogoURL}}}
+func (s *Storefront) newView(r *http.Request, title, description, path string, cats []catalog.Category, current string) view {
+	v := view{Page: ui.Page{Title: title, Description: description, Shop: ui.Shop{Name: s.opts.ShopName, LogoURL: s.opts.LogoURL}}, Me: visitorOf(r)}
 	if path != "" {
 		v.Canonical = s.opts.BaseURL + path
 	}
@@ -172,12 +183,15 @@ func (s *Storefront) renderError(w http.ResponseWriter, r *http.Request, err err
 	if cerr != nil {
 		cats = nil
 	}
-	v := errorView{view: s.newView("", "", "", cats, ""), Status: status, Fields: fields}
+	v := errorView{view: s.newView(r, "", "", "", cats, ""), Status: status, Fields: fields}
 	v.NoIndex = true
 	switch {
 	case status == http.StatusNotFound:
 		v.Title, v.Heading = "Page not found", "We couldn’t find that page"
 		v.Message = "The link may be old, or the product is no longer on sale. Try a search, or browse our categories."
+	case status == http.StatusForbidden:
+		v.Title, v.Heading = "Form refused", "We couldn’t accept that form"
+		v.Message = sentence(p.Detail)
 	case status < 500:
 		v.Title, v.Heading = "Something is wrong with that link", "We couldn’t show that page"
 		v.Message = "Part of the address is not valid — perhaps it was copied incompletely. Start again from the category or the home page."

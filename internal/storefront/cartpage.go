@@ -1,0 +1,246 @@
+package storefront
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/cart"
+)
+
+// cartLine is one line of the cart page.
+type cartLine struct {
+	ID, URL, Title, Variant string
+	ImageURL, ImageAlt      string
+	Tone                    int
+	Initials                string
+	Unit, Previous, Total   string
+	PriceChanged            bool
+	Quantity, Max           int64
+	Problem                 string // stock or availability trouble, shown on the line
+}
+
+// totalsView are a cart's or an order's money lines, formatted.
+type totalsView struct {
+	Subtotal, Discount, Shipping, Tax, Total string
+	HasDiscount                              bool
+	ShippingName                             string
+	TaxIncluded                              bool
+}
+
+type cartView struct {
+	view
+	Flash        *flash
+	Lines        []cartLine
+	Count        int64
+	Totals       totalsView
+	PriceChanged bool
+	CanCheckout  bool
+}
+
+func cartTotals(c cart.Cart) totalsView {
+	t := totalsView{Subtotal: c.Totals.Subtotal.Format(), Discount: c.Totals.Discount.Format(), HasDiscount: !c.Totals.Discount.IsZero(),
+		Shipping: c.Totals.Shipping.Format(), Tax: c.Totals.Tax.Format(), Total: c.Totals.Total.Format(), TaxIncluded: c.TaxIncluded}
+	if c.Shipping != nil {
+		t.ShippingName = c.Shipping.Name
+		if c.Shipping.Price.IsZero() {
+			t.Shipping = "Free"
+		}
+	}
+	return t
+}
+
+func cartLines(c cart.Cart) ([]cartLine, int64, bool) {
+	var (
+		lines []cartLine
+		count int64
+		ok    = len(c.Items) > 0
+	)
+	for _, it := range c.Items {
+		l := cartLine{ID: it.ID, URL: "/p/" + url.PathEscape(it.ProductSlug), Title: it.Title, Variant: it.VariantTitle,
+			ImageURL: it.Image.URL, ImageAlt: cmp.Or(it.Image.Alt, it.Title), Tone: tone(it.ProductSlug), Initials: initials(it.Title),
+			Unit: it.UnitPrice.Format(), Total: it.LineTotal.Format(), PriceChanged: it.PriceChanged, Quantity: it.Quantity, Max: cart.MaxQuantity}
+		if it.PriceChanged && it.PreviousUnitPrice != nil {
+			l.Previous = it.PreviousUnitPrice.Format()
+		}
+		if !it.Backorder {
+			l.Max = max(min(it.Available, cart.MaxQuantity), it.Quantity)
+		}
+		switch {
+		case !it.Purchasable:
+			l.Problem, ok = "No longer for sale — please remove it.", false
+		case !it.Backorder && it.Available <= 0:
+			l.Problem, ok = "Out of stock — please remove it.", false
+		case !it.Backorder && it.Available < it.Quantity:
+			l.Problem, ok = fmt.Sprintf("Only %d left — lower the quantity.", it.Available), false
+		}
+		count += it.Quantity
+		lines = append(lines, l)
+	}
+	return lines, count, ok
+}
+
+// Cart serves GET /cart: the lines with their prices (and price changes),
+// quantity forms, the totals with a shipping estimate, and the way to the
+// checkout.
+func (s *Storefront) Cart() http.Handler {
+	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
+		c, _, err := s.currentCart(w, r)
+		if err != nil {
+			return err
+		}
+		return s.renderCart(w, r, http.StatusOK, c, takeFlash(w, r))
+	})
+}
+
+func (s *Storefront) renderCart(w http.ResponseWriter, r *http.Request, status int, c cart.Cart, fl *flash) error {
+	cats, err := s.cat.Categories(r.Context())
+	if err != nil {
+		return err
+	}
+	v := cartView{Flash: fl, PriceChanged: c.PriceChanged, Totals: cartTotals(c)}
+	v.Lines, v.Count, v.CanCheckout = cartLines(c)
+	v.view = s.newView(r, "Your cart", "", "", cats, "")
+	v.NoIndex = true
+	if c.ID != "" {
+		v.Me.CartCount = int(v.Count)
+	}
+	return s.pages.Render(w, status, "cart", v)
+}
+
+func formInt(r *http.Request, name string, def int64) (int64, error) {
+	raw := strings.TrimSpace(r.PostFormValue(name))
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, apperr.Field(name, "must be a whole number")
+	}
+	return n, nil
+}
+
+// userError is true for errors the shopper can act on (shown as a message
+// on the page); anything else is an error page.
+func userError(err error) bool {
+	c := apperr.CodeOf(err)
+	return c != apperr.Internal && c != ""
+}
+
+// AddToCart serves POST /cart/items (variant_id, quantity) from the product
+// page: it creates the cart on the first add, then shows the cart. Stock
+// and validation problems are shown on the cart page.
+func (s *Storefront) AddToCart() http.Handler {
+	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		qty, err := formInt(r, "quantity", 1)
+		variantID := strings.TrimSpace(r.PostFormValue("variant_id"))
+		if err == nil {
+			var (
+				id string
+				c  cart.Cart
+			)
+			id, err = s.cartID(r)
+			if err == nil && id != "" {
+				c, err = s.svc.Carts.AddItem(ctx, id, variantID, qty)
+			}
+			if id == "" || apperr.Is(err, apperr.NotFound) || (apperr.Is(err, apperr.Conflict) && strings.Contains(err.Error(), "can no longer change")) {
+				// No cart yet, or the cookie's cart is gone or checked out: start one.
+				if c, err = s.svc.Carts.Create(ctx, ""); err == nil {
+					c, err = s.svc.Carts.AddItem(ctx, c.ID, variantID, qty)
+					if err != nil && c.ID != "" {
+						s.rememberCart(w, r, c)
+					}
+				}
+			}
+			if err == nil {
+				s.rememberCart(w, r, c)
+				for _, it := range c.Items {
+					if it.VariantID == variantID {
+						setFlash(w, r, false, "Added "+it.Title+variantSuffix(it.VariantTitle)+" to your cart.")
+					}
+				}
+			}
+		}
+		if err != nil {
+			if !userError(err) {
+				return err
+			}
+			setFlash(w, r, true, cartProblem(err))
+		}
+		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		return nil
+	})
+}
+
+func variantSuffix(v string) string {
+	if v == "" || v == "Default" {
+		return ""
+	}
+	return " (" + v + ")"
+}
+
+// cartProblem words a cart error for the shopper.
+func cartProblem(err error) string {
+	msg, fields := problemMessage(err)
+	if q, ok := fields["quantity"]; ok && apperr.Is(err, apperr.Conflict) {
+		return "Sorry, we don't have that many: " + strings.TrimSuffix(strings.ToLower(q[:1])+q[1:], ".") + "."
+	}
+	if apperr.Is(err, apperr.Invalid) && len(fields) > 0 {
+		for f, m := range fields {
+			switch f {
+			case "variant_id":
+				return "That product option is not for sale any more."
+			case "quantity":
+				return "Quantity: " + m
+			}
+		}
+	}
+	return msg
+}
+
+// UpdateCartItem serves POST /cart/items/{id}: quantity sets the line's
+// quantity (0 removes it); the remove button removes it.
+func (s *Storefront) UpdateCartItem() http.Handler {
+	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := s.cartID(r)
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			http.Redirect(w, r, "/cart", http.StatusSeeOther)
+			return nil
+		}
+		qty, err := formInt(r, "quantity", 0)
+		if r.PostFormValue("action") == "remove" {
+			qty, err = 0, nil
+		}
+		if err == nil {
+			var c cart.Cart
+			c, err = s.svc.Carts.SetQuantity(r.Context(), id, r.PathValue("id"), qty)
+			if err == nil {
+				s.rememberCart(w, r, c)
+				if qty == 0 {
+					setFlash(w, r, false, "Removed from your cart.")
+				} else {
+					setFlash(w, r, false, "Cart updated.")
+				}
+			}
+		}
+		if err != nil {
+			if !userError(err) {
+				return err
+			}
+			if apperr.Is(err, apperr.NotFound) {
+				err = apperr.NotFoundf("that item is no longer in your cart")
+			}
+			setFlash(w, r, true, cartProblem(err))
+		}
+		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		return nil
+	})
+}

@@ -1,0 +1,279 @@
+package storefront
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/cart"
+	"github.com/mercato-shop/mercato/internal/checkout"
+	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/shipping"
+)
+
+// Carts is what the cart and checkout pages need of the cart module. A
+// customer's cart is only visible to that customer; a guest cart to whoever
+// holds its id (kept in the cart cookie).
+type Carts interface {
+	Create(ctx context.Context, currency string) (cart.Cart, error)
+	Get(ctx context.Context, id string) (cart.Cart, error)
+	Quote(ctx context.Context, id, country, methodID string) (cart.Quote, error)
+	AddItem(ctx context.Context, cartID, variantID string, qty int64) (cart.Cart, error)
+	SetQuantity(ctx context.Context, cartID, itemID string, qty int64) (cart.Cart, error)
+	ShippingOptions(ctx context.Context, cartID, country string) ([]cart.ShippingOption, error)
+	Claim(ctx context.Context, customerID, guestCartID string) error
+	ActiveCartOf(ctx context.Context, customerID string) (string, error)
+}
+
+// Checkout places orders (idempotently, per cart and key).
+type Checkout interface {
+	Checkout(ctx context.Context, cartID, idemKey string, body []byte, in checkout.Input) (checkout.Response, error)
+}
+
+// Orders reads orders for their customer or a guest holding the access token.
+type Orders interface {
+	GetFor(ctx context.Context, id, accessToken string) (order.Order, error)
+	List(ctx context.Context, q order.ListQuery) (order.Page, error)
+}
+
+// Customers signs customers up, in and out, and keeps their addresses.
+type Customers interface {
+	Register(ctx context.Context, email, password, name string) (customer.Account, string, error)
+	Login(ctx context.Context, email, password string) (customer.Account, string, error)
+	Logout(ctx context.Context) error
+	Addresses(ctx context.Context, accountID string) ([]customer.Address, error)
+	AddAddress(ctx context.Context, accountID string, in customer.AddressInput) (customer.Address, error)
+	DeleteAddress(ctx context.Context, accountID, id string) error
+}
+
+// Shipping tells which countries the shop ships to.
+type Shipping interface {
+	Zones(ctx context.Context) ([]shipping.Zone, error)
+	DefaultCountry() string
+}
+
+// Services are the modules behind the buying pages: cart, checkout, order
+// status and the customer account. Without Carts those pages are not
+// served (the routes answer 404).
+type Services struct {
+	Carts     Carts
+	Checkout  Checkout
+	Orders    Orders
+	Customers Customers
+	Shipping  Shipping
+	// AllowCheckout rate-limits checkout attempts (nil: no limit); its
+	// error is shown on the checkout page.
+	AllowCheckout func(r *http.Request) error
+}
+
+// Cookie names. All are HttpOnly, SameSite=Lax, and Secure behind TLS.
+const (
+	cartCookie  = "mercato_cart"       // the cart id
+	countCookie = "mercato_cart_count" // items in the cart, for the header
+	flashCookie = "mercato_flash"      // a one-time message for the next page
+	orderCookie = "mercato_order"      // a guest's order access token, Path=/orders/{id}
+	cartMaxAge  = 30 * 24 * time.Hour
+)
+
+func secure(r *http.Request) bool {
+	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode}
+	if maxAge > 0 {
+		c.MaxAge = int(maxAge.Seconds())
+		c.Expires = time.Now().Add(maxAge).UTC()
+	} else if maxAge < 0 {
+		c.MaxAge = -1
+		c.Expires = time.Unix(0, 0)
+	}
+	http.SetCookie(w, c)
+}
+
+func cookie(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// visitor is who is looking at a page, for the header.
+type visitor struct {
+	SignedIn  bool
+	Name      string
+	CartCount int
+}
+
+func visitorOf(r *http.Request) visitor {
+	var v visitor
+	if r == nil {
+		return v
+	}
+	if p, ok := auth.From(r.Context()); ok {
+		v.SignedIn, v.Name = true, p.Name
+	}
+	if n, err := strconv.Atoi(cookie(r, countCookie)); err == nil && n > 0 && n < 1_000_000 {
+		v.CartCount = n
+	}
+	return v
+}
+
+// customerOf returns the signed-in customer (or staff member) of r.
+func customerOf(r *http.Request) (auth.Principal, bool) {
+	return auth.From(r.Context())
+}
+
+// rememberCart points the cart cookies at c.
+func (s *Storefront) rememberCart(w http.ResponseWriter, r *http.Request, c cart.Cart) {
+	setCookie(w, r, cartCookie, c.ID, "/", cartMaxAge)
+	var n int64
+	for _, it := range c.Items {
+		n += it.Quantity
+	}
+	setCookie(w, r, countCookie, strconv.FormatInt(n, 10), "/", cartMaxAge)
+}
+
+// forgetCart clears the cart cookies (after checkout or sign-out).
+func forgetCart(w http.ResponseWriter, r *http.Request) {
+	setCookie(w, r, cartCookie, "", "/", -1)
+	setCookie(w, r, countCookie, "", "/", -1)
+}
+
+// cartID returns the id of the visitor's cart: the cookie's, or a signed-in
+// customer's newest active cart; "" when there is none.
+func (s *Storefront) cartID(r *http.Request) (string, error) {
+	if id := cookie(r, cartCookie); id != "" && len(id) <= 64 {
+		return id, nil
+	}
+	if p, ok := customerOf(r); ok {
+		return s.svc.Carts.ActiveCartOf(r.Context(), p.AccountID)
+	}
+	return "", nil
+}
+
+// currentCart loads the visitor's active cart. ok is false when there is
+// none (no cookie, an unknown or foreign id, a cart already checked out).
+func (s *Storefront) currentCart(w http.ResponseWriter, r *http.Request) (cart.Cart, bool, error) {
+	id, err := s.cartID(r)
+	if err != nil || id == "" {
+		return cart.Cart{}, false, err
+	}
+	c, err := s.svc.Carts.Get(r.Context(), id)
+	if apperr.Is(err, apperr.NotFound) {
+		forgetCart(w, r)
+		return cart.Cart{}, false, nil
+	}
+	if err != nil {
+		return cart.Cart{}, false, err
+	}
+	if c.Status != "active" {
+		forgetCart(w, r)
+		return cart.Cart{}, false, nil
+	}
+	s.rememberCart(w, r, c)
+	return c, true, nil
+}
+
+// flash is a message carried to the next page in a cookie.
+type flash struct {
+	Error bool
+	Text  string
+}
+
+func setFlash(w http.ResponseWriter, r *http.Request, isErr bool, text string) {
+	kind := "ok:"
+	if isErr {
+		kind = "err:"
+	}
+	if len(text) > 600 {
+		text = text[:600]
+	}
+	setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(kind+text)), "/", 5*time.Minute)
+}
+
+// takeFlash reads and clears the flash message.
+func takeFlash(w http.ResponseWriter, r *http.Request) *flash {
+	raw := cookie(r, flashCookie)
+	if raw == "" {
+		return nil
+	}
+	setCookie(w, r, flashCookie, "", "/", -1)
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil {
+		return nil
+	}
+	if t, ok := strings.CutPrefix(string(b), "err:"); ok {
+		return &flash{Error: true, Text: t}
+	}
+	if t, ok := strings.CutPrefix(string(b), "ok:"); ok {
+		return &flash{Text: t}
+	}
+	return nil
+}
+
+// buying wraps a buying page: 404 when the shop services are not wired;
+// POSTs must come from this site (http.CrossOriginProtection), and a
+// refused one gets the friendly error page with 403.
+func (s *Storefront) buying(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	h := s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if s.svc.Carts == nil {
+			return errNoPage
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		return fn(w, r)
+	})
+	return s.csrf.Handler(h)
+}
+
+var errCrossSite = apperr.New(apperr.Forbidden, "this form was sent from another site; go back to the shop and try again")
+
+// problemMessage turns an error into a sentence for the page, and the
+// messages per form field.
+func problemMessage(err error) (string, map[string]string) {
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Code == apperr.Internal {
+		return "Sorry, something went wrong on our side. Please try again in a moment.", nil
+	}
+	fields := map[string]string{}
+	for _, f := range e.Fields {
+		name := strings.TrimPrefix(f.Field, "shipping_address.")
+		if _, dup := fields[name]; !dup {
+			fields[name] = sentence(f.Message)
+		}
+	}
+	msg := sentence(e.Message)
+	if e.Code == apperr.Invalid {
+		msg = "Please check the highlighted fields."
+	}
+	return msg, fields
+}
+
+// sentence capitalises the first letter and ends with a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, "?") {
+		s += "."
+	}
+	return s
+}
+
+// safeNext returns a same-site path to go to after signing in, or def.
+func safeNext(next, def string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || len(next) > 500 {
+		return def
+	}
+	return next
+}
