@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/mercato-shop/mercato/internal/admin"
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
@@ -76,6 +77,7 @@ type App struct {
 	Relay     *outbox.Relay      // publishes committed outbox events to Bus (run by Start)
 	Notify    *notify.Service    // e-mails and low-stock alerts from events
 	Analytics *analytics.Service // sales counters from events
+	Admin     *admin.Admin       // the staff pages under /admin
 	jobs      jobs               // periodic tasks (Every), run by Start
 }
 
@@ -126,6 +128,11 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 		panic(fmt.Sprintf("wire storefront: %v", err))
 	}
 	a.Storefront = sf
+	a.Admin, err = admin.New(admin.Services{Catalog: cat, Inventory: inv, Orders: a.Orders, Accounts: a.Customers, Emails: a.Notify,
+		Sales: a.Analytics, Blobs: a.Blob}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
+	if err != nil {
+		panic(fmt.Sprintf("wire admin: %v", err)) // broken embedded templates: a build defect admin's tests catch
+	}
 	return a
 }
 

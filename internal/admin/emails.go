@@ -1,0 +1,48 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/notify"
+)
+
+type emailsView struct {
+	view
+	Emails []notify.EmailSummary
+	Next   string
+}
+
+// Emails serves GET /admin/emails?cursor=: the outbox, newest first.
+func (a *Admin) Emails() http.Handler {
+	return a.handle(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		page, err := a.svc.Emails.ListEmails(r.Context(), notify.PageQuery{Limit: 50, Cursor: r.URL.Query().Get("cursor")})
+		if err != nil {
+			return err
+		}
+		v := emailsView{view: a.newView(r, w, p, "E-mails", "emails"), Emails: page.Items}
+		if page.NextCursor != nil {
+			v.Next = "/admin/emails?" + url.Values{"cursor": {*page.NextCursor}}.Encode()
+		}
+		return a.render(w, http.StatusOK, "emails", v)
+	})
+}
+
+type emailView struct {
+	view
+	Email notify.Email
+}
+
+// Email serves GET /admin/emails/{id}: the headers, the HTML body as it will
+// look (a sandboxed frame of /api/v1/admin/emails/{id}/html, which is served
+// under the e-mail preview's own strict policy) and the text body.
+func (a *Admin) Email() http.Handler {
+	return a.handle(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		e, err := a.svc.Emails.GetEmail(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return a.render(w, http.StatusOK, "email", emailView{view: a.newView(r, w, p, e.Subject, "emails"), Email: e})
+	})
+}

@@ -1,0 +1,158 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/inventory"
+)
+
+type inventoryView struct {
+	view
+	LowStock []inventory.Level
+	SKU      string
+}
+
+// InventoryIndex serves GET /admin/inventory?sku=: a SKU look-up (which
+// redirects to the SKU's page) and the low-stock list.
+func (a *Admin) InventoryIndex() http.Handler {
+	return a.handle(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		if sku := strings.TrimSpace(r.URL.Query().Get("sku")); sku != "" {
+			http.Redirect(w, r, "/admin/inventory/"+url.PathEscape(sku), http.StatusSeeOther)
+			return nil
+		}
+		v := inventoryView{view: a.newView(r, w, p, "Inventory", "inventory")}
+		var err error
+		if v.LowStock, err = a.svc.Inventory.LowStock(r.Context(), 100); err != nil {
+			return err
+		}
+		return a.render(w, http.StatusOK, "inventory", v)
+	})
+}
+
+type stockView struct {
+	view
+	Level     inventory.Level
+	Movements []inventory.Movement
+	Errors    fieldErrors
+	Input     map[string]string
+}
+
+// Stock serves GET /admin/inventory/{sku}: the level, the forms to adjust or
+// set it, and the ledger.
+func (a *Admin) Stock() http.Handler {
+	return a.handle(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		v, err := a.stockView(w, r, p)
+		if err != nil {
+			return err
+		}
+		return a.render(w, http.StatusOK, "stock", v)
+	})
+}
+
+func (a *Admin) stockView(w http.ResponseWriter, r *http.Request, p auth.Principal) (stockView, error) {
+	sku := r.PathValue("sku")
+	l, err := a.svc.Inventory.Get(r.Context(), sku)
+	if err != nil {
+		return stockView{}, err
+	}
+	ms, err := a.svc.Inventory.Movements(r.Context(), sku, 100)
+	if err != nil {
+		return stockView{}, err
+	}
+	return stockView{view: a.newView(r, w, p, "Stock of "+sku, "inventory"), Level: l, Movements: ms, Errors: fieldErrors{}, Input: map[string]string{}}, nil
+}
+
+func (a *Admin) stockAction(form string, act func(r *http.Request, sku, actor string) (string, error)) http.Handler {
+	return a.post(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			return apperr.New(apperr.Invalid, "the form could not be read")
+		}
+		sku := r.PathValue("sku")
+		flash, err := act(r, sku, p.Email)
+		if err == nil {
+			return redirect(w, r, "/admin/inventory/"+url.PathEscape(sku), flash)
+		}
+		fe, msg, ok := formError(err, nil)
+		if !ok || apperr.Is(err, apperr.NotFound) {
+			return err
+		}
+		v, verr := a.stockView(w, r, p)
+		if verr != nil {
+			return verr
+		}
+		v.Error = msg
+		for k, m := range fe {
+			v.Errors[form+"."+k] = m
+		}
+		for k := range r.PostForm {
+			v.Input[form+"."+k] = r.PostForm.Get(k)
+		}
+		return a.render(w, http.StatusUnprocessableEntity, "stock", v)
+	})
+}
+
+// AdjustStock serves POST /admin/inventory/{sku}/adjust: delta (+/-), reason.
+func (a *Admin) AdjustStock() http.Handler {
+	return a.stockAction("adjust", func(r *http.Request, sku, actor string) (string, error) {
+		var v apperr.Validator
+		delta, err := parseCount("delta", strings.TrimPrefix(strings.TrimSpace(r.PostForm.Get("delta")), "+"), -inventory.MaxQuantity, inventory.MaxQuantity)
+		if err != nil {
+			v.Add("delta", fieldMessage(err))
+		}
+		v.Check(delta != 0 || err != nil, "delta", "must not be zero")
+		reason := strings.TrimSpace(r.PostForm.Get("reason"))
+		v.Check(reason != "", "reason", "is required")
+		if err := v.Err(); err != nil {
+			return "", err
+		}
+		l, err := a.svc.Inventory.Adjust(r.Context(), sku, delta, reason, actor)
+		return fmt.Sprintf("Adjusted %s by %+d: %d on hand, %d available.", sku, delta, l.OnHand, l.Available), err
+	})
+}
+
+// SetStock serves POST /admin/inventory/{sku}/set: on_hand,
+// low_stock_threshold, backorder (checkbox), reason.
+func (a *Admin) SetStock() http.Handler {
+	return a.stockAction("set", func(r *http.Request, sku, actor string) (string, error) {
+		var v apperr.Validator
+		var in inventory.SetInput
+		if s := r.PostForm.Get("on_hand"); strings.TrimSpace(s) != "" {
+			n, err := parseCount("on_hand", s, 0, inventory.MaxQuantity)
+			if err != nil {
+				v.Add("on_hand", fieldMessage(err))
+			}
+			in.OnHand = &n
+		}
+		if s := r.PostForm.Get("low_stock_threshold"); strings.TrimSpace(s) != "" {
+			n, err := parseCount("low_stock_threshold", s, 0, inventory.MaxQuantity)
+			if err != nil {
+				v.Add("low_stock_threshold", fieldMessage(err))
+			}
+			in.LowStockThreshold = &n
+		}
+		back := r.PostForm.Get("backorder") == "on"
+		in.Backorder = &back
+		if reason := strings.TrimSpace(r.PostForm.Get("reason")); reason != "" {
+			in.Reason = &reason
+		}
+		if err := v.Err(); err != nil {
+			return "", err
+		}
+		l, err := a.svc.Inventory.Set(r.Context(), sku, in, actor)
+		return fmt.Sprintf("Saved the stock of %s: %d on hand, %d available.", sku, l.OnHand, l.Available), err
+	})
+}
+
+// fieldMessage is the message of a one-field Invalid error.
+func fieldMessage(err error) string {
+	if ae, ok := err.(*apperr.Error); ok && len(ae.Fields) == 1 {
+		return ae.Fields[0].Message
+	}
+	return err.Error()
+}
