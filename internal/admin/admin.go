@@ -168,13 +168,20 @@ func New(svc Services, opts Options, log *slog.Logger) (*Admin, error) {
 		"label":    func(v any) string { return humanize(fmt.Sprint(v)) },
 		"decimal":  func(m interface{ Decimal() string }) string { return m.Decimal() },
 		"thumb":    ThumbURL,
+		"add":      func(a, b int) int { return a + b },
+		"deref":    func(p *int64) int64 { return *p },
+		"available": func(p catalog.Product) (n int64) {
+			for _, v := range p.Variants {
+				n += v.Available
+			}
+			return n
+		},
 		"units": func(f order.Fulfillment) (n int64) {
 			for _, l := range f.Items {
 				n += l.Quantity
 			}
 			return n
 		},
-		"fieldName": func(prefix string, i int, name string) string { return fmt.Sprintf("%s%d.%s", prefix, i, name) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admin templates: %w", err)
