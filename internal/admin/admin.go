@@ -364,6 +364,15 @@ func formError(err error, rename func(string) string) (fieldErrors, string, bool
 	return fe, msg, true
 }
 
+// formStatus is the status of a form shown again after err: 422 for
+// invalid input, otherwise the error's own (409 for a conflict).
+func formStatus(err error) int {
+	if st := web.StatusOf(err); st != http.StatusBadRequest {
+		return st
+	}
+	return http.StatusUnprocessableEntity
+}
+
 // humanize turns "partially_fulfilled" into "Partially fulfilled".
 func humanize(s string) string {
 	s = strings.NewReplacer("_", " ", "-", " ").Replace(s)

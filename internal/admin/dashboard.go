@@ -120,7 +120,7 @@ func newChart(days []analytics.Day) chart {
 		}
 		c.Line += strconv.Itoa(cx) + "," + strconv.Itoa(cy)
 		c.Dots = append(c.Dots, chartDot{X: cx, Y: cy})
-		if i%7 == 0 || i == len(days)-1 {
+		if (len(days)-1-i)%7 == 0 { // the last day, and every week back from it
 			t, _ := time.Parse("2006-01-02", d.Date)
 			c.XLabels = append(c.XLabels, chartTick{X: cx, Y: c.PlotB + 20, Label: t.Format("2 Jan")})
 		}
@@ -131,13 +131,17 @@ func newChart(days []analytics.Day) chart {
 		c.Grid = append(c.Grid, chartTick{X: c.PlotL - 8, Y: y, Label: shortMoney(rev, cur)})
 		c.OrderTicks = append(c.OrderTicks, chartTick{X: c.PlotR + 8, Y: y, Label: strconv.FormatInt(ordTop*k/4, 10)})
 	}
-	c.Summary = fmt.Sprintf("Revenue (bars, left axis) and orders (line, right axis) per day from %s to %s: %d orders, %s in total.",
-		days[0].Date, days[len(days)-1].Date, orders, moneyOf(total, cur))
+	unit := "orders"
+	if orders == 1 {
+		unit = "order"
+	}
+	c.Summary = fmt.Sprintf("Revenue (bars, left axis) and orders (line, right axis) per day from %s to %s: %d %s, %s in total.",
+		days[0].Date, days[len(days)-1].Date, orders, unit, moneyOf(total, cur))
 	return c
 }
 
-// niceCeil rounds n up to 1, 2, 2.5 or 5 times a power of ten, at least 4,
-// so four grid steps land on round numbers.
+// niceCeil rounds n up to 1, 2, 4, 6 or 8 times a power of ten (at least
+// 4), so the four grid steps land on round numbers.
 func niceCeil(n int64) int64 {
 	if n <= 4 {
 		return 4
@@ -146,7 +150,7 @@ func niceCeil(n int64) int64 {
 	for p*10 < n {
 		p *= 10
 	}
-	for _, m := range []int64{1, 2, 4, 5, 8, 10} {
+	for _, m := range []int64{1, 2, 4, 6, 8, 10} {
 		if m*p >= n {
 			return m * p
 		}

@@ -93,7 +93,7 @@ func (a *Admin) stockAction(form string, act func(r *http.Request, sku, actor st
 		for k := range r.PostForm {
 			v.Input[form+"."+k] = r.PostForm.Get(k)
 		}
-		return a.render(w, http.StatusUnprocessableEntity, "stock", v)
+		return a.render(w, formStatus(err), "stock", v)
 	})
 }
 

@@ -157,7 +157,7 @@ func (a *Admin) orderAction(form string, act func(r *http.Request, o order.Order
 		for k := range r.PostForm {
 			v.Input[form+"."+k] = r.PostForm.Get(k)
 		}
-		return a.render(w, http.StatusUnprocessableEntity, "order", v)
+		return a.render(w, formStatus(err), "order", v)
 	})
 }
 

@@ -111,7 +111,7 @@ func (a *Admin) staffForm(act func(r *http.Request) (string, error)) http.Handle
 				v.Input[k] = r.PostForm.Get(k)
 			}
 		}
-		return a.render(w, http.StatusUnprocessableEntity, "staff", v)
+		return a.render(w, formStatus(err), "staff", v)
 	})
 }
 

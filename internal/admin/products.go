@@ -90,6 +90,10 @@ func (a *Admin) productView(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return productView{}, err
 	}
+	cats = slices.Clone(cats)
+	slices.SortFunc(cats, func(x, y catalog.Category) int {
+		return strings.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name))
+	})
 	title, action := "New product", "/admin/products"
 	if prod != nil {
 		title, action = prod.Title, "/admin/products/"+prod.ID
@@ -205,7 +209,11 @@ func (a *Admin) saveProduct(existing bool) http.Handler {
 			if imgs == nil {
 				imgs = []catalog.Image{}
 			}
-			saved, err = a.svc.Catalog.UpdateProduct(ctx, prod.ID, catalog.ProductPatch{Slug: &f.Slug, Title: &f.Title, Description: &f.Description,
+			var slug *string // empty keeps the current one
+			if f.Slug != "" {
+				slug = &f.Slug
+			}
+			saved, err = a.svc.Catalog.UpdateProduct(ctx, prod.ID, catalog.ProductPatch{Slug: slug, Title: &f.Title, Description: &f.Description,
 				Status: &status, Featured: &f.Featured, Images: &imgs, Attributes: &attrs, CategoryIDs: &cats, Variants: variants}, p.Email)
 		}
 		if err != nil {
@@ -253,7 +261,7 @@ func (a *Admin) productFormError(w http.ResponseWriter, r *http.Request, p auth.
 		return verr
 	}
 	v.Error, v.Errors = msg, fe
-	return a.render(w, http.StatusUnprocessableEntity, "product", v)
+	return a.render(w, formStatus(err), "product", v)
 }
 
 // readProductForm reads the posted product form.
