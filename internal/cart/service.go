@@ -82,6 +82,29 @@ func (s *Service) load(ctx context.Context, q sqldb.Querier, id string, p *auth.
 	return r, items, rows.Err()
 }
 
+// Access returns nil when the caller (the principal in ctx, or nobody) may
+// use cart id, whatever its status, and NotFound otherwise: the same answer
+// as for an unknown id. It reads one row, for callers that must check
+// ownership before doing anything else (the checkout, before it looks up an
+// idempotency key).
+func (s *Service) Access(ctx context.Context, id string) error {
+	if len(id) > 64 {
+		return apperr.NotFoundf("cart not found")
+	}
+	var cust sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT customer_id FROM cart_carts WHERE id = ?`, id).Scan(&cust)
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.NotFoundf("cart not found")
+	}
+	if err != nil {
+		return fmt.Errorf("load cart: %w", err)
+	}
+	if p := principal(ctx); cust.String != "" && (p == nil || p.AccountID != cust.String) {
+		return apperr.NotFoundf("cart not found")
+	}
+	return nil
+}
+
 func principal(ctx context.Context) *auth.Principal {
 	if p, ok := auth.From(ctx); ok {
 		return &p

@@ -10,13 +10,16 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
+	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/web"
@@ -85,6 +88,8 @@ func validate(ctx context.Context, in *Input) error {
 		switch {
 		case !utf8.ValidString(*f.value):
 			v.Add(f.name, "must be valid UTF-8")
+		case strings.IndexFunc(*f.value, unicode.IsControl) >= 0:
+			v.Add(f.name, "must not contain control characters")
 		case f.req && *f.value == "":
 			v.Add(f.name, "is required")
 		case utf8.RuneCountInString(*f.value) > f.max:
@@ -92,12 +97,33 @@ func validate(ctx context.Context, in *Input) error {
 		}
 	}
 	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
-	if len(a.Country) != 2 || a.Country[0] < 'A' || a.Country[0] > 'Z' || a.Country[1] < 'A' || a.Country[1] > 'Z' {
+	if !customer.ValidCountry(a.Country) {
 		v.Add("shipping_address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
 	}
 	v.Check(in.ShippingMethodID != "" && len(in.ShippingMethodID) <= 64, "shipping_method_id", "is required")
-	v.Check(in.PaymentMethod != "", "payment_method", "is required, e.g. pm_card_visa")
+	switch {
+	case in.PaymentMethod == "":
+		v.Add("payment_method", "is required, e.g. pm_card_visa")
+	case !payment.ValidMethod(in.PaymentMethod):
+		v.Add("payment_method", "must be a payment method id such as pm_card_visa")
+	}
 	return v.Err()
+}
+
+// validKey checks an Idempotency-Key: 1 to 200 visible ASCII characters.
+func validKey(key string) error {
+	if key == "" {
+		return apperr.Field("Idempotency-Key", "header is required: a unique value per checkout attempt, reused on retries")
+	}
+	if len(key) > 200 {
+		return apperr.Field("Idempotency-Key", "must be at most 200 characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] > '~' {
+			return apperr.Field("Idempotency-Key", "must be visible ASCII characters (no spaces)")
+		}
+	}
+	return nil
 }
 
 // Checkout runs (or replays) the checkout of cartID under idemKey. body is
@@ -105,12 +131,20 @@ func validate(ctx context.Context, in *Input) error {
 // returned Response is what the client must see; err is only for failures
 // whose answer must not be stored (the caller writes it as a problem and the
 // client may retry with the same key).
+//
+// Only whoever may use the cart runs or replays its checkouts (NotFound for
+// everybody else). Refused input (Invalid) and a cart that is not found are
+// answered without storing anything, so the corrected request can reuse the
+// key; every answer after that point is stored under the key.
 func (s *Service) Checkout(ctx context.Context, cartID, idemKey string, body []byte, in Input) (Response, error) {
-	if idemKey == "" {
-		return Response{}, apperr.Field("Idempotency-Key", "header is required: a unique value per checkout attempt, reused on retries")
+	if err := validKey(idemKey); err != nil {
+		return Response{}, err
 	}
-	if len(idemKey) > 200 {
-		return Response{}, apperr.Field("Idempotency-Key", "must be at most 200 characters")
+	if err := s.carts.Access(ctx, cartID); err != nil {
+		return Response{}, err
+	}
+	if err := validate(ctx, &in); err != nil {
+		return Response{}, err
 	}
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:])
@@ -121,7 +155,15 @@ func (s *Service) Checkout(ctx context.Context, cartID, idemKey string, body []b
 		}
 		return Response{}, err
 	}
-	resp, err := s.run(ctx, cartID, idemKey, orderID, in)
+	q, err := s.prepare(ctx, cartID, in)
+	if c := apperr.CodeOf(err); err != nil && (c == apperr.Invalid || c == apperr.NotFound) {
+		s.forget(ctx, cartID, idemKey) // nothing was reserved or paid
+		return Response{}, err
+	}
+	var resp Response
+	if err == nil {
+		resp, err = s.run(ctx, cartID, idemKey, orderID, in, q)
+	}
 	if err != nil {
 		if web.StatusOf(err) >= 500 {
 			s.unlock(ctx, cartID, idemKey) // let a retry run again
@@ -196,37 +238,49 @@ func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key string, 
 	return nil
 }
 
+// forget drops the claim on a key whose attempt did nothing, so that the
+// key can be used again with another body. Should it fail, the claim
+// expires after lockFor.
+func (s *Service) forget(ctx context.Context, cartID, key string) {
+	s.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM checkout_requests WHERE cart_id = ? AND idem_key = ? AND status = 'in_progress'`, cartID, key)
+}
+
 func (s *Service) unlock(ctx context.Context, cartID, key string) {
 	s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE checkout_requests SET locked_until = ? WHERE cart_id = ? AND idem_key = ? AND status = 'in_progress'`,
 		s.now().Add(-time.Second), cartID, key)
 }
 
-// run is one checkout attempt under an order id fixed by the idempotency key.
-func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in Input) (Response, error) {
-	if err := validate(ctx, &in); err != nil {
-		return Response{}, err
-	}
+// prepare prices the cart for the validated input and checks that it can
+// be bought, before anything is reserved or paid. A cart whose prices
+// changed is acknowledged (the next attempt buys at the new prices) and
+// refused with Conflict.
+func (s *Service) prepare(ctx context.Context, cartID string, in Input) (cart.Quote, error) {
 	q, err := s.carts.Quote(ctx, cartID, in.ShippingAddress.Country, in.ShippingMethodID)
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Code == apperr.Invalid && len(ae.Fields) == 1 && ae.Fields[0].Field == "country" {
+		// The shipping module names its own parameter; the client sent shipping_address.country.
+		return q, apperr.Field("shipping_address.country", ae.Fields[0].Message)
+	}
 	if err != nil {
-		return Response{}, err
+		return q, err
 	}
 	c := q.Cart
 	if c.Status != "active" {
-		return Response{}, apperr.Conflictf("cart was already checked out")
+		return q, apperr.Conflictf("cart was already checked out")
 	}
 	if len(c.Items) == 0 {
-		return Response{}, &apperr.Error{Code: apperr.Unprocessable, Message: "the cart is empty"}
+		return q, &apperr.Error{Code: apperr.Unprocessable, Message: "the cart is empty"}
 	}
 	var v apperr.Validator
 	for i, it := range c.Items {
 		v.Check(it.Purchasable, fmt.Sprintf("items[%d]", i), it.SKU+" is no longer for sale; remove it from the cart")
 	}
 	if err := v.Err(); err != nil {
-		return Response{}, &apperr.Error{Code: apperr.Unprocessable, Message: "the cart has items that cannot be bought", Fields: err.(*apperr.Error).Fields}
+		return q, &apperr.Error{Code: apperr.Unprocessable, Message: "the cart has items that cannot be bought", Fields: err.(*apperr.Error).Fields}
 	}
 	if c.PriceChanged {
 		if err := s.carts.AcknowledgePrices(ctx, c); err != nil {
-			return Response{}, err
+			return q, err
 		}
 		var changed []string
 		for _, it := range c.Items {
@@ -234,12 +288,19 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 				changed = append(changed, fmt.Sprintf("%s: %s → %s", it.SKU, it.PreviousUnitPrice.Format(), it.UnitPrice.Format()))
 			}
 		}
-		return Response{}, &apperr.Error{Code: apperr.Conflict, Message: "prices changed since you added these items: " + strings.Join(changed, "; ") + ". Review the cart and check out again.",
+		return q, &apperr.Error{Code: apperr.Conflict, Message: "prices changed since you added these items: " + strings.Join(changed, "; ") + ". Review the cart and check out again.",
 			Detail: map[string]any{"price_changed": true, "total": c.Totals.Total}}
 	}
 	if q.Method == nil {
-		return Response{}, apperr.Field("shipping_method_id", "no shipping method available")
+		return q, apperr.Field("shipping_method_id", "no shipping method available")
 	}
+	return q, nil
+}
+
+// run is one checkout attempt under an order id fixed by the idempotency
+// key, for a cart that prepare priced and checked.
+func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in Input, q cart.Quote) (Response, error) {
+	c := q.Cart
 	lines := make([]inventory.Line, len(c.Items))
 	for i, it := range c.Items {
 		lines[i] = inventory.Line{VariantID: it.VariantID, Quantity: it.Quantity}

@@ -682,14 +682,12 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 		if in.Amount > left {
 			return apperr.Field("amount", fmt.Sprintf("must be at most %d (what is left to refund)", left))
 		}
-		if _, err := s.payments.Refund(ctx, tx, o.PaymentID, in.Amount, in.Reason, map[string]any{"email": o.Email, "number": o.Number, "order_id": o.ID}); err != nil {
-			return err
+		// Check the items to restock before the provider moves any money.
+		type restockLine struct {
+			item Item
+			qty  int64
 		}
-		o.Refunded.Amount += in.Amount
-		o.PaymentStatus = PaymentPartiallyRefunded
-		if o.Refunded.Amount == o.Totals.Total.Amount {
-			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
-		}
+		var restock []restockLine
 		if in.Restock {
 			byID := map[string]Item{}
 			for _, it := range o.Items {
@@ -711,11 +709,22 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 				if l.Quantity < 1 || it.Restocked+l.Quantity > it.Quantity {
 					return apperr.Field(fmt.Sprintf("items[%d].quantity", i), fmt.Sprintf("must be between 1 and %d", it.Quantity-it.Restocked))
 				}
-				if err := s.restock(ctx, tx, o, it, l.Quantity, actor); err != nil {
-					return err
-				}
+				restock = append(restock, restockLine{it, l.Quantity})
 				it.Restocked += l.Quantity
 				byID[l.ItemID] = it
+			}
+		}
+		if _, err := s.payments.Refund(ctx, tx, o.PaymentID, in.Amount, in.Reason, map[string]any{"email": o.Email, "number": o.Number, "order_id": o.ID}); err != nil {
+			return err
+		}
+		o.Refunded.Amount += in.Amount
+		o.PaymentStatus = PaymentPartiallyRefunded
+		if o.Refunded.Amount == o.Totals.Total.Amount {
+			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
+		}
+		for _, r := range restock {
+			if err := s.restock(ctx, tx, o, r.item, r.qty, actor); err != nil {
+				return err
 			}
 		}
 		msg := "Refunded " + money.Money{Amount: in.Amount, Currency: o.Currency}.Format()

@@ -76,9 +76,19 @@ func scan(row interface{ Scan(...any) error }) (Payment, error) {
 	return p, err
 }
 
-// ValidMethod checks the form of a payment method id.
+// ValidMethod checks the form of a payment method id: "pm_" and then
+// letters, digits and underscores, at most 100 in all (the providers' ids
+// look like that; anything else must not reach a provider or the database).
 func ValidMethod(m string) bool {
-	return len(m) >= 3 && len(m) <= 100 && strings.HasPrefix(m, "pm_") && !strings.ContainsAny(m, " \t\n")
+	if len(m) < 4 || len(m) > 100 || !strings.HasPrefix(m, "pm_") {
+		return false
+	}
+	for _, c := range m {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Pay asks the provider for amount and records the attempt. A decline is a
