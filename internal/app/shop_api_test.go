@@ -650,7 +650,11 @@ func TestShopDeclinedPayment(t *testing.T) {
 				body := api.checkoutBody(c.ID, "declined@example.com", tc.pm)
 				res := api.checkout(c.ID, "decl", body)
 				res.wantProblem(http.StatusPaymentRequired, "payment_method")
-				var p struct{ Extra struct{ DeclineCode string `json:"decline_code"` } }
+				var p struct {
+					Extra struct {
+						DeclineCode string `json:"decline_code"`
+					}
+				}
 				res.decode(&p)
 				if p.Extra.DeclineCode != tc.code {
 					t.Fatalf("decline_code %q, want %q", p.Extra.DeclineCode, tc.code)
@@ -692,7 +696,9 @@ func TestShopOutOfStock(t *testing.T) {
 		}
 		shortages := func(r result) []shortage {
 			t.Helper()
-			var p struct{ Extra struct{ Shortages []shortage } }
+			var p struct {
+				Extra struct{ Shortages []shortage }
+			}
 			r.decode(&p)
 			return p.Extra.Shortages
 		}
