@@ -4,10 +4,9 @@ go 1.26.8
 
 require (
 	github.com/jackc/pgx/v5 v5.12.0
+	golang.org/x/image v0.47.0
 	modernc.org/sqlite v1.61.1
 )
-
-require golang.org/x/image v0.47.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
