@@ -2,10 +2,14 @@
 // with attribute filters, search, product pages, the not-found page, and the
 // sitemap and robots.txt that search engines read.
 //
+// With Options.Services it also serves the buying pages: the cart (its id in
+// a cookie), the checkout (an idempotent form over the checkout module), the
+// order status page (for guests by access token) and the customer account
+// (sign-up, sign-in merging the guest cart, order history, addresses).
+//
 // Pages are rendered on the server from templates parsed once at start and
-// work with JavaScript off. The cart and account pages belong to other
-// modules; the header links to /cart and /account and the product page's
-// form posts to /cart/items.
+// work with JavaScript off. Every POST must come from this site
+// (http.CrossOriginProtection).
 package storefront
 
 import (
