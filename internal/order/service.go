@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
@@ -174,6 +176,9 @@ func scanOrder(row interface{ Scan(...any) error }) (Order, string, error) {
 
 // get loads an order with its items, fulfilments and timeline; NotFound when unknown.
 func (s *Service) get(ctx context.Context, q sqldb.Querier, id string) (Order, string, error) {
+	if !plausibleID(id) {
+		return Order{}, "", apperr.NotFoundf("order not found")
+	}
 	o, tokenHash, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM order_orders WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, "", apperr.NotFoundf("order not found")
@@ -238,6 +243,37 @@ func (s *Service) get(ctx context.Context, q sqldb.Querier, id string) (Order, s
 	return o, tokenHash, rows.Err()
 }
 
+// plausibleID reports whether id can be an id this module stores (UUIDs,
+// or the ids of other modules it filters by): 1 to 64 letters, digits, '-'
+// and '_'. Anything else matches nothing, and is not sent to the database,
+// which would refuse some bytes (PostgreSQL and NUL) with an error.
+func plausibleID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkText records an error for field unless s is at most max characters
+// of text: valid UTF-8 without control characters (newlines and tabs allowed
+// when multiline).
+func checkText(v *apperr.Validator, field, s string, max int, multiline bool) {
+	switch {
+	case !utf8.ValidString(s):
+		v.Add(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		v.Add(field, fmt.Sprintf("must be at most %d characters", max))
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) }) >= 0:
+		v.Add(field, "must not contain control characters")
+	}
+}
+
 // Get returns an order for staff (any order).
 func (s *Service) Get(ctx context.Context, id string) (Order, error) {
 	o, _, err := s.get(ctx, s.db, id)
@@ -248,9 +284,6 @@ func (s *Service) Get(ctx context.Context, id string) (Order, error) {
 // staff, or anyone holding its access token. Everybody else gets NotFound,
 // whether or not the order exists.
 func (s *Service) GetFor(ctx context.Context, id, accessToken string) (Order, error) {
-	if len(id) > 64 {
-		return Order{}, apperr.NotFoundf("order not found")
-	}
 	o, tokenHash, err := s.get(ctx, s.db, id)
 	if err != nil {
 		return Order{}, err
@@ -305,12 +338,18 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 			T  time.Time `json:"t"`
 			ID string    `json:"id"`
 		}
-		if err != nil || json.Unmarshal(b, &c) != nil || c.ID == "" {
+		if err != nil || json.Unmarshal(b, &c) != nil || !plausibleID(c.ID) {
 			v.Add("cursor", "is not a cursor returned by this list")
 		} else {
 			where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 			args = append(args, c.T, c.T, c.ID)
 		}
+	}
+	if q.CustomerID != "" && !plausibleID(q.CustomerID) {
+		v.Add("customer_id", "is not an account id")
+	}
+	if q.Email != "" {
+		checkText(&v, "email", q.Email, 254, false)
 	}
 	if err := v.Err(); err != nil {
 		return Page{}, err
@@ -431,7 +470,7 @@ func notAllowed(action string, o *Order) error {
 func (s *Service) Fulfill(ctx context.Context, id string, lines []FulfillmentLine, tracking, actor string) (Order, error) {
 	var v apperr.Validator
 	v.Check(len(lines) > 0 && len(lines) <= 100, "items", "must list 1 to 100 items")
-	v.Check(len(tracking) <= 100, "tracking_number", "must be at most 100 characters")
+	checkText(&v, "tracking_number", tracking, 100, false)
 	for i, l := range lines {
 		v.Check(l.Quantity >= 1 && l.Quantity <= 1_000_000, fmt.Sprintf("items[%d].quantity", i), "must be at least 1")
 	}
@@ -547,8 +586,11 @@ func (s *Service) settleFulfilment(ctx context.Context, tx *sqldb.Tx, o *Order, 
 
 // Ship marks a parcel shipped with a tracking number.
 func (s *Service) Ship(ctx context.Context, id, fulfillmentID, tracking, actor string) (Order, error) {
-	if tracking == "" || len(tracking) > 100 {
-		return Order{}, apperr.Field("tracking_number", "is required (at most 100 characters)")
+	var v apperr.Validator
+	v.Check(tracking != "", "tracking_number", "is required")
+	checkText(&v, "tracking_number", tracking, 100, false)
+	if err := v.Err(); err != nil {
+		return Order{}, err
 	}
 	return s.transition(ctx, id, func(tx *sqldb.Tx, o *Order) error {
 		var f *Fulfillment
@@ -595,8 +637,10 @@ func (s *Service) Deliver(ctx context.Context, id, actor string) (Order, error) 
 // Cancel cancels an order that has not been fulfilled: the payment is voided
 // (authorized) or refunded (captured) and every item goes back on stock.
 func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, error) {
-	if len(reason) > 500 {
-		return Order{}, apperr.Field("reason", "must be at most 500 characters")
+	var v apperr.Validator
+	checkText(&v, "reason", reason, 500, true)
+	if err := v.Err(); err != nil {
+		return Order{}, err
 	}
 	o, err := s.Get(ctx, id)
 	if err != nil {
@@ -669,7 +713,7 @@ type RefundInput struct {
 func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor string) (Order, error) {
 	var v apperr.Validator
 	v.Check(in.Amount >= 1 && in.Amount <= money.MaxAmount, "amount", "must be a positive amount in minor units")
-	v.Check(len(in.Reason) <= 500, "reason", "must be at most 500 characters")
+	checkText(&v, "reason", in.Reason, 500, true)
 	v.Check(len(in.Items) <= 100, "items", "at most 100 items")
 	if err := v.Err(); err != nil {
 		return Order{}, err
