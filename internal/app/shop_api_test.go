@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1254,4 +1256,65 @@ func dumpTables(t testing.TB, db *sqldb.DB, tables ...string) string {
 		rows.Close()
 	}
 	return b.String()
+}
+
+// TestShopConcurrentCheckouts: shoppers check out at once, with the outbox
+// relay running, carts holding the same two items in both orders and more
+// shoppers than stock. Every answer is a 201 or a 409 naming the SKU (no
+// deadlock surfaces as a 500), and stock, orders and payments agree.
+func TestShopConcurrentCheckouts(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		api := newShopAPI(t, db, shopConfig(t))
+		stop := api.app.Start(context.Background())
+		defer stop()
+		a, b := api.product("RACE-A", 1000, 15), api.product("RACE-B", 500, 1000)
+		const shoppers = 24
+		carts := make([]string, shoppers)
+		bodies := make([][]byte, shoppers)
+		for i := range carts {
+			first, second := a, b
+			if i%2 == 1 {
+				first, second = b, a
+			}
+			c := api.cartWith(nil, first, 1, second, 1)
+			carts[i] = c.ID
+			bodies[i], _ = json.Marshal(api.checkoutBody(c.ID, "race@example.com", "pm_card_visa"))
+		}
+		codes := make([]int, shoppers)
+		answers := make([]string, shoppers)
+		var wg sync.WaitGroup
+		for i := range shoppers {
+			wg.Go(func() {
+				r := httptest.NewRequest("POST", "/api/v1/carts/"+carts[i]+"/checkout", bytes.NewReader(bodies[i]))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Idempotency-Key", "race")
+				w := httptest.NewRecorder()
+				api.h.ServeHTTP(w, r)
+				codes[i], answers[i] = w.Code, w.Body.String()
+			})
+		}
+		wg.Wait()
+		byCode := map[int]int{}
+		for i, c := range codes {
+			byCode[c]++
+			if c != http.StatusCreated && (c != http.StatusConflict || !strings.Contains(answers[i], "RACE-A")) {
+				t.Errorf("shopper %d: %d %s", i, c, answers[i])
+			}
+		}
+		if byCode[http.StatusCreated] != 15 || byCode[http.StatusConflict] != shoppers-15 {
+			t.Fatalf("answers %v, want 15×201 and %d×409", byCode, shoppers-15)
+		}
+		if l := api.stock("RACE-A"); l.OnHand != 0 || l.Reserved != 0 {
+			t.Fatalf("RACE-A %+v, want sold out with nothing reserved", l)
+		}
+		if l := api.stock("RACE-B"); l.OnHand != 1000-15 || l.Reserved != 0 {
+			t.Fatalf("RACE-B %+v", l)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM order_orders`); n != 15 {
+			t.Fatalf("%d orders", n)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM payment_payments WHERE status = 'captured'`); n != 15 {
+			t.Fatalf("%d captured payments", n)
+		}
+	})
 }

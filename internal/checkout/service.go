@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -305,6 +306,9 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 	for i, it := range c.Items {
 		lines[i] = inventory.Line{VariantID: it.VariantID, Quantity: it.Quantity}
 	}
+	// Every transaction locks stock rows in variant id order, so that two
+	// checkouts of the same items in another order cannot deadlock.
+	slices.SortFunc(lines, func(a, b inventory.Line) int { return strings.Compare(a.VariantID, b.VariantID) })
 	if _, err := s.stock.Reserve(ctx, orderID, lines, s.opt.ReservationTTL); err != nil {
 		return Response{}, err
 	}

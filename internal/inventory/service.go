@@ -343,7 +343,8 @@ func (s *Service) settle(ctx context.Context, tx *sqldb.Tx, reference, status, r
 	if tx == nil {
 		return s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.settle(ctx, tx, reference, status, reason, actor, onlyBefore) })
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, variant_id, location_id, quantity FROM inventory_reservations WHERE reference = ? AND status = 'active'`, reference)
+	// In variant order, as the checkout reserves: stock rows are locked in one order.
+	rows, err := tx.QueryContext(ctx, `SELECT id, variant_id, location_id, quantity FROM inventory_reservations WHERE reference = ? AND status = 'active' ORDER BY variant_id, id`, reference)
 	if err != nil {
 		return fmt.Errorf("settle %s: %w", reference, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -671,7 +672,7 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 			o.Refunded.Amount += left
 			o.PaymentStatus = PaymentRefunded
 		}
-		for _, it := range o.Items {
+		for _, it := range byVariant(o.Items) {
 			if q := it.Quantity - it.Restocked; q > 0 {
 				if err := s.restock(ctx, tx, o, it, q, actor); err != nil {
 					return err
@@ -687,6 +688,12 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 		}
 		return outbox.Add(ctx, tx, "order.cancelled", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "reason": reason})
 	})
+}
+
+// byVariant returns the items in variant id order: the order in which every
+// transaction locks stock rows, so that two of them cannot deadlock.
+func byVariant(items []Item) []Item {
+	return slices.SortedStableFunc(slices.Values(items), func(a, b Item) int { return strings.Compare(a.VariantID, b.VariantID) })
 }
 
 func (s *Service) restock(ctx context.Context, tx *sqldb.Tx, o *Order, it Item, qty int64, actor string) error {
@@ -766,6 +773,7 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 		if o.Refunded.Amount == o.Totals.Total.Amount {
 			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
 		}
+		slices.SortStableFunc(restock, func(a, b restockLine) int { return strings.Compare(a.item.VariantID, b.item.VariantID) })
 		for _, r := range restock {
 			if err := s.restock(ctx, tx, o, r.item, r.qty, actor); err != nil {
 				return err

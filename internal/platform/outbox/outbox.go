@@ -43,20 +43,29 @@ func (e Event) Decode(v any) error {
 
 // Add records an event inside tx. It must be called in the transaction that
 // makes the change the event reports. The sequence row serialises writers
-// briefly, which gives a total delivery order on every engine.
+// briefly, which gives a total delivery order on every engine. The row is
+// written just before the transaction commits (sqldb.Tx.BeforeCommit), so
+// the sequence is the last lock a transaction takes and it is held only
+// for the commit: taking it at the call deadlocked against transactions
+// that held a row this one wanted next (a stock level) and waited for the
+// sequence. A payload that cannot be encoded is an error at the call.
 func Add(ctx context.Context, tx *sqldb.Tx, topic, aggregateID string, payload any) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("outbox %s: encode: %w", topic, err)
 	}
-	var seq int64
-	if err := tx.QueryRowContext(ctx, `UPDATE outbox_sequence SET value = value + 1 WHERE name = 'events' RETURNING value`).Scan(&seq); err != nil {
-		return fmt.Errorf("outbox %s: sequence: %w", topic, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_events (seq, id, topic, aggregate_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		seq, ids.New(), topic, aggregateID, string(body), time.Now().UTC()); err != nil {
-		return fmt.Errorf("outbox %s: insert: %w", topic, err)
-	}
+	id, at := ids.New(), time.Now().UTC()
+	tx.BeforeCommit(func() error {
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `UPDATE outbox_sequence SET value = value + 1 WHERE name = 'events' RETURNING value`).Scan(&seq); err != nil {
+			return fmt.Errorf("outbox %s: sequence: %w", topic, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_events (seq, id, topic, aggregate_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			seq, id, topic, aggregateID, string(body), at); err != nil {
+			return fmt.Errorf("outbox %s: insert: %w", topic, err)
+		}
+		return nil
+	})
 	if n := notifierFrom(ctx); n != nil {
 		tx.AfterCommit(n)
 	}

@@ -190,6 +190,7 @@ func (r reader) Dialect() Dialect { return r.db.dialect }
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	before  []func() error
 	after   []func()
 }
 
@@ -208,6 +209,14 @@ func (tx *Tx) Dialect() Dialect { return tx.dialect }
 // example, to wake the outbox relay). It never runs on rollback.
 func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
 
+// BeforeCommit registers f to run in the transaction after the InTx
+// function has returned nil, just before COMMIT, in registration order; an
+// error rolls the transaction back and is returned by InTx. The outbox uses
+// it so that the lock on its sequence row is the last one a transaction
+// takes: taken in the middle, it deadlocked against transactions holding a
+// stock row and waiting for the sequence (PostgreSQL).
+func (tx *Tx) BeforeCommit(f func() error) { tx.before = append(tx.before, f) }
+
 // InTx runs fn in a transaction on the write pool, committing when fn returns
 // nil and rolling back otherwise. A Querier that is already a *Tx is reused,
 // so module services compose without nesting transactions.
@@ -217,7 +226,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	tx := &Tx{tx: sqlTx, dialect: db.dialect}
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	for i := 0; err == nil && i < len(tx.before); i++ {
+		err = tx.before[i]()
+	}
+	if err != nil {
 		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
