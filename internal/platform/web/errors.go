@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -57,11 +58,20 @@ func ProblemOf(err error) Problem {
 	return p
 }
 
+// StatusClientClosedRequest (nginx's 499) answers a request whose client
+// disconnected before the answer was ready.
+const StatusClientClosedRequest = 499
+
 // Error writes err as application/problem+json. It is the only place API
 // errors become HTTP answers; internal errors are logged here, once.
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	p := ProblemOf(err)
-	if p.Status >= 500 && log != nil {
+	switch {
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away mid-request: not a server fault, and nobody
+		// reads the answer. 499 keeps it apart from 5xx in the metrics.
+		p = Problem{Type: "about:blank", Title: "Client Closed Request", Status: StatusClientClosedRequest, Detail: "the client closed the request"}
+	case p.Status >= 500 && log != nil:
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	p.Instance = r.URL.Path
