@@ -803,3 +803,35 @@ func TestOperationsEndpoints(t *testing.T) {
 		}
 	})
 }
+
+// A client that disconnects mid-request is not a server error: no ERROR log
+// line, no 5xx in the metrics (wrk's last requests at the end of a run did
+// both).
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		var logs syncBuffer
+		a := Wire(Config{Currency: "EUR", DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(&logs, nil)), db)
+		seedFixture(t, a)
+		h := a.Handler()
+		for _, target := range []string{"/api/v1/products", "/api/v1/products/zebra-linen-shirt", "/api/v1/categories"} {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", target, nil).WithContext(ctx))
+			if w.Code < 400 || w.Code == http.StatusNotFound {
+				continue // answered before it noticed; fine
+			}
+			if w.Code != 499 {
+				t.Errorf("GET %s with the client gone: %d %s, want 499", target, w.Code, w.Body)
+			}
+		}
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Fatalf("a client going away was logged as an error:\n%s", logs.String())
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		if strings.Contains(w.Body.String(), `status="500"`) {
+			t.Fatal("a client going away was counted as a 500")
+		}
+	})
+}
