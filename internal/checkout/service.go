@@ -343,9 +343,6 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 		if err != nil {
 			return fmt.Errorf("create order: %w", err)
 		}
-		if err := s.stock.Commit(ctx, tx, orderID, "checkout"); err != nil {
-			return fmt.Errorf("commit stock: %w", err)
-		}
 		if err := s.payments.AttachOrder(ctx, tx, pay.ID, orderID); err != nil {
 			return err
 		}
@@ -360,7 +357,15 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 			return err
 		}
 		resp = Response{Status: 201, Body: body}
-		return s.finish(ctx, tx, cartID, idemKey, resp)
+		if err := s.finish(ctx, tx, cartID, idemKey, resp); err != nil {
+			return err
+		}
+		// Last: a stock row is locked from here to the commit, and a
+		// popular item's row is what concurrent checkouts queue on.
+		if err := s.stock.Commit(ctx, tx, orderID, "checkout"); err != nil {
+			return fmt.Errorf("commit stock: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		// The order did not commit: give the money and the stock back.

@@ -76,8 +76,14 @@ func hashToken(t string) string {
 // order.placed (and order.paid) events. It returns the order with its access
 // token set (shown once to a guest).
 func (s *Service) Create(ctx context.Context, tx *sqldb.Tx, in NewOrder) (Order, error) {
+	// The counter row would be locked until this transaction commits; on
+	// PostgreSQL a sequence gives the next number without a lock.
+	next := `UPDATE order_counters SET value = value + 1 WHERE name = 'number' RETURNING value`
+	if tx.Dialect() == sqldb.Postgres {
+		next = `SELECT nextval('order_number_seq')`
+	}
 	var n int64
-	if err := tx.QueryRowContext(ctx, `UPDATE order_counters SET value = value + 1 WHERE name = 'number' RETURNING value`).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, next).Scan(&n); err != nil {
 		return Order{}, fmt.Errorf("order number: %w", err)
 	}
 	now := s.now()
