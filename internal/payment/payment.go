@@ -243,6 +243,13 @@ func (s *Service) Void(ctx context.Context, paymentID string) error {
 // "amount". The refund row and the event commit in one transaction, which
 // may be the caller's (tx) so that an order's state and its refund agree.
 func (s *Service) Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string, notify map[string]any) (string, error) {
+	return s.refund(ctx, tx, paymentID, amount, reason, notify, true)
+}
+
+// refund is Refund; without announce it writes no event (the compensation
+// of a payment that never got an order: there is no order to tell the
+// customer about or to count a refund against in the sales figures).
+func (s *Service) refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string, notify map[string]any, announce bool) (string, error) {
 	var q sqldb.Querier = s.db
 	if tx != nil {
 		q = tx
@@ -279,6 +286,9 @@ func (s *Service) Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, am
 		if _, err := tx.ExecContext(ctx, `INSERT INTO payment_refunds (id, payment_id, amount, provider_ref, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			refundID, p.ID, amount, ref, reason, s.now()); err != nil {
 			return fmt.Errorf("record refund: %w", err)
+		}
+		if !announce {
+			return nil
 		}
 		ev := map[string]any{"payment_id": p.ID, "order_id": p.OrderID, "refund_id": refundID, "amount": money.Money{Amount: amount, Currency: p.Amount.Currency}}
 		for k, v := range notify {
@@ -323,7 +333,8 @@ func (s *Service) Orphans(ctx context.Context, age time.Duration) ([]Payment, er
 
 // Cancel undoes an unclaimed payment: void when authorized, full refund when
 // captured. It is the compensation for a checkout that took money but could
-// not commit its order.
+// not commit its order; its refund writes no payment.refunded event (there
+// is no order, and the sale was never counted).
 func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
 	p, err := s.Get(ctx, paymentID)
 	if err != nil {
@@ -333,7 +344,7 @@ func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
 	case StatusAuthorized:
 		return s.Void(ctx, p.ID)
 	case StatusCaptured:
-		_, err := s.Refund(ctx, nil, p.ID, p.CapturedAmount-p.RefundedAmount, reason, nil)
+		_, err := s.refund(ctx, nil, p.ID, p.CapturedAmount-p.RefundedAmount, reason, nil, false)
 		return err
 	}
 	return nil
