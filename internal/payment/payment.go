@@ -134,6 +134,14 @@ func (s *Service) Pay(ctx context.Context, reference string, amount money.Money,
 		return nil
 	})
 	if err != nil {
+		// The provider has answered: keep what it said even without the
+		// event, or a charge nobody ordered would stay "pending", out of the
+		// reconciler's sight (it undoes authorized and captured payments
+		// that no order claimed).
+		if _, ferr := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, updated_at = ? WHERE id = ?`,
+			p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, s.now(), p.ID); ferr != nil {
+			return p, fmt.Errorf("payment %s is %s at %s as %s but could not be recorded: %w", p.ID, p.Status, p.Provider, p.ProviderRef, errors.Join(err, ferr))
+		}
 		return p, err
 	}
 	if res.Declined {
