@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -28,8 +29,9 @@ type Stock interface {
 	// Levels returns the stock of each variant; variants without stock are absent.
 	Levels(ctx context.Context, variantIDs []string) (map[string]StockLevel, error)
 	// Track makes sure a variant has a stock record under its current SKU;
-	// onHand and backorder, when not nil, set those values.
-	Track(ctx context.Context, variantID, sku string, onHand *int64, backorder *bool, actor string) error
+	// onHand and backorder, when not nil, set those values. It runs in tx,
+	// so a product and its stock commit (or fail) together.
+	Track(ctx context.Context, tx *sqldb.Tx, variantID, sku string, onHand *int64, backorder *bool, actor string) error
 }
 
 // VariantInfo is a variant with what a cart or an order line needs of its product.
@@ -337,16 +339,19 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput, actor stri
 	for _, vi := range in.Variants {
 		p.Variants = append(p.Variants, newVariant(vi))
 	}
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.st.insertProduct(ctx, tx, &p) })
+	insert := func(tx *sqldb.Tx) error {
+		if err := s.st.insertProduct(ctx, tx, &p); err != nil {
+			return err
+		}
+		return s.trackStock(ctx, tx, p.Variants, in.Variants, actor)
+	}
+	err := s.db.InTx(ctx, insert)
 	if autoSlug && apperr.Is(err, apperr.Conflict) && strings.Contains(err.Error(), "slug") {
 		p.Slug = p.Slug + "-" + strings.ToLower(p.ID[len(p.ID)-6:])
-		err = s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.st.insertProduct(ctx, tx, &p) })
+		err = s.db.InTx(ctx, insert)
 	}
 	if err != nil {
 		return Product{}, err
-	}
-	if err := s.trackStock(ctx, p.Variants, in.Variants, actor); err != nil {
-		return p, err
 	}
 	return s.GetProduct(ctx, p.ID, false)
 }
@@ -373,7 +378,7 @@ func variantTitle(opts map[string]string) string {
 	return strings.Join(vals, " / ")
 }
 
-func (s *Service) trackStock(ctx context.Context, vs []Variant, ins []VariantInput, actor string) error {
+func (s *Service) trackStock(ctx context.Context, tx *sqldb.Tx, vs []Variant, ins []VariantInput, actor string) error {
 	if s.stock == nil {
 		return nil
 	}
@@ -382,7 +387,17 @@ func (s *Service) trackStock(ctx context.Context, vs []Variant, ins []VariantInp
 		if i < len(ins) {
 			in = ins[i]
 		}
-		if err := s.stock.Track(ctx, v.ID, v.SKU, in.Stock, in.Backorder, actor); err != nil {
+		err := s.stock.Track(ctx, tx, v.ID, v.SKU, in.Stock, in.Backorder, actor)
+		var e *apperr.Error
+		if errors.As(err, &e) && e.Code != apperr.Internal {
+			// Name the field as the client sent it (variants[i].stock).
+			fields := make([]apperr.FieldError, len(e.Fields))
+			for j, f := range e.Fields {
+				fields[j] = apperr.FieldError{Field: fmt.Sprintf("variants[%d].stock", i), Message: f.Message}
+			}
+			return &apperr.Error{Code: e.Code, Message: e.Message, Fields: fields, Detail: e.Detail}
+		}
+		if err != nil {
 			return fmt.Errorf("track stock of %s: %w", v.SKU, err)
 		}
 	}
@@ -484,12 +499,12 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, patch ProductPat
 			return apperr.Field("variants", fmt.Sprintf("at most %d variants", maxVariants))
 		}
 		p.UpdatedAt = s.now()
-		return s.st.updateProduct(ctx, tx, &p, existing)
+		if err := s.st.updateProduct(ctx, tx, &p, existing); err != nil {
+			return err
+		}
+		return s.trackStock(ctx, tx, changed, inputs, actor)
 	})
 	if err != nil {
-		return Product{}, err
-	}
-	if err := s.trackStock(ctx, changed, inputs, actor); err != nil {
 		return Product{}, err
 	}
 	return s.GetProduct(ctx, id, false)

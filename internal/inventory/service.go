@@ -82,45 +82,47 @@ func (s *Service) Levels(ctx context.Context, variantIDs []string) (map[string]c
 // Track creates the variant's stock row at the default location if missing
 // and keeps its SKU current; onHand and backorder, when not nil, are set
 // (and the change is written to the ledger). It implements catalog.Stock.
-func (s *Service) Track(ctx context.Context, variantID, sku string, onHand *int64, backorder *bool, actor string) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		before, err := s.levelForUpdate(ctx, tx, "variant_id", variantID)
-		if apperr.Is(err, apperr.NotFound) {
-			before = Level{VariantID: variantID, SKU: sku, LocationID: DefaultLocation, LowStockThreshold: 5}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO inventory_stock (variant_id, location_id, sku, on_hand, reserved, backorder, low_stock_threshold, updated_at)
-				VALUES (?, ?, ?, 0, 0, ?, 5, ?)`, variantID, DefaultLocation, sku, backorder != nil && *backorder, s.now()); err != nil {
-				if sqldb.IsUniqueViolation(err) {
-					return apperr.Conflictf("SKU %s is already tracked for another variant", sku)
-				}
-				return fmt.Errorf("track %s: %w", sku, err)
+// With tx nil it runs in a transaction of its own.
+func (s *Service) Track(ctx context.Context, tx *sqldb.Tx, variantID, sku string, onHand *int64, backorder *bool, actor string) error {
+	if tx == nil {
+		return s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.Track(ctx, tx, variantID, sku, onHand, backorder, actor) })
+	}
+	before, err := s.levelForUpdate(ctx, tx, "variant_id", variantID)
+	if apperr.Is(err, apperr.NotFound) {
+		before = Level{VariantID: variantID, SKU: sku, LocationID: DefaultLocation, LowStockThreshold: 5}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO inventory_stock (variant_id, location_id, sku, on_hand, reserved, backorder, low_stock_threshold, updated_at)
+			VALUES (?, ?, ?, 0, 0, ?, 5, ?)`, variantID, DefaultLocation, sku, backorder != nil && *backorder, s.now()); err != nil {
+			if sqldb.IsUniqueViolation(err) {
+				return apperr.Conflictf("SKU %s is already tracked for another variant", sku)
 			}
-			before.Backorder = backorder != nil && *backorder
-		} else if err != nil {
-			return err
+			return fmt.Errorf("track %s: %w", sku, err)
 		}
-		if before.SKU != sku || (backorder != nil && *backorder != before.Backorder) {
-			bo := before.Backorder
-			if backorder != nil {
-				bo = *backorder
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET sku = ?, backorder = ?, updated_at = ? WHERE variant_id = ?`, sku, bo, s.now(), variantID); err != nil {
-				if sqldb.IsUniqueViolation(err) {
-					return apperr.Conflictf("SKU %s is already tracked for another variant", sku)
-				}
-				return fmt.Errorf("track %s: %w", sku, err)
-			}
-			before.SKU = sku
+		before.Backorder = backorder != nil && *backorder
+	} else if err != nil {
+		return err
+	}
+	if before.SKU != sku || (backorder != nil && *backorder != before.Backorder) {
+		bo := before.Backorder
+		if backorder != nil {
+			bo = *backorder
 		}
-		if onHand != nil && *onHand != before.OnHand {
-			reason := ReasonSet
-			if before.OnHand == 0 && before.Reserved == 0 {
-				reason = ReasonInitial
+		if _, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET sku = ?, backorder = ?, updated_at = ? WHERE variant_id = ?`, sku, bo, s.now(), variantID); err != nil {
+			if sqldb.IsUniqueViolation(err) {
+				return apperr.Conflictf("SKU %s is already tracked for another variant", sku)
 			}
-			_, err := s.setOnHand(ctx, tx, before, *onHand, reason, "", actor)
-			return err
+			return fmt.Errorf("track %s: %w", sku, err)
 		}
-		return nil
-	})
+		before.SKU = sku
+	}
+	if onHand != nil && *onHand != before.OnHand {
+		reason := ReasonSet
+		if before.OnHand == 0 && before.Reserved == 0 {
+			reason = ReasonInitial
+		}
+		_, err := s.setOnHand(ctx, tx, before, *onHand, reason, "", actor)
+		return err
+	}
+	return nil
 }
 
 func (s *Service) levelForUpdate(ctx context.Context, q sqldb.Querier, col, val string) (Level, error) {

@@ -21,7 +21,7 @@ func ptr[T any](v T) *T { return &v }
 // track creates a stock record for variant v with sku and on-hand n.
 func track(t *testing.T, svc *inventory.Service, v, sku string, n int64) {
 	t.Helper()
-	if err := svc.Track(context.Background(), v, sku, &n, nil, "test"); err != nil {
+	if err := svc.Track(context.Background(), nil, v, sku, &n, nil, "test"); err != nil {
 		t.Fatalf("track %s: %v", sku, err)
 	}
 }
@@ -144,7 +144,7 @@ func TestBackorder(t *testing.T) {
 		ctx := context.Background()
 		svc := inventory.NewService(db)
 		n := int64(0)
-		if err := svc.Track(ctx, "v1", "PRE", &n, ptr(true), "test"); err != nil {
+		if err := svc.Track(ctx, nil, "v1", "PRE", &n, ptr(true), "test"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.Reserve(ctx, "co", []inventory.Line{{VariantID: "v1", Quantity: 3}}, time.Minute); err != nil {
