@@ -3,7 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -1315,6 +1317,61 @@ func TestShopConcurrentCheckouts(t *testing.T) {
 		}
 		if n := api.rows(`SELECT COUNT(*) FROM payment_payments WHERE status = 'captured'`); n != 15 {
 			t.Fatalf("%d captured payments", n)
+		}
+	})
+}
+
+// TestShopCheckoutRetryAfterCrash: an attempt reserved stock and took the
+// money, then its process died before the order committed. The client's
+// retry with the same key and body places one order under a new order id;
+// the reconciler then gives the dead attempt's stock and money back.
+func TestShopCheckoutRetryAfterCrash(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		api := newShopAPI(t, db, shopConfig(t))
+		ctx := context.Background()
+		v := api.product("CRASH-1", 1000, 5)
+		c := api.cartWith(nil, v, 2)
+		body, err := json.Marshal(api.checkoutBody(c.ID, "crash@example.com", "pm_card_visa"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const dead = "01dead00-0000-7000-8000-000000000001"
+		sum := sha256.Sum256(body)
+		past := time.Now().UTC().Add(-time.Hour)
+		if _, err := db.ExecContext(ctx, `INSERT INTO checkout_requests (cart_id, idem_key, request_hash, order_id, status, locked_until, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 'in_progress', ?, ?, ?)`, c.ID, "crash-key", hex.EncodeToString(sum[:]), dead, past, past, past); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.app.Inventory.Reserve(ctx, dead, []inventory.Line{{VariantID: v, Quantity: 2}}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.app.Payments.Pay(ctx, dead, c.Totals.Total, "pm_card_visa", true); err != nil {
+			t.Fatal(err)
+		}
+
+		first := api.checkout(c.ID, "crash-key", body).wantStatus(http.StatusCreated)
+		var placed checkout.Result
+		first.decode(&placed)
+		if l := api.stock("CRASH-1"); l.OnHand != 3 || l.Reserved != 2 {
+			t.Fatalf("stock after the retry %+v, want 3 on hand (one order) and the dead attempt's 2 still reserved", l)
+		}
+		if _, cancelled, err := api.app.Checkout.Reconcile(ctx, 0); err != nil || cancelled != 1 {
+			t.Fatalf("reconcile: %d orphan payments undone, %v; want 1", cancelled, err)
+		}
+		if l := api.stock("CRASH-1"); l.OnHand != 3 || l.Reserved != 0 {
+			t.Fatalf("stock after reconcile %+v, want 3 on hand, nothing reserved", l)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM payment_payments WHERE reference = ? AND status = 'refunded'`, dead); n != 1 {
+			t.Fatalf("the dead attempt's payment was not refunded (%d)", n)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM payment_payments WHERE status = 'captured'`); n != 1 {
+			t.Fatalf("%d captured payments, want only the order's", n)
+		}
+		if again := api.checkout(c.ID, "crash-key", body).wantStatus(http.StatusCreated); !bytes.Equal(again.Body, first.Body) {
+			t.Fatal("the key no longer replays the answer")
+		}
+		if placed.Order.ID == dead {
+			t.Fatal("the retry reused the dead attempt's order id")
 		}
 	})
 }

@@ -214,9 +214,16 @@ func (s *Service) begin(ctx context.Context, cartID, key, hash string) (string, 
 	if status == "done" {
 		return "", &Response{Status: code, Body: []byte(body)}, nil
 	}
-	// In progress: wait for a running attempt, or take over a stale one.
-	res, err := s.db.ExecContext(ctx, `UPDATE checkout_requests SET locked_until = ?, updated_at = ? WHERE cart_id = ? AND idem_key = ? AND status = 'in_progress' AND locked_until < ?`,
-		now.Add(lockFor), now, cartID, key, now)
+	// In progress: wait for a running attempt, or take over a stale one (it
+	// crashed, or failed with a 5xx) under a new order id. What the stale
+	// attempt reserved then expires, and a payment it took is an orphan the
+	// reconciler undoes, because no order ever gets its reference. Reusing
+	// the id would commit the stale reservations with the new ones, and the
+	// new order would hide the stale payment from the reconciler (a double
+	// charge).
+	orderID = ids.New()
+	res, err := s.db.ExecContext(ctx, `UPDATE checkout_requests SET order_id = ?, locked_until = ?, updated_at = ? WHERE cart_id = ? AND idem_key = ? AND status = 'in_progress' AND locked_until < ?`,
+		orderID, now.Add(lockFor), now, cartID, key, now)
 	if err != nil {
 		return "", nil, fmt.Errorf("idempotency key: %w", err)
 	}
