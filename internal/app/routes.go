@@ -183,7 +183,7 @@ func (a *App) routes() []route {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range a.routes() {
-		mux.Handle(rt.pattern, a.Metrics.Route(rt.pattern, rt.handler))
+		mux.Handle(rt.pattern, a.Metrics.Route(rt.pattern, web.CheckText(a.Log, rt.handler)))
 	}
 	mux.Handle("/api/", web.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
 		return errNoRoute

@@ -74,7 +74,7 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"get: unknown cart", "GET", "/api/v1/carts/cart_nope", nil, nil, 404, ""},
 			badCase{"get: id invalid UTF-8", "GET", "/api/v1/carts/%ff", nil, nil, 400, "id"},
 			badCase{"get: id huge", "GET", "/api/v1/carts/" + long(5000), nil, nil, 404, ""},
-			badCase{"get: id NUL", "GET", "/api/v1/carts/%00", nil, nil, 404, ""},
+			badCase{"get: id NUL", "GET", "/api/v1/carts/%00", nil, nil, 400, "id"},
 			badCase{"get: another customer's cart", "GET", "/api/v1/carts/" + owned.ID, nil, nil, 404, ""},
 
 			// Add an item.
@@ -98,7 +98,7 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"add: null body", "POST", items, `null`, nil, 400, "variant_id"},
 			badCase{"add: unknown cart", "POST", "/api/v1/carts/cart_nope/items", map[string]any{"variant_id": a}, nil, 404, ""},
 			badCase{"add: cart id invalid UTF-8", "POST", "/api/v1/carts/%ff/items", map[string]any{"variant_id": a}, nil, 400, "id"},
-			badCase{"add: cart id NUL", "POST", "/api/v1/carts/%00/items", map[string]any{"variant_id": a}, nil, 404, ""},
+			badCase{"add: cart id NUL", "POST", "/api/v1/carts/%00/items", map[string]any{"variant_id": a}, nil, 400, "id"},
 			badCase{"add: another customer's cart", "POST", "/api/v1/carts/" + owned.ID + "/items", map[string]any{"variant_id": a}, nil, 404, ""},
 			badCase{"add: checked-out cart", "POST", "/api/v1/carts/" + done.ID + "/items", map[string]any{"variant_id": a}, nil, 409, ""},
 
@@ -114,7 +114,7 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"patch: unknown item", "PATCH", items + "/nope", map[string]any{"quantity": 1}, nil, 404, ""},
 			badCase{"patch: item of another cart", "PATCH", items + "/" + owned.Items[0].ID, map[string]any{"quantity": 1}, nil, 404, ""},
 			badCase{"patch: item id invalid UTF-8", "PATCH", items + "/%ff", map[string]any{"quantity": 1}, nil, 400, "item_id"},
-			badCase{"patch: item id NUL", "PATCH", items + "/%00", map[string]any{"quantity": 1}, nil, 404, ""},
+			badCase{"patch: item id NUL", "PATCH", items + "/%00", map[string]any{"quantity": 1}, nil, 400, "item_id"},
 			badCase{"patch: unknown cart", "PATCH", "/api/v1/carts/cart_nope/items/" + gi, map[string]any{"quantity": 1}, nil, 404, ""},
 			badCase{"patch: checked-out cart", "PATCH", "/api/v1/carts/" + done.ID + "/items/" + done.Items[0].ID, map[string]any{"quantity": 1}, nil, 409, ""},
 
@@ -130,7 +130,7 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"methods: no cart", "GET", "/api/v1/shipping-methods", nil, nil, 400, "cart_id"},
 			badCase{"methods: unknown cart", "GET", "/api/v1/shipping-methods?cart_id=cart_nope", nil, nil, 404, ""},
 			badCase{"methods: cart invalid UTF-8", "GET", "/api/v1/shipping-methods?cart_id=%ff", nil, nil, 400, "cart_id"},
-			badCase{"methods: cart NUL", "GET", "/api/v1/shipping-methods?cart_id=%00", nil, nil, 404, ""},
+			badCase{"methods: cart NUL", "GET", "/api/v1/shipping-methods?cart_id=%00", nil, nil, 400, "cart_id"},
 			badCase{"methods: another customer's cart", "GET", "/api/v1/shipping-methods?cart_id=" + owned.ID, nil, nil, 404, ""},
 			badCase{"methods: country of 3 letters", "GET", "/api/v1/shipping-methods?cart_id=" + guest.ID + "&country=DEU", nil, nil, 400, "country"},
 			badCase{"methods: unknown country", "GET", "/api/v1/shipping-methods?cart_id=" + guest.ID + "&country=XX", nil, nil, 400, "country"},
@@ -149,7 +149,7 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"checkout: unknown cart", "POST", "/api/v1/carts/cart_nope/checkout", good, []reqOpt{key}, 404, ""},
 			badCase{"checkout: cart id invalid UTF-8", "POST", "/api/v1/carts/%ff/checkout", good, []reqOpt{key}, 400, "id"},
 			badCase{"checkout: cart id huge", "POST", "/api/v1/carts/" + long(5000) + "/checkout", good, []reqOpt{key}, 404, ""},
-			badCase{"checkout: cart id NUL", "POST", "/api/v1/carts/%00/checkout", good, []reqOpt{key}, 404, ""},
+			badCase{"checkout: cart id NUL", "POST", "/api/v1/carts/%00/checkout", good, []reqOpt{key}, 400, "id"},
 			badCase{"checkout: another customer's cart", "POST", "/api/v1/carts/" + owned.ID + "/checkout", good, []reqOpt{key}, 404, ""},
 			// The body.
 			badCase{"checkout: null body", "POST", co, `null`, []reqOpt{key}, 400, "email"},
@@ -192,11 +192,11 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"order: unknown", "GET", "/api/v1/orders/nope", nil, nil, 404, ""},
 			badCase{"order: id invalid UTF-8", "GET", "/api/v1/orders/%ff", nil, nil, 400, "id"},
 			badCase{"order: id huge", "GET", "/api/v1/orders/" + long(5000), nil, nil, 404, ""},
-			badCase{"order: id NUL", "GET", "/api/v1/orders/%00?access_token=x", nil, nil, 404, ""},
+			badCase{"order: id NUL", "GET", "/api/v1/orders/%00?access_token=x", nil, nil, 400, "id"},
 			badCase{"order: token wrong", "GET", "/api/v1/orders/" + paid.ID + "?access_token=oat_nope", nil, nil, 404, ""},
 			badCase{"order: token huge", "GET", "/api/v1/orders/" + paid.ID + "?access_token=" + long(5000), nil, nil, 404, ""},
 			badCase{"order: token invalid UTF-8", "GET", "/api/v1/orders/" + paid.ID + "?access_token=%ff", nil, nil, 400, "access_token"},
-			badCase{"order: token NUL", "GET", "/api/v1/orders/" + paid.ID + "?access_token=%00", nil, nil, 404, ""},
+			badCase{"order: token NUL", "GET", "/api/v1/orders/" + paid.ID + "?access_token=%00", nil, nil, 400, "access_token"},
 		)
 
 		// Order lists: the customer's and the staff's take the same query.
@@ -239,7 +239,7 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"admin order: unknown", "GET", "/api/v1/admin/orders/nope", nil, staff, 404, ""},
 			badCase{"admin order: id invalid UTF-8", "GET", "/api/v1/admin/orders/%ff", nil, staff, 400, "id"},
 			badCase{"admin order: id huge", "GET", "/api/v1/admin/orders/" + long(5000), nil, staff, 404, ""},
-			badCase{"admin order: id NUL", "GET", "/api/v1/admin/orders/%00", nil, staff, 404, ""},
+			badCase{"admin order: id NUL", "GET", "/api/v1/admin/orders/%00", nil, staff, 400, "id"},
 
 			// Fulfil.
 			badCase{"fulfil: no items", "POST", ord + "/fulfillments", `{}`, staff, 400, "items"},
@@ -285,7 +285,7 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"cancel: reason NUL", "POST", ord + "/cancel", `{"reason":"\u0000"}`, staff, 400, "reason"},
 			badCase{"cancel: fulfilled order", "POST", "/api/v1/admin/orders/" + shipped.ID + "/cancel", nil, staff, 409, ""},
 			badCase{"cancel: unknown order", "POST", "/api/v1/admin/orders/nope/cancel", nil, staff, 404, ""},
-			badCase{"cancel: id NUL", "POST", "/api/v1/admin/orders/%00/cancel", nil, staff, 404, ""},
+			badCase{"cancel: id NUL", "POST", "/api/v1/admin/orders/%00/cancel", nil, staff, 400, "id"},
 
 			// Refund.
 			badCase{"refund: no amount", "POST", ord + "/refunds", `{}`, staff, 400, "amount"},

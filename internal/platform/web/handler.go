@@ -14,45 +14,68 @@ import (
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Handle adapts h to http.Handler, writing a returned error with Error.
-// Requests whose path or query is not valid UTF-8 once unescaped are
-// refused before h runs: such bytes must not reach SQL (PostgreSQL rejects
-// them, which would be a 500).
 func Handle(log *slog.Logger, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := checkUTF8(r)
-		if err == nil {
-			err = h(w, r)
-		}
-		if err != nil {
+		if err := h(w, r); err != nil {
 			Error(w, r, log, err)
 		}
 	})
 }
 
-// checkUTF8 returns an Invalid error naming the path wildcard or query
-// parameter that is not valid UTF-8.
-func checkUTF8(r *http.Request) error {
-	if !utf8.ValidString(r.URL.Path) {
+// CheckText wraps a routed handler (API or HTML) and refuses, with a 400
+// problem naming the path wildcard, query parameter or form field, text
+// that is not valid UTF-8 or holds a NUL character. Such bytes must not
+// reach SQL: PostgreSQL rejects them, which would be a 500. The route table
+// wraps every route with it, so no handler has to remember.
+func CheckText(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkText(r); err != nil {
+			Error(w, r, log, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func badText(s string) bool { return !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 }
+
+const badTextMessage = "must be valid UTF-8 without NUL characters"
+
+func checkText(r *http.Request) error {
+	if badText(r.URL.Path) {
 		for _, seg := range strings.Split(r.Pattern, "/") {
 			if name, ok := strings.CutPrefix(seg, "{"); ok {
 				name = strings.TrimSuffix(strings.TrimSuffix(name, "}"), "...")
-				if !utf8.ValidString(r.PathValue(name)) {
-					return apperr.Field(name, "must be valid UTF-8")
+				if badText(r.PathValue(name)) {
+					return apperr.Field(name, badTextMessage)
 				}
 			}
 		}
-		return apperr.Field("path", "must be valid UTF-8")
+		return apperr.Field("path", badTextMessage)
 	}
-	if r.URL.RawQuery == "" {
+	if err := checkValues(r.URL.RawQuery != "", func() map[string][]string { return r.URL.Query() }); err != nil {
+		return err
+	}
+	if ct := r.Header.Get("Content-Type"); r.Method == http.MethodPost && strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		if err := r.ParseForm(); err != nil {
+			return apperr.Field("body", "malformed form")
+		}
+		return checkValues(true, func() map[string][]string { return r.PostForm })
+	}
+	return nil
+}
+
+func checkValues(present bool, values func() map[string][]string) error {
+	if !present {
 		return nil
 	}
-	for k, vs := range r.URL.Query() {
-		if !utf8.ValidString(k) {
-			return apperr.Field("query", "parameter names must be valid UTF-8")
+	for k, vs := range values() {
+		if badText(k) {
+			return apperr.Field("query", "parameter names "+badTextMessage)
 		}
 		for _, v := range vs {
-			if !utf8.ValidString(v) {
-				return apperr.Field(k, "must be valid UTF-8")
+			if badText(v) {
+				return apperr.Field(k, badTextMessage)
 			}
 		}
 	}

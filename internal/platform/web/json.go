@@ -34,6 +34,15 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if !utf8.Valid(body) {
 		return apperr.Field("body", "must be valid UTF-8")
 	}
+	// A NUL character (\u0000 in JSON) cannot be stored in PostgreSQL text.
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		var v any
+		if json.Unmarshal(body, &v) == nil {
+			if field := nulField(v, ""); field != "" {
+				return apperr.Field(field, "must not contain NUL characters")
+			}
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -43,6 +52,42 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		return apperr.Field("body", "must contain a single JSON value")
 	}
 	return nil
+}
+
+// nulField returns the path ("shipping_address.name", "variants[0].sku") of
+// the first key or string in v that holds a NUL character, or "".
+func nulField(v any, path string) string {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch v := v.(type) {
+	case string:
+		if strings.IndexByte(v, 0) >= 0 {
+			if path == "" {
+				return "body"
+			}
+			return path
+		}
+	case []any:
+		for i, e := range v {
+			if f := nulField(e, fmt.Sprintf("%s[%d]", path, i)); f != "" {
+				return f
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if strings.IndexByte(k, 0) >= 0 {
+				return join(strings.ReplaceAll(k, "\x00", ""))
+			}
+			if f := nulField(e, join(k)); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
 }
 
 func decodeError(err error) error {

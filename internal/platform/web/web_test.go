@@ -116,3 +116,45 @@ func TestObserveRecoversAndSetsHeaders(t *testing.T) {
 		t.Fatalf("panic answer: %d %v", rec.Code, rec.Header())
 	}
 }
+
+func TestCheckTextRefusesNULAndInvalidUTF8(t *testing.T) {
+	mux := http.NewServeMux()
+	reached := false
+	mux.Handle("/things/{id}", web.CheckText(slogDiscard(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true })))
+	tests := []struct {
+		method, target, ctype, body, field string
+	}{
+		{"GET", "/things/a%00b", "", "", "id"},
+		{"GET", "/things/%ff", "", "", "id"},
+		{"GET", "/things/ok?q=%00", "", "", "q"},
+		{"GET", "/things/ok?q=%c3", "", "", "q"},
+		{"POST", "/things/ok", "application/x-www-form-urlencoded", "name=a%00", "name"},
+		{"GET", "/things/ok?q=fine", "", "", ""},
+		{"POST", "/things/ok", "application/x-www-form-urlencoded", "name=Zo%C3%AB", ""},
+	}
+	for _, tt := range tests {
+		reached = false
+		r := httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body))
+		if tt.ctype != "" {
+			r.Header.Set("Content-Type", tt.ctype)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		if tt.field == "" {
+			if !reached || rec.Code != 200 {
+				t.Errorf("%s %s: %d, reached=%v; want it let through", tt.method, tt.target, rec.Code, reached)
+			}
+			continue
+		}
+		var p web.Problem
+		json.Unmarshal(rec.Body.Bytes(), &p)
+		if reached || rec.Code != 400 || len(p.Errors) != 1 || p.Errors[0].Field != tt.field {
+			t.Errorf("%s %s %q: %d %+v reached=%v; want 400 on %s", tt.method, tt.target, tt.body, rec.Code, p, reached, tt.field)
+		}
+	}
+	r := httptest.NewRequest("POST", "/", strings.NewReader(`{"name":"a\u0000"}`))
+	var v struct{ Name string }
+	if err := web.Decode(httptest.NewRecorder(), r, &v); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("JSON with \\u0000: %v", err)
+	}
+}
