@@ -251,11 +251,24 @@ func validAddress(s string) bool {
 // ListEmails returns a page of e-mails, newest first. A cursor that this
 // list did not make is Invalid.
 func (s *Service) ListEmails(ctx context.Context, q PageQuery) (EmailPage, error) {
+	items, next, err := newestFirst(ctx, s, q, "e-mails",
+		`SELECT id, to_addr, subject, template, event_id, created_at FROM notify_emails`,
+		func(rows *sql.Rows) (EmailSummary, string, error) {
+			var e EmailSummary
+			err := rows.Scan(&e.ID, &e.To, &e.Subject, &e.Template, &e.EventID, &e.CreatedAt)
+			e.CreatedAt = e.CreatedAt.UTC()
+			return e, e.ID, err
+		})
+	return EmailPage{Items: items, NextCursor: next}, err
+}
+
+// newestFirst runs a keyset-paged query over a table whose ids grow with
+// time (UUIDv7): rows after the cursor, newest first, and the next cursor.
+func newestFirst[T any](ctx context.Context, s *Service, q PageQuery, what, query string, scan func(*sql.Rows) (T, string, error)) ([]T, *string, error) {
 	limit, after, err := pageArgs(q)
 	if err != nil {
-		return EmailPage{}, err
+		return nil, nil, err
 	}
-	query := `SELECT id, to_addr, subject, template, event_id, created_at FROM notify_emails`
 	args := []any{}
 	if after != "" {
 		query += ` WHERE id < ?`
@@ -265,27 +278,25 @@ func (s *Service) ListEmails(ctx context.Context, q PageQuery) (EmailPage, error
 	args = append(args, limit+1)
 	rows, err := s.db.Reader().QueryContext(ctx, query, args...)
 	if err != nil {
-		return EmailPage{}, fmt.Errorf("list e-mails: %w", err)
+		return nil, nil, fmt.Errorf("list %s: %w", what, err)
 	}
 	defer rows.Close()
-	page := EmailPage{Items: []EmailSummary{}}
+	items, lastIDs := []T{}, []string{}
 	for rows.Next() {
-		var e EmailSummary
-		if err := rows.Scan(&e.ID, &e.To, &e.Subject, &e.Template, &e.EventID, &e.CreatedAt); err != nil {
-			return EmailPage{}, fmt.Errorf("list e-mails: %w", err)
+		item, id, err := scan(rows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list %s: %w", what, err)
 		}
-		e.CreatedAt = e.CreatedAt.UTC()
-		page.Items = append(page.Items, e)
+		items, lastIDs = append(items, item), append(lastIDs, id)
 	}
 	if err := rows.Err(); err != nil {
-		return EmailPage{}, fmt.Errorf("list e-mails: %w", err)
+		return nil, nil, fmt.Errorf("list %s: %w", what, err)
 	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		next := makeCursor(page.Items[limit-1].ID)
-		page.NextCursor = &next
+	if len(items) <= limit {
+		return items, nil, nil
 	}
-	return page, nil
+	next := makeCursor(lastIDs[limit-1])
+	return items[:limit], &next, nil
 }
 
 // GetEmail returns one e-mail with its bodies, or NotFound.
@@ -320,41 +331,15 @@ func (s *Service) PreviewCSP() string { return s.r.previewCSP() }
 
 // ListLowStockAlerts returns a page of low-stock alerts, newest first.
 func (s *Service) ListLowStockAlerts(ctx context.Context, q PageQuery) (AlertPage, error) {
-	limit, after, err := pageArgs(q)
-	if err != nil {
-		return AlertPage{}, err
-	}
-	query := `SELECT id, variant_id, sku, available, threshold, created_at FROM notify_low_stock_alerts`
-	args := []any{}
-	if after != "" {
-		query += ` WHERE id < ?`
-		args = append(args, after)
-	}
-	query += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit+1)
-	rows, err := s.db.Reader().QueryContext(ctx, query, args...)
-	if err != nil {
-		return AlertPage{}, fmt.Errorf("list low-stock alerts: %w", err)
-	}
-	defer rows.Close()
-	page := AlertPage{Items: []LowStockAlert{}}
-	for rows.Next() {
-		var a LowStockAlert
-		if err := rows.Scan(&a.ID, &a.VariantID, &a.SKU, &a.Available, &a.Threshold, &a.CreatedAt); err != nil {
-			return AlertPage{}, fmt.Errorf("list low-stock alerts: %w", err)
-		}
-		a.CreatedAt = a.CreatedAt.UTC()
-		page.Items = append(page.Items, a)
-	}
-	if err := rows.Err(); err != nil {
-		return AlertPage{}, fmt.Errorf("list low-stock alerts: %w", err)
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		next := makeCursor(page.Items[limit-1].ID)
-		page.NextCursor = &next
-	}
-	return page, nil
+	items, next, err := newestFirst(ctx, s, q, "low-stock alerts",
+		`SELECT id, variant_id, sku, available, threshold, created_at FROM notify_low_stock_alerts`,
+		func(rows *sql.Rows) (LowStockAlert, string, error) {
+			var a LowStockAlert
+			err := rows.Scan(&a.ID, &a.VariantID, &a.SKU, &a.Available, &a.Threshold, &a.CreatedAt)
+			a.CreatedAt = a.CreatedAt.UTC()
+			return a, a.ID, err
+		})
+	return AlertPage{Items: items, NextCursor: next}, err
 }
 
 // pageArgs validates a PageQuery and returns the limit and the id to list
