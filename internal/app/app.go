@@ -112,7 +112,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 		Metrics:   web.NewMetrics(reg),
 		Catalog:   cat,
 		Inventory: inv,
-		Customers: customer.NewService(db, customer.WithTrustedProxies(cfg.TrustedProxies...)),
+		Customers: customer.NewService(db, customer.WithTrustedProxies(cfg.TrustedProxies...), customer.WithCSRFBypass("POST /api/v1/payments/webhook")),
 		Blob:      blob.NewDisk(filepath.Join(cfg.DataDir, "media")),
 
 		Shipping: shipping.NewService(db, shipping.Options{DefaultCountry: cfg.DefaultCountry, Currency: cfg.Currency}),

@@ -4,6 +4,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -91,6 +92,7 @@ func (a *App) routes() []route {
 		{"GET /api/v1/shipping-methods", h(cart.HandleShippingMethods(a.Carts))},
 		{"POST /api/v1/carts/{id}/checkout", h(checkout.HandleCheckout(a.Checkout, a.allowCheckout))},
 		{"GET /api/v1/orders/{id}", h(order.HandleGet(a.Orders))},
+		{"POST /api/v1/payments/webhook", h(payment.HandleWebhookRequest(a.Payments))},
 		{"GET /api/v1/me/orders", h(order.HandleMine(a.Orders))},
 
 		// Staff: orders.

@@ -34,6 +34,7 @@ func (a *App) wireShop() {
 	a.Inventory.SetHooks(stockEvents{})
 	a.Payments = payment.NewService(a.DB, payment.NewSandbox())
 	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory)
+	a.Payments.SetOrderSync(a.Orders)
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
 		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment})

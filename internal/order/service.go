@@ -449,22 +449,89 @@ func (s *Service) loadItems(ctx context.Context, os []Order) error {
 
 // transition applies fn to an order inside a transaction, after re-reading it.
 func (s *Service) transition(ctx context.Context, id string, fn func(tx *sqldb.Tx, o *Order) error) (Order, error) {
-	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		o, _, err := s.get(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := fn(tx, &o); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE order_orders SET status = ?, payment_status = ?, fulfillment_status = ?, refunded = ?, updated_at = ? WHERE id = ?`,
-			o.Status, o.PaymentStatus, o.FulfillmentStatus, o.Refunded.Amount, s.now(), o.ID)
-		return err
-	})
-	if err != nil {
+	if err := s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.transitionIn(ctx, tx, id, fn) }); err != nil {
 		return Order{}, err
 	}
 	return s.Get(ctx, id)
+}
+
+// transitionIn is transition inside the caller's transaction.
+func (s *Service) transitionIn(ctx context.Context, tx *sqldb.Tx, id string, fn func(tx *sqldb.Tx, o *Order) error) error {
+	o, _, err := s.get(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx, &o); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE order_orders SET status = ?, payment_status = ?, fulfillment_status = ?, refunded = ?, updated_at = ? WHERE id = ?`,
+		o.Status, o.PaymentStatus, o.FulfillmentStatus, o.Refunded.Amount, s.now(), o.ID)
+	return err
+}
+
+// ProviderCaptured marks the order paid after the payment provider reported
+// a capture (payment.OrderSync).
+func (s *Service) ProviderCaptured(ctx context.Context, tx *sqldb.Tx, orderID string) error {
+	return s.transitionIn(ctx, tx, orderID, func(tx *sqldb.Tx, o *Order) error {
+		if o.PaymentStatus != PaymentAuthorized {
+			return nil
+		}
+		o.PaymentStatus = PaymentPaid
+		if o.Status == StatusPending {
+			o.Status = StatusPaid
+		}
+		if err := s.note(ctx, tx, o.ID, "captured", "Payment captured at the payment provider", "payment provider"); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, "order.paid", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "amount": o.Totals.Total})
+	})
+}
+
+// ProviderCanceled cancels an unfulfilled order whose authorization the
+// provider cancelled, putting its items back on stock (payment.OrderSync).
+func (s *Service) ProviderCanceled(ctx context.Context, tx *sqldb.Tx, orderID string) error {
+	return s.transitionIn(ctx, tx, orderID, func(tx *sqldb.Tx, o *Order) error {
+		if o.PaymentStatus != PaymentAuthorized {
+			return nil
+		}
+		o.PaymentStatus = PaymentVoided
+		if o.Status != StatusPending || len(o.Fulfillments) > 0 {
+			// Goods already left: staff must sort it out; the timeline says why.
+			return s.note(ctx, tx, o.ID, "payment_voided", "The payment provider cancelled the payment after fulfilment started", "payment provider")
+		}
+		for _, it := range o.Items {
+			if q := it.Quantity - it.Restocked; q > 0 {
+				if err := s.restock(ctx, tx, o, it, q, "payment provider"); err != nil {
+					return err
+				}
+			}
+		}
+		o.Status = StatusCancelled
+		if err := s.note(ctx, tx, o.ID, "cancelled", "Order cancelled: the payment provider cancelled the payment", "payment provider"); err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, "order.cancelled", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "reason": "payment cancelled"})
+	})
+}
+
+// ProviderRefunded records a refund made at the payment provider (for
+// example from its dashboard) on the order (payment.OrderSync).
+func (s *Service) ProviderRefunded(ctx context.Context, tx *sqldb.Tx, orderID string, amount int64) (map[string]any, error) {
+	var notify map[string]any
+	err := s.transitionIn(ctx, tx, orderID, func(tx *sqldb.Tx, o *Order) error {
+		amount = min(amount, o.Totals.Total.Amount-o.Refunded.Amount)
+		if amount <= 0 {
+			return nil
+		}
+		o.Refunded.Amount += amount
+		o.PaymentStatus = PaymentPartiallyRefunded
+		if o.Refunded.Amount == o.Totals.Total.Amount {
+			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
+		}
+		notify = map[string]any{"email": o.Email, "number": o.Number}
+		return s.note(ctx, tx, o.ID, "refunded", "Refunded "+money.Money{Amount: amount, Currency: o.Currency}.Format()+" at the payment provider", "payment provider")
+	})
+	return notify, err
 }
 
 func notAllowed(action string, o *Order) error {

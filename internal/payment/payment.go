@@ -58,6 +58,7 @@ type Payment struct {
 type Service struct {
 	db       *sqldb.DB
 	provider Provider
+	orders   OrderSync
 	now      func() time.Time
 }
 

@@ -1,8 +1,17 @@
 package payment
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
 	"context"
 	"fmt"
+	"github.com/mercato-shop/mercato/internal/apperr"
 	"strings"
 	"sync"
 
@@ -22,6 +31,25 @@ type Provider interface {
 	Capture(ctx context.Context, providerRef string, amount money.Money, idemKey string) error
 	Void(ctx context.Context, providerRef, idemKey string) error
 	Refund(ctx context.Context, providerRef string, amount money.Money, idemKey string) (refundRef string, err error)
+	// ParseWebhook verifies a notification's signature and decodes it. A
+	// bad signature or payload is an Invalid error.
+	ParseWebhook(payload []byte, header http.Header) (WebhookEvent, error)
+}
+
+// Webhook event types, named as Stripe names them.
+const (
+	EventSucceeded = "payment_intent.succeeded" // an authorized payment was captured
+	EventCanceled  = "payment_intent.canceled"  // an authorized payment was cancelled
+	EventRefunded  = "charge.refunded"          // money was given back (e.g. from the provider's dashboard)
+)
+
+// WebhookEvent is a verified provider notification.
+type WebhookEvent struct {
+	ID          string // the provider's event id: applied once
+	Type        string
+	ProviderRef string // the payment it concerns
+	Amount      int64  // for refunds: the amount of this refund
+	RefundRef   string // for refunds: the provider's refund id
 }
 
 // AuthorizeRequest asks a provider for money.
@@ -53,12 +81,81 @@ type Result struct {
 // Any other method is declined as invalid. It moves no real money and keeps
 // its idempotency memory in the process.
 type Sandbox struct {
-	mu   sync.Mutex
-	seen map[string]Result
+	mu     sync.Mutex
+	seen   map[string]Result
+	secret []byte
+	now    func() time.Time
 }
 
+// SandboxWebhookSecret signs the sandbox's webhooks. It is public on
+// purpose: the sandbox moves no money, and tests and tools sign with it
+// (see Sandbox.SignWebhook).
+const SandboxWebhookSecret = "whsec_mercato_sandbox"
+
+// SignatureHeader carries a webhook's signature: "t=<unix>,v1=<hex HMAC-SHA256 of t.payload>".
+const SignatureHeader = "Mercato-Signature"
+
+// webhookTolerance is how old a signed webhook may be (replay protection).
+const webhookTolerance = 5 * time.Minute
+
 // NewSandbox returns the sandbox provider.
-func NewSandbox() *Sandbox { return &Sandbox{seen: map[string]Result{}} }
+func NewSandbox() *Sandbox {
+	return &Sandbox{seen: map[string]Result{}, secret: []byte(SandboxWebhookSecret), now: time.Now}
+}
+
+func (s *Sandbox) mac(t int64, payload []byte) string {
+	m := hmac.New(sha256.New, s.secret)
+	fmt.Fprintf(m, "%d.", t)
+	m.Write(payload)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// SignWebhook returns the signature header value for payload at time t, as
+// the sandbox "provider" would send it.
+func (s *Sandbox) SignWebhook(payload []byte, t time.Time) string {
+	return fmt.Sprintf("t=%d,v1=%s", t.Unix(), s.mac(t.Unix(), payload))
+}
+
+// ParseWebhook implements Provider. The payload is
+// {"id","type","data":{"payment_ref","amount","refund_ref"}}.
+func (s *Sandbox) ParseWebhook(payload []byte, header http.Header) (WebhookEvent, error) {
+	bad := func(msg string) (WebhookEvent, error) { return WebhookEvent{}, apperr.Field(SignatureHeader, msg) }
+	var (
+		t   int64
+		sig string
+	)
+	for _, part := range strings.Split(header.Get(SignatureHeader), ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			t, _ = strconv.ParseInt(v, 10, 64)
+		case "v1":
+			sig = v
+		}
+	}
+	if t == 0 || sig == "" {
+		return bad("missing or malformed signature (want t=<unix>,v1=<hex>)")
+	}
+	if !hmac.Equal([]byte(sig), []byte(s.mac(t, payload))) {
+		return bad("signature does not match the payload")
+	}
+	if age := s.now().Sub(time.Unix(t, 0)); age > webhookTolerance || age < -webhookTolerance {
+		return bad("signature timestamp is outside the 5 minute tolerance")
+	}
+	var body struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+		Data struct {
+			PaymentRef string `json:"payment_ref"`
+			Amount     int64  `json:"amount"`
+			RefundRef  string `json:"refund_ref"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(payload, &body); err != nil || body.ID == "" || body.Data.PaymentRef == "" || len(body.ID) > 100 {
+		return WebhookEvent{}, apperr.Field("body", "must be a webhook event with id, type and data.payment_ref")
+	}
+	return WebhookEvent{ID: body.ID, Type: body.Type, ProviderRef: body.Data.PaymentRef, Amount: body.Data.Amount, RefundRef: body.Data.RefundRef}, nil
+}
 
 // SandboxMethods lists the sandbox's test payment methods and what they do
 // (for the checkout page).

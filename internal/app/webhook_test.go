@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
+)
+
+// webhook sends a sandbox-signed provider notification.
+func (a *testAPI) webhook(id, typ, paymentRef string, amount int64, refundRef string, signedAt time.Time) result {
+	a.t.Helper()
+	body, _ := json.Marshal(map[string]any{"id": id, "type": typ, "data": map[string]any{"payment_ref": paymentRef, "amount": amount, "refund_ref": refundRef}})
+	sig := payment.NewSandbox().SignWebhook(body, signedAt)
+	return a.do("POST", "/api/v1/payments/webhook", body, header(payment.SignatureHeader, sig))
+}
+
+func (a *testAPI) paymentOf(o order.Order) payment.Payment {
+	a.t.Helper()
+	ps, err := a.app.Payments.ForReference(context.Background(), o.ID)
+	if err != nil || len(ps) != 1 {
+		a.t.Fatalf("payments of %s: %+v, %v", o.Number, ps, err)
+	}
+	return ps[0]
+}
+
+func TestPaymentWebhooks(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		api := newShopAPI(t, db, shopConfig(t))
+		v := api.product("HOOK", 2000, 10)
+		o := api.placeOrder(nil, v, 2)
+		p := api.paymentOf(o)
+		now := time.Now()
+
+		// Refused: no signature, a wrong one, a stale one. Nothing changes.
+		body := []byte(`{"id":"evt_x","type":"charge.refunded","data":{"payment_ref":"` + p.ProviderRef + `","amount":100}}`)
+		api.do("POST", "/api/v1/payments/webhook", body).wantStatus(http.StatusBadRequest)
+		api.do("POST", "/api/v1/payments/webhook", body, header(payment.SignatureHeader, "t=1,v1=00")).wantStatus(http.StatusBadRequest)
+		api.webhook("evt_old", payment.EventRefunded, p.ProviderRef, 100, "re_old", now.Add(-time.Hour)).wantStatus(http.StatusBadRequest)
+		if n := api.rows(`SELECT COUNT(*) FROM payment_refunds`); n != 0 {
+			t.Fatalf("a refused webhook recorded %d refunds", n)
+		}
+
+		// A refund made at the provider reaches the payment and the order, once.
+		for range 2 {
+			api.webhook("evt_refund_1", payment.EventRefunded, p.ProviderRef, 1500, "re_1", now).wantStatus(http.StatusOK)
+		}
+		got, err := api.app.Orders.Get(context.Background(), o.ID)
+		if err != nil || got.Refunded.Amount != 1500 || got.PaymentStatus != order.PaymentPartiallyRefunded {
+			t.Fatalf("order after provider refund: refunded %d, %s, %v", got.Refunded.Amount, got.PaymentStatus, err)
+		}
+		if pay := api.paymentOf(o); pay.RefundedAmount != 1500 || pay.Status != payment.StatusPartiallyRefunded {
+			t.Fatalf("payment after provider refund: %+v", pay)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM outbox_events WHERE topic = 'payment.refunded' AND aggregate_id = ?`, p.ID); n != 1 {
+			t.Fatalf("%d payment.refunded events, want 1", n)
+		}
+		// A refund Mercato made itself is not counted again when the provider reports it.
+		full := got.Totals.Total.Amount - 1500
+		var refunded order.Order
+		api.do("POST", "/api/v1/admin/orders/"+o.ID+"/refunds", map[string]any{"amount": full}, bearer(api.staff)).wantStatus(http.StatusCreated).decode(&refunded)
+		var ref string
+		db.QueryRowContext(context.Background(), `SELECT provider_ref FROM payment_refunds WHERE payment_id = ? AND provider_ref <> 're_1'`, p.ID).Scan(&ref)
+		api.webhook("evt_refund_2", payment.EventRefunded, p.ProviderRef, full, ref, now).wantStatus(http.StatusOK)
+		got, _ = api.app.Orders.Get(context.Background(), o.ID)
+		if got.Status != order.StatusRefunded || got.Refunded.Amount != got.Totals.Total.Amount {
+			t.Fatalf("order after full refund: %s, refunded %d of %d", got.Status, got.Refunded.Amount, got.Totals.Total.Amount)
+		}
+
+		// Unknown payments are acknowledged and ignored.
+		api.webhook("evt_unknown", payment.EventSucceeded, "sb_pi_nope", 0, "", now).wantStatus(http.StatusOK)
+	})
+}
+
+func TestPaymentWebhookCaptureAndCancel(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		cfg := shopConfig(t)
+		cfg.CaptureOnFulfilment = true
+		api := newShopAPI(t, db, cfg)
+		v := api.product("AUTH", 1000, 5)
+		now := time.Now()
+
+		captured := api.placeOrder(nil, v, 1)
+		if captured.Status != order.StatusPending || captured.PaymentStatus != order.PaymentAuthorized {
+			t.Fatalf("authorize-only order: %s / %s", captured.Status, captured.PaymentStatus)
+		}
+		api.webhook("evt_cap", payment.EventSucceeded, api.paymentOf(captured).ProviderRef, 0, "", now).wantStatus(http.StatusOK)
+		got, _ := api.app.Orders.Get(context.Background(), captured.ID)
+		if got.Status != order.StatusPaid || got.PaymentStatus != order.PaymentPaid || api.paymentOf(captured).Status != payment.StatusCaptured {
+			t.Fatalf("after capture webhook: %s / %s", got.Status, got.PaymentStatus)
+		}
+
+		cancelled := api.placeOrder(nil, v, 2)
+		if l := api.stock("AUTH"); l.OnHand != 2 {
+			t.Fatalf("stock before cancel: %+v", l)
+		}
+		api.webhook("evt_cancel", payment.EventCanceled, api.paymentOf(cancelled).ProviderRef, 0, "", now).wantStatus(http.StatusOK)
+		got, _ = api.app.Orders.Get(context.Background(), cancelled.ID)
+		if got.Status != order.StatusCancelled || got.PaymentStatus != order.PaymentVoided {
+			t.Fatalf("after cancel webhook: %s / %s", got.Status, got.PaymentStatus)
+		}
+		if l := api.stock("AUTH"); l.OnHand != 4 {
+			t.Fatalf("cancelled order not restocked: %+v", l)
+		}
+	})
+}
