@@ -173,16 +173,21 @@ func (s *Service) Get(ctx context.Context, id string) (Payment, error) {
 
 // ForReference lists the payments made for a reference (an order id), oldest first.
 func (s *Service) ForReference(ctx context.Context, reference string) ([]Payment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM payment_payments WHERE reference = ? ORDER BY created_at, id`, reference)
+	return s.list(ctx, "list payments", `WHERE reference = ? ORDER BY created_at, id`, reference)
+}
+
+// list returns the payments a WHERE ... ORDER BY clause selects.
+func (s *Service) list(ctx context.Context, what, where string, args ...any) ([]Payment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM payment_payments `+where, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list payments: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []Payment
 	for rows.Next() {
 		p, err := scan(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, p)
 	}
@@ -323,21 +328,8 @@ func (s *Service) getIn(ctx context.Context, q sqldb.Querier, id string) (Paymen
 // what a crash between payment and order commit leaves. The checkout
 // reconciler voids or refunds them.
 func (s *Service) Orphans(ctx context.Context, age time.Duration) ([]Payment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM payment_payments
-		WHERE order_id IS NULL AND status IN ('authorized', 'captured') AND created_at < ? ORDER BY created_at`, s.now().Add(-age))
-	if err != nil {
-		return nil, fmt.Errorf("find orphan payments: %w", err)
-	}
-	defer rows.Close()
-	var out []Payment
-	for rows.Next() {
-		p, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return s.list(ctx, "find orphan payments",
+		`WHERE order_id IS NULL AND status IN ('authorized', 'captured') AND created_at < ? ORDER BY created_at`, s.now().Add(-age))
 }
 
 // Cancel undoes an unclaimed payment: void when authorized, full refund when
