@@ -38,7 +38,10 @@ type shop struct {
 func newShop(tb testing.TB, db *sqldb.DB) *shop {
 	tb.Helper()
 	dir := tb.TempDir()
-	a := app.Wire(app.Config{Currency: "EUR", ShopName: "Test shop", DataDir: dir, DefaultCountry: "DE"}, slog.New(slog.NewTextHandler(io.Discard, nil)), db)
+	a, err := app.Wire(app.Config{Currency: "EUR", ShopName: "Test shop", DataDir: dir, DefaultCountry: "DE"}, slog.New(slog.NewTextHandler(io.Discard, nil)), db)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	ctx := context.Background()
 	if _, err := a.Customers.CreateAccount(ctx, "ada@shop.test", "admin-secret-1", "Ada", auth.RoleAdmin); err != nil {
 		tb.Fatal(err)

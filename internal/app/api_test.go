@@ -56,7 +56,10 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 func newTestAPI(t testing.TB, db *sqldb.DB) *testAPI {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := Wire(Config{Currency: "EUR", ShopName: "Test shop"}, log, db)
+	a, err := Wire(Config{Currency: "EUR", ShopName: "Test shop"}, log, db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := &testAPI{t: t, app: a, h: a.Handler(), doc: loadAPIDoc(t)}
 	ctx := context.Background()
 	if _, err := a.Customers.CreateAccount(ctx, staffEmail, testPassword, "Stella Staff", auth.RoleStaff); err != nil {
@@ -810,7 +813,10 @@ func TestOperationsEndpoints(t *testing.T) {
 func TestClientGoneIsNotAServerError(t *testing.T) {
 	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
 		var logs syncBuffer
-		a := Wire(Config{Currency: "EUR", DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(&logs, nil)), db)
+		a, err := Wire(Config{Currency: "EUR", DataDir: t.TempDir()}, slog.New(slog.NewTextHandler(&logs, nil)), db)
+		if err != nil {
+			t.Fatal(err)
+		}
 		seedFixture(t, a)
 		h := a.Handler()
 		for _, target := range []string{"/api/v1/products", "/api/v1/products/zebra-linen-shirt", "/api/v1/categories"} {

@@ -95,11 +95,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if len(applied) > 0 {
 		log.Info("migrations applied", "count", len(applied), "dialect", db.Dialect())
 	}
-	return Wire(cfg, log, db), nil
+	a, err := Wire(cfg, log, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
-// Wire builds the modules on an open, migrated database.
-func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
+// Wire builds the modules on an open, migrated database. It fails only when
+// an embedded template does not parse (a build defect the modules' tests
+// catch) or the configuration is inconsistent.
+func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	inv := inventory.NewService(db)
@@ -118,22 +125,22 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) *App {
 		Shipping: shipping.NewService(db, shipping.Options{DefaultCountry: cfg.DefaultCountry, Currency: cfg.Currency}),
 		Tax:      tax.NewService(db, tax.Options{DefaultCountry: cfg.DefaultCountry, PricesIncludeTax: cfg.PricesIncludeTax}),
 	}
-	a.wireEvents()
+	if err := a.wireEvents(); err != nil {
+		return nil, err
+	}
 	a.wireShop()
 	sf, err := storefront.New(cat, storefront.Options{ShopName: cfg.ShopName, LogoURL: cfg.ShopLogo, AccentColor: cfg.ShopAccent, BaseURL: cfg.BaseURL,
 		Services: storefront.Services{Carts: a.Carts, Checkout: a.Checkout, Orders: a.Orders, Customers: a.Customers, Shipping: a.Shipping, AllowCheckout: a.allowCheckout}}, log)
 	if err != nil {
-		// Config.validate has checked the options, so only broken embedded
-		// templates get here: a build defect the storefront's tests catch.
-		panic(fmt.Sprintf("wire storefront: %v", err))
+		return nil, fmt.Errorf("wire storefront: %w", err)
 	}
 	a.Storefront = sf
 	a.Admin, err = admin.New(admin.Services{Catalog: cat, Inventory: inv, Orders: a.Orders, Accounts: a.Customers, Emails: a.Notify,
 		Sales: a.Analytics, Blobs: a.Blob}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
 	if err != nil {
-		panic(fmt.Sprintf("wire admin: %v", err)) // broken embedded templates: a build defect admin's tests catch
+		return nil, fmt.Errorf("wire admin: %w", err)
 	}
-	return a
+	return a, nil
 }
 
 // Close releases the database.

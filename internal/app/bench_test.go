@@ -31,7 +31,10 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, db *sqldb.DB) *benchEnv {
 	b.Helper()
 	ctx := context.Background()
-	a := Wire(Config{Currency: "EUR", DataDir: b.TempDir()}, slog.New(slog.NewTextHandler(io.Discard, nil)), db)
+	a, err := Wire(Config{Currency: "EUR", DataDir: b.TempDir()}, slog.New(slog.NewTextHandler(io.Discard, nil)), db)
+	if err != nil {
+		b.Fatal(err)
+	}
 	n, err := demo.Seed(ctx, a.Catalog, a.Blob, "EUR", nil)
 	if err != nil {
 		b.Fatal(err)

@@ -25,7 +25,7 @@ const defaultStaffEmail = "staff@localhost"
 
 // wireEvents builds the in-process bus and the outbox relay and subscribes
 // the event consumers.
-func (a *App) wireEvents() {
+func (a *App) wireEvents() error {
 	a.Bus = outbox.NewLocalBus()
 	a.Relay = outbox.NewRelay(a.DB, a.Bus, a.Log, relayInterval)
 	staff := a.Config.StaffEmail
@@ -34,9 +34,7 @@ func (a *App) wireEvents() {
 	}
 	n, err := notify.NewService(a.DB, notify.Options{ShopName: a.Config.ShopName, BaseURL: a.Config.BaseURL, StaffEmail: staff}, a.Log)
 	if err != nil {
-		// Only broken embedded templates get here: a build defect the
-		// notify tests catch.
-		panic(fmt.Sprintf("wire notify: %v", err))
+		return fmt.Errorf("wire notify: %w", err)
 	}
 	a.Notify = n
 	a.Analytics = analytics.NewService(a.DB, a.Config.Currency, a.Log)
@@ -53,6 +51,7 @@ func (a *App) wireEvents() {
 		}
 		return float64(n)
 	}))
+	return nil
 }
 
 // withRelayNotifier gives every request a context whose outbox.Add calls

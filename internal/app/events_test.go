@@ -267,7 +267,10 @@ func TestSalesAPI(t *testing.T) {
 // published after commit without waiting for the relay's poll (an hour here).
 func TestRequestsWakeTheRelay(t *testing.T) {
 	db := sqldbtest.SQLite(t, Migrations()...)
-	a := Wire(Config{Currency: "EUR", ShopName: "Test"}, slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), db)
+	a, err := Wire(Config{Currency: "EUR", ShopName: "Test"}, slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})), db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.Relay = outbox.NewRelay(db, a.Bus, a.Log, time.Hour)
 	stop := a.Start(context.Background())
 	defer stop()
@@ -323,7 +326,10 @@ func (l *lockedBuffer) String() string {
 func TestEveryRunsJobsUntilStopped(t *testing.T) {
 	db := sqldbtest.SQLite(t, Migrations()...)
 	logs := &lockedBuffer{}
-	a := Wire(Config{Currency: "EUR"}, slog.New(slog.NewTextHandler(logs, nil)), db)
+	a, err := Wire(Config{Currency: "EUR"}, slog.New(slog.NewTextHandler(logs, nil)), db)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	ran := make(chan string, 10)
 	var running sync.WaitGroup
@@ -373,7 +379,10 @@ func BenchmarkRelayToConsumers(b *testing.B) {
 			} else {
 				db = sqldbtest.Postgres(b, Migrations()...)
 			}
-			a := Wire(Config{Currency: "EUR", ShopName: "Bench"}, slog.New(slog.NewTextHandler(tlogWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})), db)
+			a, err := Wire(Config{Currency: "EUR", ShopName: "Bench"}, slog.New(slog.NewTextHandler(tlogWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})), db)
+			if err != nil {
+				b.Fatal(err)
+			}
 			ctx := context.Background()
 			at := time.Now()
 			for i := 0; i < b.N; {

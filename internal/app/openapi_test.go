@@ -128,7 +128,10 @@ func (d *apiDoc) deref(v any) map[string]any {
 // not part of the REST contract.
 func routeTable(t *testing.T) []string {
 	t.Helper()
-	a := Wire(Config{Currency: "EUR"}, slog.New(slog.NewTextHandler(io.Discard, nil)), sqldbtest.SQLite(t, Migrations()...))
+	a, err := Wire(Config{Currency: "EUR"}, slog.New(slog.NewTextHandler(io.Discard, nil)), sqldbtest.SQLite(t, Migrations()...))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []string
 	for _, rt := range a.routes() {
 		method, path, ok := strings.Cut(rt.pattern, " ")

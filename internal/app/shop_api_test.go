@@ -48,7 +48,10 @@ func shopConfig(t testing.TB) Config {
 func newShopAPI(t testing.TB, db *sqldb.DB, cfg Config) *testAPI {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := Wire(cfg, log, db)
+	a, err := Wire(cfg, log, db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.checkoutLimit = ratelimit.NewMemory(1_000_000, time.Minute)
 	api := &testAPI{t: t, app: a, h: a.Handler(), doc: loadAPIDoc(t)}
 	ctx := context.Background()

@@ -38,7 +38,10 @@ type shopBench struct {
 func newShopBench(b *testing.B, db *sqldb.DB, relay bool) *shopBench {
 	b.Helper()
 	cfg := shopConfig(b)
-	a := Wire(cfg, slog.New(slog.NewTextHandler(tlogWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})), db)
+	a, err := Wire(cfg, slog.New(slog.NewTextHandler(tlogWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn})), db)
+	if err != nil {
+		b.Fatal(err)
+	}
 	a.checkoutLimit = ratelimit.NewMemory(1<<30, time.Minute) // every request comes from one address
 	if relay {
 		// As in `mercato serve`: the relay publishes the checkouts' events

@@ -31,8 +31,11 @@ type shop struct {
 func newShop(t testing.TB, db *sqldb.DB, seedDemo bool) *shop {
 	t.Helper()
 	ctx := context.Background()
-	a := app.Wire(app.Config{Currency: "EUR", DataDir: t.TempDir(), DefaultCountry: "DE", PricesIncludeTax: true, ShopName: "Test shop", BaseURL: "http://shop.test"},
+	a, err := app.Wire(app.Config{Currency: "EUR", DataDir: t.TempDir(), DefaultCountry: "DE", PricesIncludeTax: true, ShopName: "Test shop", BaseURL: "http://shop.test"},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &shop{t: t, a: a, h: a.Handler()}
 	if seedDemo {
 		if _, err := demo.Seed(ctx, a.Catalog, a.Blob, "EUR", nil); err != nil {
