@@ -50,6 +50,10 @@ func (a *App) wireShop() {
 		_, err = a.Checkout.PurgeRequests(ctx, 24*time.Hour)
 		return err
 	})
+	a.Every(reconcileEvery, "payment-refunds", func(ctx context.Context) error {
+		_, err := a.Payments.SendPendingRefunds(ctx)
+		return err
+	})
 }
 
 // allowCheckout applies the per-address checkout rate limit.

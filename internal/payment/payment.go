@@ -280,10 +280,6 @@ func (s *Service) refund(ctx context.Context, tx *sqldb.Tx, paymentID string, am
 		return "", apperr.Field("amount", fmt.Sprintf("must be between 1 and %d (what is left to refund)", left))
 	}
 	refundID := ids.New()
-	ref, err := s.provider.Refund(ctx, p.ProviderRef, money.Money{Amount: amount, Currency: p.Amount.Currency}, "refund:"+refundID)
-	if err != nil {
-		return "", fmt.Errorf("refund %s: %w", p.ID, err)
-	}
 	write := func(tx *sqldb.Tx) error {
 		status := StatusPartiallyRefunded
 		if amount == left {
@@ -297,10 +293,12 @@ func (s *Service) refund(ctx context.Context, tx *sqldb.Tx, paymentID string, am
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.Conflictf("payment %s was refunded concurrently", p.ID)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO payment_refunds (id, payment_id, amount, provider_ref, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			refundID, p.ID, amount, ref, reason, s.now()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO payment_refunds (id, payment_id, amount, provider_ref, reason, status, created_at) VALUES (?, ?, ?, '', ?, 'pending', ?)`,
+			refundID, p.ID, amount, reason, s.now()); err != nil {
 			return fmt.Errorf("record refund: %w", err)
 		}
+		// The provider moves money only once this decision has committed.
+		tx.AfterCommit(func() { s.sendRefund(context.WithoutCancel(ctx), refundID) })
 		if !announce {
 			return nil
 		}
@@ -349,4 +347,55 @@ func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
 		return err
 	}
 	return nil
+}
+
+// sendRefund asks the provider to pay out a pending refund and marks it
+// succeeded. The refund id is the idempotency key, so sending again (after
+// a crash, or from SendPendingRefunds) never refunds twice. A failure leaves
+// the refund pending for SendPendingRefunds.
+func (s *Service) sendRefund(ctx context.Context, refundID string) error {
+	var (
+		amount            int64
+		providerRef, curr string
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT r.amount, p.provider_ref, p.currency FROM payment_refunds r JOIN payment_payments p ON p.id = r.payment_id
+		WHERE r.id = ? AND r.status = 'pending'`, refundID).Scan(&amount, &providerRef, &curr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // sent already
+	}
+	if err != nil {
+		return fmt.Errorf("send refund %s: %w", refundID, err)
+	}
+	ref, err := s.provider.Refund(ctx, providerRef, money.Money{Amount: amount, Currency: curr}, "refund:"+refundID)
+	if err != nil {
+		return fmt.Errorf("send refund %s to %s: %w", refundID, s.provider.Name(), err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE payment_refunds SET status = 'succeeded', provider_ref = ? WHERE id = ? AND status = 'pending'`, ref, refundID); err != nil {
+		return fmt.Errorf("record refund %s as sent: %w", refundID, err)
+	}
+	return nil
+}
+
+// SendPendingRefunds sends every refund still pending (the provider failed,
+// or the process stopped between commit and send). It runs periodically.
+func (s *Service) SendPendingRefunds(ctx context.Context) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM payment_refunds WHERE status = 'pending' ORDER BY created_at LIMIT 100`)
+	if err != nil {
+		return 0, fmt.Errorf("pending refunds: %w", err)
+	}
+	var pending []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("pending refunds: %w", err)
+		}
+		pending = append(pending, id)
+	}
+	rows.Close()
+	var errs []error
+	for _, id := range pending {
+		errs = append(errs, s.sendRefund(ctx, id))
+	}
+	return len(pending), errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package payment_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -99,6 +100,78 @@ func TestRefundsNeverExceedTheCapture(t *testing.T) {
 		db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_events WHERE topic = 'payment.refunded'`).Scan(&n)
 		if n != 2 {
 			t.Fatalf("%d payment.refunded events, want 2", n)
+		}
+	})
+}
+
+// countingProvider is the sandbox with refunds counted and, on demand, failing.
+type countingProvider struct {
+	*payment.Sandbox
+	fail    bool
+	refunds int
+}
+
+func (c *countingProvider) Refund(ctx context.Context, ref string, amount money.Money, key string) (string, error) {
+	c.refunds++
+	if c.fail {
+		return "", errors.New("provider unavailable")
+	}
+	return c.Sandbox.Refund(ctx, ref, amount, key)
+}
+
+func TestRefundsMoveMoneyOnlyAfterCommit(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		prov := &countingProvider{Sandbox: payment.NewSandbox()}
+		svc := payment.NewService(db, prov)
+		p, err := svc.Pay(ctx, "order-1", eur(1000), "pm_card_visa", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := func() (string, int64) {
+			var st string
+			var n int64
+			db.QueryRowContext(ctx, `SELECT COALESCE(MAX(status), ''), COUNT(*) FROM payment_refunds WHERE payment_id = ?`, p.ID).Scan(&st, &n)
+			return st, n
+		}
+
+		// A refund decided in a transaction that rolls back moves no money.
+		err = db.InTx(ctx, func(tx *sqldb.Tx) error {
+			if _, err := svc.Refund(ctx, tx, p.ID, 300, "test", nil); err != nil {
+				return err
+			}
+			return errors.New("the order update failed")
+		})
+		if err == nil || prov.refunds != 0 {
+			t.Fatalf("rolled back: err %v, provider refunds %d; want no provider call", err, prov.refunds)
+		}
+		if _, n := status(); n != 0 {
+			t.Fatalf("a rolled-back refund left %d rows", n)
+		}
+
+		// The provider fails after commit: the refund stays pending, then the job sends it once.
+		prov.fail = true
+		if _, err := svc.Refund(ctx, nil, p.ID, 300, "test", nil); err != nil {
+			t.Fatal(err)
+		}
+		if st, n := status(); st != "pending" || n != 1 || prov.refunds != 1 {
+			t.Fatalf("after a failed send: %s ×%d, provider calls %d", st, n, prov.refunds)
+		}
+		if _, err := svc.SendPendingRefunds(ctx); err == nil {
+			t.Fatal("SendPendingRefunds hid the provider failure")
+		}
+		prov.fail = false
+		if n, err := svc.SendPendingRefunds(ctx); err != nil || n != 1 {
+			t.Fatalf("SendPendingRefunds = %d, %v", n, err)
+		}
+		if n, _ := svc.SendPendingRefunds(ctx); n != 0 {
+			t.Fatalf("a sent refund is still pending (%d)", n)
+		}
+		if st, _ := status(); st != "succeeded" || prov.refunds != 3 {
+			t.Fatalf("after the retry: %s, provider calls %d (want 3: first, failed retry, success)", st, prov.refunds)
+		}
+		if got, _ := svc.Get(ctx, p.ID); got.RefundedAmount != 300 {
+			t.Fatalf("refunded %d, want 300", got.RefundedAmount)
 		}
 	})
 }
