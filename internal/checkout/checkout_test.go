@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
@@ -409,6 +410,62 @@ func TestPriceChangeIsNeverSilent(t *testing.T) {
 		resp, err = s.checkoutCart(ctx, cartID, "k2", input("pm_card_visa"))
 		if err != nil || resp.Status != 201 {
 			t.Fatalf("checkout after seeing the new price: %d %s %v", resp.Status, resp.Body, err)
+		}
+	})
+}
+
+// slowPayments pauses a checkout in its payment step to run something else
+// first (a retry that takes the key over).
+type slowPayments struct {
+	checkout.Payments
+	during func()
+}
+
+func (p slowPayments) Pay(ctx context.Context, reference string, amount money.Money, method string, capture bool) (payment.Payment, error) {
+	if p.during != nil {
+		p.during()
+	}
+	return p.Payments.Pay(ctx, reference, amount, method, capture)
+}
+
+// TestSupersededAttemptCannotOrder: an attempt that runs past its lock is
+// taken over by a retry with the same key; when the slow attempt finally
+// reaches its order, it is refused and compensated: one order, one live
+// payment, the retry's answer stored.
+func TestSupersededAttemptCannotOrder(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		v := s.product(t, "SLOW", 700, 5)
+		cartID := s.cartWith(t, ctx, map[string]int64{v: 1})
+
+		var retry checkout.Response
+		slow := checkout.NewService(db, s.carts, s.stock, slowPayments{Payments: s.payments, during: func() {
+			// The slow attempt's lock runs out; the client's retry takes over and finishes.
+			if _, err := db.ExecContext(ctx, `UPDATE checkout_requests SET locked_until = ? WHERE cart_id = ?`, time.Now().Add(-time.Hour).UTC(), cartID); err != nil {
+				t.Error(err)
+			}
+			var err error
+			if retry, err = s.checkoutCart(ctx, cartID, "k", input("pm_card_visa")); err != nil || retry.Status != 201 {
+				t.Errorf("retry: %d %s %v", retry.Status, retry.Body, err)
+			}
+		}}, s.orders, slog.New(slog.NewTextHandler(io.Discard, nil)), checkout.Options{})
+
+		body, _ := json.Marshal(input("pm_card_visa"))
+		if _, err := slow.Checkout(ctx, cartID, "k", body, input("pm_card_visa")); !apperr.Is(err, apperr.Conflict) {
+			t.Fatalf("superseded attempt: %v, want a conflict", err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM order_orders`); n != 1 {
+			t.Fatalf("%d orders, want 1", n)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_payments WHERE status = 'captured'`); n != 1 {
+			t.Fatalf("%d captured payments, want 1 (the slow attempt's must be refunded)", n)
+		}
+		if l, _ := s.stock.Get(ctx, "SLOW"); l.OnHand != 4 || l.Reserved != 0 {
+			t.Fatalf("stock = %+v, want 4 on hand, nothing reserved", l)
+		}
+		if again, _ := s.checkoutCart(ctx, cartID, "k", input("pm_card_visa")); !bytes.Equal(again.Body, retry.Body) {
+			t.Fatalf("the stored answer is not the retry's")
 		}
 	})
 }

@@ -158,7 +158,7 @@ func (s *Service) Checkout(ctx context.Context, cartID, idemKey string, body []b
 	}
 	q, err := s.prepare(ctx, cartID, in)
 	if c := apperr.CodeOf(err); err != nil && (c == apperr.Invalid || c == apperr.NotFound) {
-		s.forget(ctx, cartID, idemKey) // nothing was reserved or paid
+		s.forget(ctx, cartID, idemKey, orderID) // nothing was reserved or paid
 		return Response{}, err
 	}
 	var resp Response
@@ -167,11 +167,14 @@ func (s *Service) Checkout(ctx context.Context, cartID, idemKey string, body []b
 	}
 	if err != nil {
 		if web.StatusOf(err) >= 500 {
-			s.unlock(ctx, cartID, idemKey) // let a retry run again
+			s.unlock(ctx, cartID, idemKey, orderID) // let a retry run again
+			return Response{}, err
+		}
+		if errors.Is(err, errSuperseded) {
 			return Response{}, err
 		}
 		resp = problemResponse(err)
-		if ferr := s.finish(ctx, nil, cartID, idemKey, resp); ferr != nil {
+		if ferr := s.finish(ctx, nil, cartID, idemKey, orderID, resp); ferr != nil {
 			return Response{}, ferr
 		}
 	}
@@ -233,15 +236,24 @@ func (s *Service) begin(ctx context.Context, cartID, key, hash string) (string, 
 	return "", nil, apperr.Conflictf("a checkout with this Idempotency-Key is in progress; retry shortly")
 }
 
-func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key string, r Response) error {
+// errSuperseded: a retry took this attempt's key over (the attempt ran past
+// its lock); the attempt must not store an answer or commit an order.
+var errSuperseded = apperr.Conflictf("this checkout attempt was superseded by a retry with the same Idempotency-Key; retry to see its answer")
+
+// finish stores the answer under the key, fenced by the attempt's order id:
+// only the attempt that holds the key (the latest to claim it) may.
+func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key, orderID string, r Response) error {
 	q := sqldb.Querier(s.db)
 	if tx != nil {
 		q = tx
 	}
-	_, err := q.ExecContext(ctx, `UPDATE checkout_requests SET status = 'done', response_status = ?, response_body = ?, updated_at = ? WHERE cart_id = ? AND idem_key = ?`,
-		r.Status, string(r.Body), s.now(), cartID, key)
+	res, err := q.ExecContext(ctx, `UPDATE checkout_requests SET status = 'done', response_status = ?, response_body = ?, updated_at = ?
+		WHERE cart_id = ? AND idem_key = ? AND order_id = ? AND status = 'in_progress'`, r.Status, string(r.Body), s.now(), cartID, key, orderID)
 	if err != nil {
 		return fmt.Errorf("store checkout response: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errSuperseded
 	}
 	return nil
 }
@@ -249,13 +261,13 @@ func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key string, 
 // forget drops the claim on a key whose attempt did nothing, so that the
 // key can be used again with another body. Should it fail, the claim
 // expires after lockFor.
-func (s *Service) forget(ctx context.Context, cartID, key string) {
-	s.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM checkout_requests WHERE cart_id = ? AND idem_key = ? AND status = 'in_progress'`, cartID, key)
+func (s *Service) forget(ctx context.Context, cartID, key, orderID string) {
+	s.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM checkout_requests WHERE cart_id = ? AND idem_key = ? AND order_id = ? AND status = 'in_progress'`, cartID, key, orderID)
 }
 
-func (s *Service) unlock(ctx context.Context, cartID, key string) {
-	s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE checkout_requests SET locked_until = ? WHERE cart_id = ? AND idem_key = ? AND status = 'in_progress'`,
-		s.now().Add(-time.Second), cartID, key)
+func (s *Service) unlock(ctx context.Context, cartID, key, orderID string) {
+	s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE checkout_requests SET locked_until = ? WHERE cart_id = ? AND idem_key = ? AND order_id = ? AND status = 'in_progress'`,
+		s.now().Add(-time.Second), cartID, key, orderID)
 }
 
 // prepare prices the cart for the validated input and checks that it can
@@ -364,7 +376,7 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 			return err
 		}
 		resp = Response{Status: 201, Body: body}
-		if err := s.finish(ctx, tx, cartID, idemKey, resp); err != nil {
+		if err := s.finish(ctx, tx, cartID, idemKey, orderID, resp); err != nil {
 			return err
 		}
 		// Last: a stock row is locked from here to the commit, and a
