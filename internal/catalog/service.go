@@ -594,3 +594,40 @@ func dedupe(in []string) []string {
 	}
 	return out
 }
+
+// AttributeCounts returns, for the active products in a category (id or
+// slug) and the categories below it, attribute key -> value -> number of
+// products: the storefront's filter counts, in one query.
+func (s *Service) AttributeCounts(ctx context.Context, category string) (map[string]map[string]int, error) {
+	cats, err := s.categoryTree(ctx, category)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{StatusActive}
+	for _, id := range cats {
+		args = append(args, id)
+	}
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT pa.key, pa.value, COUNT(*) FROM catalog_product_attributes pa
+		JOIN catalog_products p ON p.id = pa.product_id
+		WHERE p.status = ? AND EXISTS (SELECT 1 FROM catalog_product_categories pc WHERE pc.product_id = p.id AND pc.category_id IN (`+sqldb.Placeholders(len(cats))+`))
+		GROUP BY pa.key, pa.value`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("attribute counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var (
+			k, v string
+			n    int
+		)
+		if err := rows.Scan(&k, &v, &n); err != nil {
+			return nil, fmt.Errorf("attribute counts: %w", err)
+		}
+		if out[k] == nil {
+			out[k] = map[string]int{}
+		}
+		out[k][v] = n
+	}
+	return out, rows.Err()
+}

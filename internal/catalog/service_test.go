@@ -307,3 +307,49 @@ func TestSlugify(t *testing.T) {
 		}
 	}
 }
+
+func TestAttributeCountsMatchListing(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc := newService(db)
+		parent, _ := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Home"})
+		child, _ := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Mugs", ParentID: &parent.ID})
+		other, _ := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Books"})
+		for i := range 30 {
+			in := product(fmt.Sprintf("Thing %d", i), 100, fmt.Sprintf("T-%d", i))
+			in.Attributes = map[string]string{"colour": []string{"red", "blue", "green"}[i%3], "material": []string{"clay", "glass"}[i%2]}
+			in.CategoryIDs = []string{[]string{parent.ID, child.ID, other.ID}[i%3]}
+			if i%7 == 0 {
+				in.Status = catalog.StatusDraft // not counted
+			}
+			if _, err := svc.CreateProduct(ctx, in, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, cat := range []string{parent.Slug, child.ID, other.ID} {
+			want := map[string]map[string]int{}
+			page, err := svc.ListProducts(ctx, catalog.ListQuery{Category: cat, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range page.Items {
+				for k, v := range p.Attributes {
+					if want[k] == nil {
+						want[k] = map[string]int{}
+					}
+					want[k][v]++
+				}
+			}
+			got, err := svc.AttributeCounts(ctx, cat)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
+				t.Errorf("category %s: counts %v, listing says %v", cat, got, want)
+			}
+		}
+		if _, err := svc.AttributeCounts(ctx, "nope"); !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("unknown category: %v", err)
+		}
+	})
+}
