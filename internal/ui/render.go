@@ -3,6 +3,13 @@
 // file handler that serves them at fingerprinted URLs, the accent-colour
 // theme, and a renderer that parses templates once at start.
 //
+// It also holds their page plumbing, so that every UI (and any future one)
+// answers the same way: error pages with the API's status for the same
+// error (ErrorPages), one-time flash messages in a cookie (Flashes), the
+// messages of a refused form per field (FormErrorsOf), the cross-origin
+// guard for forms (NewCSRF), and HTTPS detection for cookies' Secure flag
+// (IsHTTPS, SetCookie).
+//
 // Pages are server-rendered with html/template and work without JavaScript;
 // the script only enhances. The Content-Security-Policy set by web.Observe
 // forbids inline styles and scripts, so templates never use style="" or

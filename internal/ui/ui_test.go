@@ -129,20 +129,32 @@ func TestThemeContrast(t *testing.T) {
 	}
 }
 
-func TestRenderer(t *testing.T) {
+// testRenderer parses pages (name -> template text) with a header that
+// shows the shop's name and an empty footer.
+func testRenderer(t *testing.T, pages map[string]string) (*Renderer, *Assets) {
+	t.Helper()
 	a, err := NewAssets(Theme{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fsys := fstest.MapFS{
 		"partials/chrome.html": {Data: []byte(`{{define "header"}}<header>{{.Shop.Name}}</header>{{end}}{{define "footer"}}<footer></footer>{{end}}`)},
-		"pages/hello.html":     {Data: []byte(`{{define "content"}}<p>{{money .Price}} {{plural .N "item" "items"}}</p>{{end}}`)},
-		"pages/broken.html":    {Data: []byte(`{{define "content"}}{{.Missing.Field}}{{end}}`)},
+	}
+	for name, text := range pages {
+		fsys["pages/"+name+".html"] = &fstest.MapFile{Data: []byte(text)}
 	}
 	r, err := NewRenderer(a, fsys, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, a
+}
+
+func TestRenderer(t *testing.T) {
+	r, a := testRenderer(t, map[string]string{
+		"hello":  `{{define "content"}}<p>{{money .Price}} {{plural .N "item" "items"}}</p>{{end}}`,
+		"broken": `{{define "content"}}{{.Missing.Field}}{{end}}`,
+	})
 	type data struct {
 		Page
 		Price money.Money
