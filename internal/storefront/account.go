@@ -11,6 +11,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/platform/web"
+	"github.com/mercato-shop/mercato/internal/ui"
 )
 
 func accountNav(current string) []link {
@@ -167,7 +168,7 @@ func (s *Storefront) Register() http.Handler {
 		if err := s.signedIn(w, r, a, token); err != nil {
 			return err
 		}
-		setFlash(w, r, false, "Welcome, "+a.Name+"! Your account is ready.")
+		s.flash.Set(w, r, ui.Flash{Text: "Welcome, " + a.Name + "! Your account is ready."})
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return nil
 	})
@@ -196,7 +197,7 @@ type orderRow struct {
 
 type accountView struct {
 	view
-	Flash      *flash
+	Flash      *ui.Flash
 	Name       string
 	Email      string
 	AccountNav []link
@@ -250,7 +251,7 @@ func (s *Storefront) Account() http.Handler {
 		if err != nil {
 			return err
 		}
-		v.Flash = takeFlash(w, r)
+		v.Flash = s.flash.Take(w, r)
 		v.Orders = orderRows(page.Items)
 		return s.pages.Render(w, http.StatusOK, "account", v)
 	})
@@ -297,11 +298,11 @@ func (s *Storefront) Addresses() http.Handler {
 		if !ok {
 			return nil
 		}
-		return s.renderAddresses(w, r, p, http.StatusOK, customer.AddressInput{Name: p.Name}, "", nil, takeFlash(w, r))
+		return s.renderAddresses(w, r, p, http.StatusOK, customer.AddressInput{Name: p.Name}, "", nil, s.flash.Take(w, r))
 	})
 }
 
-func (s *Storefront) renderAddresses(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, in customer.AddressInput, msg string, errs map[string]string, fl *flash) error {
+func (s *Storefront) renderAddresses(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, in customer.AddressInput, msg string, errs map[string]string, fl *ui.Flash) error {
 	ctx := r.Context()
 	addrs, err := s.svc.Customers.Addresses(ctx, p.AccountID)
 	if err != nil {
@@ -357,7 +358,7 @@ func (s *Storefront) AddAddress() http.Handler {
 			msg, errs := problemMessage(err)
 			return s.renderAddresses(w, r, p, web.StatusOf(err), in, msg, errs, nil)
 		}
-		setFlash(w, r, false, "Address saved.")
+		s.flash.Set(w, r, ui.Flash{Text: "Address saved."})
 		http.Redirect(w, r, "/account/addresses", http.StatusSeeOther)
 		return nil
 	})
@@ -374,7 +375,7 @@ func (s *Storefront) DeleteAddress() http.Handler {
 		if err := s.svc.Customers.DeleteAddress(r.Context(), p.AccountID, r.PathValue("id")); err != nil {
 			return err
 		}
-		setFlash(w, r, false, "Address deleted.")
+		s.flash.Set(w, r, ui.Flash{Text: "Address deleted."})
 		http.Redirect(w, r, "/account/addresses", http.StatusSeeOther)
 		return nil
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/cart"
+	"github.com/mercato-shop/mercato/internal/ui"
 )
 
 // cartLine is one line of the cart page.
@@ -34,7 +35,7 @@ type totalsView struct {
 
 type cartView struct {
 	view
-	Flash        *flash
+	Flash        *ui.Flash
 	Lines        []cartLine
 	Count        int64
 	Totals       totalsView
@@ -93,11 +94,11 @@ func (s *Storefront) Cart() http.Handler {
 		if err != nil {
 			return err
 		}
-		return s.renderCart(w, r, http.StatusOK, c, takeFlash(w, r))
+		return s.renderCart(w, r, http.StatusOK, c, s.flash.Take(w, r))
 	})
 }
 
-func (s *Storefront) renderCart(w http.ResponseWriter, r *http.Request, status int, c cart.Cart, fl *flash) error {
+func (s *Storefront) renderCart(w http.ResponseWriter, r *http.Request, status int, c cart.Cart, fl *ui.Flash) error {
 	cats, err := s.cat.Categories(r.Context())
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (s *Storefront) AddToCart() http.Handler {
 				s.rememberCart(w, r, c)
 				for _, it := range c.Items {
 					if it.VariantID == variantID {
-						setFlash(w, r, false, "Added "+it.Title+variantSuffix(it.VariantTitle)+" to your cart.")
+						s.flash.Set(w, r, ui.Flash{Text: "Added " + it.Title + variantSuffix(it.VariantTitle) + " to your cart."})
 					}
 				}
 			}
@@ -170,7 +171,7 @@ func (s *Storefront) AddToCart() http.Handler {
 			if !userError(err) {
 				return err
 			}
-			setFlash(w, r, true, cartProblem(err))
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: cartProblem(err)})
 		}
 		http.Redirect(w, r, "/cart", http.StatusSeeOther)
 		return nil
@@ -225,9 +226,9 @@ func (s *Storefront) UpdateCartItem() http.Handler {
 			if err == nil {
 				s.rememberCart(w, r, c)
 				if qty == 0 {
-					setFlash(w, r, false, "Removed from your cart.")
+					s.flash.Set(w, r, ui.Flash{Text: "Removed from your cart."})
 				} else {
-					setFlash(w, r, false, "Cart updated.")
+					s.flash.Set(w, r, ui.Flash{Text: "Cart updated."})
 				}
 			}
 		}
@@ -238,7 +239,7 @@ func (s *Storefront) UpdateCartItem() http.Handler {
 			if apperr.Is(err, apperr.NotFound) {
 				err = apperr.NotFoundf("that item is no longer in your cart")
 			}
-			setFlash(w, r, true, cartProblem(err))
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: cartProblem(err)})
 		}
 		http.Redirect(w, r, "/cart", http.StatusSeeOther)
 		return nil

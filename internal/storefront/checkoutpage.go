@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/web"
+	"github.com/mercato-shop/mercato/internal/ui"
 )
 
 // field is one labelled text input of a form, with its message.
@@ -84,7 +85,7 @@ func (s *Storefront) Checkout() http.Handler {
 			return nil
 		}
 		if _, _, buyable := cartLines(c); !buyable {
-			setFlash(w, r, true, "Some items in your cart cannot be bought as they are; please fix them first.")
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Some items in your cart cannot be bought as they are; please fix them first."})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		}
@@ -222,7 +223,7 @@ func (s *Storefront) PlaceOrder() http.Handler {
 			return err
 		}
 		if !ok || len(c.Items) == 0 {
-			setFlash(w, r, true, "Your cart is empty, or it was already checked out. Check your e-mail or account for the order.")
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Your cart is empty, or it was already checked out. Check your e-mail or account for the order."})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		}
@@ -265,7 +266,7 @@ func (s *Storefront) PlaceOrder() http.Handler {
 				http.Redirect(w, r, "/account/orders/"+url.PathEscape(o.ID), http.StatusSeeOther)
 				return nil
 			}
-			setCookie(w, r, orderCookie, o.AccessToken, "/orders/"+o.ID, cartMaxAge)
+			ui.SetCookie(w, r, orderCookie, o.AccessToken, "/orders/"+o.ID, cartMaxAge)
 			http.Redirect(w, r, "/orders/"+url.PathEscape(o.ID)+"?token="+url.QueryEscape(o.AccessToken), http.StatusSeeOther)
 			return nil
 		}
@@ -276,15 +277,15 @@ func (s *Storefront) PlaceOrder() http.Handler {
 		extra, _ := p.Extra.(map[string]any)
 		switch {
 		case p.Status == http.StatusConflict && extra["price_changed"] == true:
-			setFlash(w, r, true, sentence(p.Detail))
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(p.Detail)})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		case p.Status == http.StatusConflict && extra["shortages"] != nil:
-			setFlash(w, r, true, "Sorry, some items sold out while you were checking out: "+strings.TrimPrefix(p.Detail, "not enough stock for ")+". Please adjust your cart. You have not been charged.")
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Sorry, some items sold out while you were checking out: " + strings.TrimPrefix(p.Detail, "not enough stock for ") + ". Please adjust your cart. You have not been charged."})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		case p.Status == http.StatusUnprocessableEntity && !hasField(p, "Idempotency-Key"):
-			setFlash(w, r, true, sentence(p.Detail))
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(p.Detail)})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		}

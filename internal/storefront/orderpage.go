@@ -8,6 +8,7 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/ui"
 )
 
 type orderLine struct {
@@ -128,7 +129,7 @@ func (s *Storefront) Order() http.Handler {
 			return err
 		}
 		if q := r.URL.Query().Get("token"); q != "" && o.CustomerID == "" {
-			setCookie(w, r, orderCookie, q, "/orders/"+o.ID, cartMaxAge)
+			ui.SetCookie(w, r, orderCookie, q, "/orders/"+o.ID, cartMaxAge)
 		}
 		return s.renderOrder(w, r, o, false)
 	})

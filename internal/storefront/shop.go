@@ -2,8 +2,6 @@ package storefront
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/shipping"
+	"github.com/mercato-shop/mercato/internal/ui"
 )
 
 // Carts is what the cart and checkout pages need of the cart module. A
@@ -73,30 +72,15 @@ type Services struct {
 	AllowCheckout func(r *http.Request) error
 }
 
-// Cookie names. All are HttpOnly, SameSite=Lax, and Secure behind TLS.
+// Cookie names. All are set with ui.SetCookie: HttpOnly, SameSite=Lax, and
+// Secure over HTTPS.
 const (
 	cartCookie  = "mercato_cart"       // the cart id
 	countCookie = "mercato_cart_count" // items in the cart, for the header
-	flashCookie = "mercato_flash"      // a one-time message for the next page
+	flashCookie = "mercato_flash"      // a one-time message for the next page (ui.Flashes)
 	orderCookie = "mercato_order"      // a guest's order access token, Path=/orders/{id}
 	cartMaxAge  = 30 * 24 * time.Hour
 )
-
-func secure(r *http.Request) bool {
-	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
-}
-
-func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
-	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode}
-	if maxAge > 0 {
-		c.MaxAge = int(maxAge.Seconds())
-		c.Expires = time.Now().Add(maxAge).UTC()
-	} else if maxAge < 0 {
-		c.MaxAge = -1
-		c.Expires = time.Unix(0, 0)
-	}
-	http.SetCookie(w, c)
-}
 
 func cookie(r *http.Request, name string) string {
 	c, err := r.Cookie(name)
@@ -134,18 +118,18 @@ func customerOf(r *http.Request) (auth.Principal, bool) {
 
 // rememberCart points the cart cookies at c.
 func (s *Storefront) rememberCart(w http.ResponseWriter, r *http.Request, c cart.Cart) {
-	setCookie(w, r, cartCookie, c.ID, "/", cartMaxAge)
+	ui.SetCookie(w, r, cartCookie, c.ID, "/", cartMaxAge)
 	var n int64
 	for _, it := range c.Items {
 		n += it.Quantity
 	}
-	setCookie(w, r, countCookie, strconv.FormatInt(n, 10), "/", cartMaxAge)
+	ui.SetCookie(w, r, countCookie, strconv.FormatInt(n, 10), "/", cartMaxAge)
 }
 
 // forgetCart clears the cart cookies (after checkout or sign-out).
 func forgetCart(w http.ResponseWriter, r *http.Request) {
-	setCookie(w, r, cartCookie, "", "/", -1)
-	setCookie(w, r, countCookie, "", "/", -1)
+	ui.SetCookie(w, r, cartCookie, "", "/", -1)
+	ui.SetCookie(w, r, countCookie, "", "/", -1)
 }
 
 // cartID returns the id of the visitor's cart: the cookie's, or a signed-in
@@ -183,43 +167,6 @@ func (s *Storefront) currentCart(w http.ResponseWriter, r *http.Request) (cart.C
 	return c, true, nil
 }
 
-// flash is a message carried to the next page in a cookie.
-type flash struct {
-	Error bool
-	Text  string
-}
-
-func setFlash(w http.ResponseWriter, r *http.Request, isErr bool, text string) {
-	kind := "ok:"
-	if isErr {
-		kind = "err:"
-	}
-	if len(text) > 600 {
-		text = text[:600]
-	}
-	setCookie(w, r, flashCookie, base64.RawURLEncoding.EncodeToString([]byte(kind+text)), "/", 5*time.Minute)
-}
-
-// takeFlash reads and clears the flash message.
-func takeFlash(w http.ResponseWriter, r *http.Request) *flash {
-	raw := cookie(r, flashCookie)
-	if raw == "" {
-		return nil
-	}
-	setCookie(w, r, flashCookie, "", "/", -1)
-	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil {
-		return nil
-	}
-	if t, ok := strings.CutPrefix(string(b), "err:"); ok {
-		return &flash{Error: true, Text: t}
-	}
-	if t, ok := strings.CutPrefix(string(b), "ok:"); ok {
-		return &flash{Text: t}
-	}
-	return nil
-}
-
 // buying wraps a buying page: 404 when the shop services are not wired;
 // POSTs must come from this site (http.CrossOriginProtection), and a
 // refused one gets the friendly error page with 403.
@@ -237,24 +184,19 @@ func (s *Storefront) buying(fn func(w http.ResponseWriter, r *http.Request) erro
 var errCrossSite = apperr.New(apperr.Forbidden, "this form was sent from another site; go back to the shop and try again")
 
 // problemMessage turns an error into a sentence for the page, and the
-// messages per form field.
+// messages per form field (a shipping address's fields by their own names).
 func problemMessage(err error) (string, map[string]string) {
-	var e *apperr.Error
-	if !errors.As(err, &e) || e.Code == apperr.Internal {
+	f, ok := ui.FormErrorsOf(err, func(field string) string { return strings.TrimPrefix(field, "shipping_address.") })
+	if !ok {
 		return "Sorry, something went wrong on our side. Please try again in a moment.", nil
 	}
-	fields := map[string]string{}
-	for _, f := range e.Fields {
-		name := strings.TrimPrefix(f.Field, "shipping_address.")
-		if _, dup := fields[name]; !dup {
-			fields[name] = sentence(f.Message)
-		}
+	for name, m := range f.Fields {
+		f.Fields[name] = sentence(m)
 	}
-	msg := sentence(e.Message)
-	if e.Code == apperr.Invalid {
-		msg = "Please check the highlighted fields."
+	if f.Code == apperr.Invalid {
+		return "Please check the highlighted fields.", f.Fields
 	}
-	return msg, fields
+	return sentence(f.Message), f.Fields
 }
 
 // sentence capitalises the first letter and ends with a full stop.

@@ -75,6 +75,8 @@ type Storefront struct {
 	facets *facetCache
 	svc    Services
 	csrf   *http.CrossOriginProtection
+	errs   ui.ErrorPages
+	flash  ui.Flashes
 }
 
 // New builds the storefront: it generates the theme and parses every
@@ -105,10 +107,11 @@ func New(cat Catalog, opts Options, log *slog.Logger) (*Storefront, error) {
 	if opts.FacetTTL == 0 {
 		opts.FacetTTL = time.Minute
 	}
-	sf := &Storefront{cat: cat, opts: opts, assets: assets, pages: pages, log: log, facets: newFacetCache(opts.FacetTTL), svc: opts.Services}
-	sf.csrf = http.NewCrossOriginProtection()
-	sf.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sf.renderError(w, r, errCrossSite)
+	sf := &Storefront{cat: cat, opts: opts, assets: assets, pages: pages, log: log, facets: newFacetCache(opts.FacetTTL), svc: opts.Services,
+		flash: ui.Flashes{Cookie: flashCookie, Path: "/", MaxAge: 5 * time.Minute}}
+	sf.errs = ui.ErrorPages{Pages: pages, Log: log, View: sf.errorView}
+	sf.csrf = ui.NewCSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sf.errs.Render(w, r, errCrossSite)
 	}))
 	return sf, nil
 }
@@ -119,13 +122,9 @@ func (s *Storefront) Assets() *ui.Assets { return s.assets }
 
 // handle adapts a page handler: a returned error is answered with the HTML
 // error page (the status comes from web.StatusOf, as for the API), and
-// internal errors are logged here, once.
+// internal errors are logged there, once (ui.ErrorPages).
 func (s *Storefront) handle(fn func(w http.ResponseWriter, r *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			s.renderError(w, r, err)
-		}
-	})
+	return s.errs.Handle(fn)
 }
 
 // view is what the header and footer need on every page.
@@ -173,15 +172,13 @@ type errorView struct {
 
 var errNoPage = apperr.NotFoundf("no such page")
 
-func (s *Storefront) renderError(w http.ResponseWriter, r *http.Request, err error) {
-	p := web.ProblemOf(err)
+// errorView is the error page for p: the shop's header with its categories
+// (none when the catalog is down), and a message for the visitor.
+func (s *Storefront) errorView(w http.ResponseWriter, r *http.Request, p web.Problem) (any, string) {
 	status := p.Status
 	var fields []string
 	for _, f := range p.Errors {
 		fields = append(fields, f.Field+": "+f.Message)
-	}
-	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	cats, cerr := s.cat.Categories(r.Context())
 	if cerr != nil {
@@ -203,9 +200,5 @@ func (s *Storefront) renderError(w http.ResponseWriter, r *http.Request, err err
 		v.Title, v.Heading = "Sorry, something went wrong", "Sorry, something went wrong on our side"
 		v.Message = "The problem has been logged. Please try again in a moment."
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	if rerr := s.pages.Render(w, status, "error", v); rerr != nil {
-		s.log.ErrorContext(r.Context(), "error page failed", "path", r.URL.Path, "err", rerr)
-		http.Error(w, v.Heading, status)
-	}
+	return v, v.Heading
 }
