@@ -132,6 +132,8 @@ type Admin struct {
 	css    *ownAsset
 	log    *slog.Logger
 	csrf   *http.CrossOriginProtection
+	errs   ui.ErrorPages
+	flash  ui.Flashes
 	now    func() time.Time
 	digits int // decimal places of the shop currency
 }
@@ -148,7 +150,8 @@ func New(svc Services, opts Options, log *slog.Logger) (*Admin, error) {
 	if opts.Assets == nil {
 		return nil, errors.New("admin: no assets")
 	}
-	a := &Admin{svc: svc, opts: opts, log: log, csrf: http.NewCrossOriginProtection(), now: opts.Now}
+	a := &Admin{svc: svc, opts: opts, log: log, csrf: ui.NewCSRF(nil), now: opts.Now,
+		flash: ui.Flashes{Cookie: flashCookie, Path: "/admin", MaxAge: time.Minute}}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -187,6 +190,7 @@ func New(svc Services, opts Options, log *slog.Logger) (*Admin, error) {
 		return nil, fmt.Errorf("admin templates: %w", err)
 	}
 	a.pages = pages
+	a.errs = ui.ErrorPages{Pages: pages, Log: log, View: a.errorView}
 	return a, nil
 }
 
@@ -208,8 +212,8 @@ const (
 
 // handle adapts a page handler: it checks the role, and answers a returned
 // error with the admin error page (status from web.StatusOf); internal
-// errors are logged here, once. Anonymous visitors (and customers) are sent
-// to the sign-in page.
+// errors are logged there, once (ui.ErrorPages). Anonymous visitors (and
+// customers) are sent to the sign-in page.
 func (a *Admin) handle(level access, fn func(w http.ResponseWriter, r *http.Request, p auth.Principal) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -223,11 +227,11 @@ func (a *Admin) handle(level access, fn func(w http.ResponseWriter, r *http.Requ
 			return
 		}
 		if level == adminOnly && p.Role != auth.RoleAdmin {
-			a.renderError(w, r, p, apperr.New(apperr.Forbidden, "only an admin can manage staff accounts"))
+			a.errs.Render(w, r, apperr.New(apperr.Forbidden, "only an admin can manage staff accounts"))
 			return
 		}
 		if err := fn(w, r, p); err != nil {
-			a.renderError(w, r, p, err)
+			a.errs.Render(w, r, err)
 		}
 	})
 }
@@ -249,7 +253,9 @@ type view struct {
 
 func (a *Admin) newView(r *http.Request, w http.ResponseWriter, p auth.Principal, title, section string) view {
 	v := view{Page: ui.Page{Title: title, NoIndex: true, Shop: ui.Shop{Name: a.opts.ShopName}}, Staff: p, Section: section}
-	v.Flash = takeFlash(w, r)
+	if f := a.flash.Take(w, r); f != nil {
+		v.Flash = f.Text
+	}
 	return v
 }
 
@@ -267,11 +273,10 @@ type errorView struct {
 	Message string
 }
 
-func (a *Admin) renderError(w http.ResponseWriter, r *http.Request, p auth.Principal, err error) {
-	prob := web.ProblemOf(err)
-	if prob.Status >= 500 {
-		a.log.ErrorContext(r.Context(), "admin page failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
+// errorView is the admin error page for prob, in the chrome of the signed-in
+// staff member (if any).
+func (a *Admin) errorView(w http.ResponseWriter, r *http.Request, prob web.Problem) (any, string) {
+	p, _ := auth.From(r.Context())
 	v := errorView{view: a.newView(r, w, p, "", ""), Status: prob.Status, Message: prob.Detail}
 	switch {
 	case prob.Status == http.StatusNotFound:
@@ -289,38 +294,23 @@ func (a *Admin) renderError(w http.ResponseWriter, r *http.Request, p auth.Princ
 		v.Message += " " + f.Field + ": " + f.Message + "."
 	}
 	v.Title = v.Heading
-	if rerr := a.render(w, prob.Status, "error", v); rerr != nil {
-		a.log.ErrorContext(r.Context(), "admin error page failed", "path", r.URL.Path, "err", rerr)
-		http.Error(w, v.Heading, prob.Status)
-	}
+	return v, v.Heading
 }
 
 // ---- flash messages ----
 
+// flashCookie carries the message for the next admin page (ui.Flashes,
+// Path=/admin, one minute).
 const flashCookie = "mercato_admin_flash"
 
 // redirect answers a successful form with 303 See Other to path, carrying a
-// flash message for the next page.
-func redirect(w http.ResponseWriter, r *http.Request, path, flash string) error {
+// flash message (if not empty) for the next page.
+func (a *Admin) redirect(w http.ResponseWriter, r *http.Request, path, flash string) error {
 	if flash != "" {
-		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(flash), Path: "/admin", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteStrictMode,
-			Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"})
+		a.flash.Set(w, r, ui.Flash{Text: flash})
 	}
 	http.Redirect(w, r, path, http.StatusSeeOther)
 	return nil
-}
-
-func takeFlash(w http.ResponseWriter, r *http.Request) string {
-	c, err := r.Cookie(flashCookie)
-	if err != nil {
-		return ""
-	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/admin", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	msg, err := url.QueryUnescape(c.Value)
-	if err != nil || len(msg) > 500 {
-		return ""
-	}
-	return msg
 }
 
 // ---- field errors ----
@@ -335,33 +325,22 @@ func (f fieldErrors) Of(name string) string { return f[name] }
 // It returns ok=false for errors that are not the client's (internal ones),
 // which the caller returns to be logged and shown as the error page.
 func formError(err error, rename func(string) string) (fieldErrors, string, bool) {
-	var ae *apperr.Error
-	if !errors.As(err, &ae) || ae.Code == apperr.Internal {
+	f, ok := ui.FormErrorsOf(err, rename)
+	if !ok {
 		return nil, "", false
 	}
-	fe := fieldErrors{}
-	var loose []string
-	for _, f := range ae.Fields {
-		name := f.Field
-		if rename != nil {
-			name = rename(name)
-		}
-		if name == "" {
-			loose = append(loose, f.Field+": "+f.Message)
-			continue
-		}
-		if fe[name] == "" {
-			fe[name] = f.Message
-		}
-	}
-	msg := ae.Message
-	if len(ae.Fields) > 0 {
+	msg := f.Message
+	if len(f.Fields) > 0 || len(f.Unplaced) > 0 {
 		msg = "Please correct the fields marked below."
-		if len(loose) > 0 {
+		if len(f.Unplaced) > 0 {
+			loose := make([]string, len(f.Unplaced))
+			for i, u := range f.Unplaced {
+				loose[i] = u.Field + ": " + u.Message
+			}
 			msg += " " + strings.Join(loose, "; ")
 		}
 	}
-	return fe, msg, true
+	return f.Fields, msg, true
 }
 
 // formStatus is the status of a form shown again after err: 422 for

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -287,7 +288,7 @@ func TestPanel(t *testing.T) {
 			if rec := s.form(t, s.cookie, "/admin/orders/"+id+"/refund", url.Values{"amount": {"1.5"}, "restock": {"on"}}); rec.Code != 303 {
 				t.Fatalf("refund: %d %s", rec.Code, rec.Body)
 			}
-			rec := s.do(t, s.cookie+"; mercato_admin_flash="+url.QueryEscape("hello"), "GET", "/admin/orders/"+id, nil, "")
+			rec := s.do(t, s.cookie+"; mercato_admin_flash="+base64.RawURLEncoding.EncodeToString([]byte("ok:hello")), "GET", "/admin/orders/"+id, nil, "")
 			page := rec.Body.String()
 			for _, want := range []string{"ZX-1", "Delivered", "Refunded €1.50", `role="status">hello<`} {
 				if !strings.Contains(page, want) {

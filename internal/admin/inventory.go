@@ -76,7 +76,7 @@ func (a *Admin) stockAction(form string, act func(r *http.Request, sku, actor st
 		sku := r.PathValue("sku")
 		flash, err := act(r, sku, p.Email)
 		if err == nil {
-			return redirect(w, r, "/admin/inventory/"+url.PathEscape(sku), flash)
+			return a.redirect(w, r, "/admin/inventory/"+url.PathEscape(sku), flash)
 		}
 		fe, msg, ok := formError(err, nil)
 		if !ok || apperr.Is(err, apperr.NotFound) {

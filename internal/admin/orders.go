@@ -140,7 +140,7 @@ func (a *Admin) orderAction(form string, act func(r *http.Request, o order.Order
 		}
 		flash, rename, err := act(r, o, p.Email)
 		if err == nil {
-			return redirect(w, r, "/admin/orders/"+o.ID, flash)
+			return a.redirect(w, r, "/admin/orders/"+o.ID, flash)
 		}
 		fe, msg, ok := formError(err, rename)
 		if !ok {

@@ -95,7 +95,7 @@ func (a *Admin) staffForm(act func(r *http.Request) (string, error)) http.Handle
 		}
 		flash, err := act(r)
 		if err == nil {
-			return redirect(w, r, "/admin/staff", flash)
+			return a.redirect(w, r, "/admin/staff", flash)
 		}
 		fe, msg, ok := formError(err, nil)
 		if !ok || apperr.Is(err, apperr.NotFound) {

@@ -223,7 +223,7 @@ func (a *Admin) saveProduct(existing bool) http.Handler {
 		if prod != nil {
 			verb = "Saved"
 		}
-		return redirect(w, r, "/admin/products/"+saved.ID, fmt.Sprintf("%s %s (%s).", verb, saved.Title, saved.Status))
+		return a.redirect(w, r, "/admin/products/"+saved.ID, fmt.Sprintf("%s %s (%s).", verb, saved.Title, saved.Status))
 	})
 }
 
@@ -406,6 +406,6 @@ func (a *Admin) ArchiveProduct() http.Handler {
 		if err != nil {
 			return err
 		}
-		return redirect(w, r, "/admin/products/"+prod.ID, "Archived "+prod.Title+": it is no longer on sale.")
+		return a.redirect(w, r, "/admin/products/"+prod.ID, "Archived "+prod.Title+": it is no longer on sale.")
 	})
 }

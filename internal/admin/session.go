@@ -71,7 +71,7 @@ func (a *Admin) Login() http.Handler {
 			v.Error, status = "This is a customer account. The admin panel is for staff accounts only.", http.StatusForbidden
 		default:
 			customer.SetSessionCookie(w, r, token, time.Time{})
-			return redirect(w, r, v.Next, "")
+			return a.redirect(w, r, v.Next, "")
 		}
 		return a.render(w, status, "login", v)
 	})
@@ -84,6 +84,6 @@ func (a *Admin) Logout() http.Handler {
 			return err
 		}
 		customer.ClearSessionCookie(w)
-		return redirect(w, r, "/admin/login", "You have signed out.")
+		return a.redirect(w, r, "/admin/login", "You have signed out.")
 	})
 }
