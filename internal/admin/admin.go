@@ -129,7 +129,7 @@ type Admin struct {
 	svc    Services
 	opts   Options
 	pages  *ui.Renderer
-	css    *ownAsset
+	css    *ui.Assets // the admin's own stylesheet
 	log    *slog.Logger
 	csrf   *http.CrossOriginProtection
 	errs   ui.ErrorPages
@@ -158,13 +158,13 @@ func New(svc Services, opts Options, log *slog.Logger) (*Admin, error) {
 	if _, frac, ok := strings.Cut(zeroDecimal(opts.Currency), "."); ok {
 		a.digits = len(frac)
 	}
-	a.css = newOwnAsset(StaticPrefix, "admin.css", "text/css; charset=utf-8", adminCSS)
+	a.css = ui.NewAssetsAt(StaticPrefix, map[string][]byte{"admin.css": adminCSS})
 	sub, err := fs.Sub(templateFS, "templates")
 	if err != nil {
 		return nil, err
 	}
 	pages, err := ui.NewRenderer(opts.Assets, sub, template.FuncMap{
-		"adminCSS": func() string { return a.css.url },
+		"adminCSS": func() (string, error) { return a.css.URL("admin.css") },
 		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04") + " UTC" },
 		"isoTime":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },

@@ -35,6 +35,7 @@ type asset struct {
 // generated at start from the Theme. Each is served at a URL carrying a hash
 // of its content, so it can be cached forever: a change makes a new URL.
 type Assets struct {
+	prefix string            // where they are served: StaticPrefix, or a UI's own
 	byFile map[string]*asset // fingerprinted name -> asset
 	urls   map[string]string // logical name (app.css) -> /static/app.<hash>.css
 }
@@ -42,7 +43,7 @@ type Assets struct {
 // NewAssets loads the embedded static files and generates theme.css and
 // icon.svg from t. It fails only on an invalid accent colour.
 func NewAssets(t Theme) (*Assets, error) {
-	a := &Assets{byFile: map[string]*asset{}, urls: map[string]string{}}
+	a := newAssets(StaticPrefix)
 	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -66,6 +67,21 @@ func NewAssets(t Theme) (*Assets, error) {
 	return a, nil
 }
 
+// NewAssetsAt holds a UI's own static files (logical name -> content), such
+// as the admin panel's stylesheet, served like the shared ones but under
+// prefix (the UI mounts "GET <prefix>{file}" on them).
+func NewAssetsAt(prefix string, files map[string][]byte) *Assets {
+	a := newAssets(prefix)
+	for name, body := range files {
+		a.add(name, body)
+	}
+	return a
+}
+
+func newAssets(prefix string) *Assets {
+	return &Assets{prefix: prefix, byFile: map[string]*asset{}, urls: map[string]string{}}
+}
+
 func (a *Assets) add(name string, body []byte) {
 	sum := sha256.Sum256(body)
 	hash := hex.EncodeToString(sum[:5])
@@ -84,7 +100,7 @@ func (a *Assets) add(name string, body []byte) {
 		as.gz = buf.Bytes()
 	}
 	a.byFile[file] = as
-	a.urls[name] = StaticPrefix + file
+	a.urls[name] = a.prefix + file
 }
 
 // URL returns the fingerprinted URL of a logical asset name such as
@@ -100,18 +116,18 @@ func (a *Assets) URL(name string) (string, error) {
 // Size returns the uncompressed size of the asset behind a URL from URL,
 // and whether there is one.
 func (a *Assets) Size(url string) (int, bool) {
-	as, ok := a.byFile[strings.TrimPrefix(url, StaticPrefix)]
+	as, ok := a.byFile[strings.TrimPrefix(url, a.prefix)]
 	if !ok {
 		return 0, false
 	}
 	return len(as.body), true
 }
 
-// ServeHTTP serves GET /static/{file}: known fingerprinted files with a
+// ServeHTTP serves GET <prefix>{file}: known fingerprinted files with a
 // year-long immutable cache lifetime, gzip when the client takes it, and a
 // plain 404 for anything else (old fingerprints included).
 func (a *Assets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	as, ok := a.byFile[strings.TrimPrefix(r.URL.Path, StaticPrefix)]
+	as, ok := a.byFile[strings.TrimPrefix(r.URL.Path, a.prefix)]
 	if !ok {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "404 not found", http.StatusNotFound)

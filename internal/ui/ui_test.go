@@ -187,3 +187,30 @@ func TestRenderer(t *testing.T) {
 		t.Error("a template calling an unknown function parsed")
 	}
 }
+
+func TestAssetsAt(t *testing.T) {
+	css := []byte(strings.Repeat(".admin { color: red }\n", 100))
+	a := NewAssetsAt("/admin/static/", map[string][]byte{"admin.css": css})
+	u, err := a.URL("admin.css")
+	if err != nil || !regexp.MustCompile(`^/admin/static/admin\.[0-9a-f]{10}\.css$`).MatchString(u) {
+		t.Fatalf("URL = %q, %v", u, err)
+	}
+	w := get(a, "GET", u)
+	if w.Code != 200 || w.Body.String() != string(css) || w.Header().Get("Content-Type") != "text/css; charset=utf-8" || w.Header().Get("Cache-Control") != "public, max-age=31536000, immutable" {
+		t.Fatalf("GET %s: %d %v", u, w.Code, w.Header())
+	}
+	if gz := get(a, "GET", u, "Accept-Encoding", "gzip"); gz.Header().Get("Content-Encoding") != "gzip" {
+		t.Error("not gzipped")
+	}
+	if w := get(a, "GET", u, "If-None-Match", w.Header().Get("ETag")); w.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d", w.Code)
+	}
+	for _, bad := range []string{"/static" + strings.TrimPrefix(u, "/admin/static"), "/admin/static/admin.css", "/admin/static/"} {
+		if w := get(a, "GET", bad); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", bad, w.Code)
+		}
+	}
+	if _, err := a.URL("app.css"); err == nil {
+		t.Error("the shared files are not among a UI's own")
+	}
+}

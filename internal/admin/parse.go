@@ -1,68 +1,13 @@
 package admin
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"net/http"
-	"path"
 	"strconv"
 	"strings"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/money"
 )
-
-// ownAsset is the admin's stylesheet, served at a URL carrying a hash of its
-// content (cached for a year; a change makes a new URL), gzipped when the
-// client takes it. The shared files come from ui.Assets.
-type ownAsset struct {
-	url, file, ctype, etag string
-	body, gz               []byte
-}
-
-func newOwnAsset(prefix, name, ctype string, body []byte) *ownAsset {
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:5])
-	ext := path.Ext(name)
-	file := strings.TrimSuffix(name, ext) + "." + hash + ext
-	a := &ownAsset{url: prefix + file, file: file, ctype: ctype, etag: `"` + hash + `"`, body: body}
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	zw.Write(body)
-	zw.Close()
-	a.gz = buf.Bytes()
-	return a
-}
-
-func (a *ownAsset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("file") != a.file {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Error(w, "404 not found", http.StatusNotFound)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", a.ctype)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	h.Set("ETag", a.etag)
-	h.Set("Vary", "Accept-Encoding")
-	if strings.Contains(r.Header.Get("If-None-Match"), a.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	body := a.body
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-		h.Set("Content-Encoding", "gzip")
-		body = a.gz
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
-}
 
 // zeroDecimal is "0.00" for EUR, "0" for JPY: it tells how many decimals a
 // price typed in that currency has.
