@@ -29,6 +29,7 @@ type Options struct {
 // Service computes tax and keeps the rates.
 type Service struct {
 	db        *sqldb.DB
+	store     store
 	country   string
 	inclusive bool
 	now       func() time.Time
@@ -40,7 +41,7 @@ func NewService(db *sqldb.DB, opt Options) *Service {
 	if c == "" {
 		c = DefaultCountry
 	}
-	return &Service{db: db, country: c, inclusive: opt.PricesIncludeTax,
+	return &Service{db: db, store: store{db: db}, country: c, inclusive: opt.PricesIncludeTax,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
@@ -68,28 +69,17 @@ func (s *Service) RateFor(ctx context.Context, dest string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT country, rate_bp FROM tax_rates WHERE country IN (?, ?)`, c, country.Wildcard)
+	rates, err := s.store.rates(ctx, c, country.Wildcard)
 	if err != nil {
 		return 0, fmt.Errorf("read tax rate of %s: %w", c, err)
 	}
-	defer rows.Close()
 	var own, wildcard *int64
-	for rows.Next() {
-		var (
-			code string
-			bp   int64
-		)
-		if err := rows.Scan(&code, &bp); err != nil {
-			return 0, fmt.Errorf("read tax rate of %s: %w", c, err)
-		}
-		if code == c {
-			own = &bp
+	for _, r := range rates {
+		if r.Country == c {
+			own = &r.RateBP
 		} else {
-			wildcard = &bp
+			wildcard = &r.RateBP
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read tax rate of %s: %w", c, err)
 	}
 	switch {
 	case own != nil:
@@ -144,22 +134,9 @@ func Compute(amount money.Money, rateBP int64, inclusive bool) Breakdown {
 
 // Rates lists every rate, the "*" rate first, then by country code.
 func (s *Service) Rates(ctx context.Context) ([]Rate, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT country, rate_bp, updated_at FROM tax_rates`)
+	out, err := s.store.all(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list tax rates: %w", err)
-	}
-	defer rows.Close()
-	out := []Rate{}
-	for rows.Next() {
-		var r Rate
-		if err := rows.Scan(&r.Country, &r.RateBP, &r.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("list tax rates: %w", err)
-		}
-		r.UpdatedAt = r.UpdatedAt.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tax rates: %w", err)
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Country < out[j].Country }) // '*' sorts first
 	return out, nil
@@ -189,9 +166,8 @@ func (s *Service) setRate(ctx context.Context, code string, bp *int64) (Rate, er
 	}
 	rateBP := *bp
 	r := Rate{Country: c, RateBP: rateBP, UpdatedAt: s.now()}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO tax_rates (country, rate_bp, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (country) DO UPDATE SET rate_bp = excluded.rate_bp, updated_at = excluded.updated_at`, r.Country, r.RateBP, r.UpdatedAt); err != nil {
-		return Rate{}, fmt.Errorf("set tax rate of %s: %w", c, err)
+	if err := s.store.put(ctx, r); err != nil {
+		return Rate{}, err
 	}
 	return r, nil
 }
