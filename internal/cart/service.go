@@ -104,6 +104,8 @@ func principal(ctx context.Context) *auth.Principal {
 }
 
 // Create makes an empty cart, owned by the signed-in customer if there is one.
+// currency "" means the shop currency; any other currency is Invalid on
+// "currency".
 func (s *Service) Create(ctx context.Context, currency string) (Cart, error) {
 	if currency == "" {
 		currency = s.currency
@@ -123,6 +125,7 @@ func (s *Service) Create(ctx context.Context, currency string) (Cart, error) {
 }
 
 // Get returns a cart priced with a shipping estimate for the default country.
+// A cart that is unknown or not the caller's is NotFound ("cart not found").
 func (s *Service) Get(ctx context.Context, id string) (Cart, error) {
 	q, err := s.Quote(ctx, id, "", "")
 	return q.Cart, err
@@ -136,7 +139,9 @@ type Quote struct {
 
 // Quote prices a cart for a destination country and shipping method; empty
 // country means the default country, empty method the cheapest one (an
-// estimate).
+// estimate). A cart the caller may not use is NotFound; the pricing's
+// refusals come back as they are (Invalid on "country" for a destination
+// not served, on "shipping_method_id" for a method that does not serve it).
 func (s *Service) Quote(ctx context.Context, id, country, methodID string) (Quote, error) {
 	r, err := s.load(ctx, id, principal(ctx))
 	if err != nil {
@@ -527,7 +532,9 @@ func (s *Service) ActiveCartOf(ctx context.Context, customerID string) (string, 
 func validationError(field, msg string) error { return apperr.Field(field, msg) }
 
 // ShippingOptions lists the shipping methods for a cart's subtotal and a
-// destination country ("" for the default country).
+// destination country ("" for the default country), never nil. A cart the
+// caller may not use is NotFound; a malformed or unserved country Invalid
+// on "country".
 func (s *Service) ShippingOptions(ctx context.Context, cartID, country string) ([]ShippingOption, error) {
 	q, err := s.Quote(ctx, cartID, "", "")
 	if err != nil {
