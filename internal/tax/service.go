@@ -69,25 +69,14 @@ func (s *Service) RateFor(ctx context.Context, dest string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	rates, err := s.store.rates(ctx, c, country.Wildcard)
+	rates, err := s.store.ratesOf(ctx, c, country.Wildcard)
 	if err != nil {
 		return 0, fmt.Errorf("read tax rate of %s: %w", c, err)
 	}
-	var own, wildcard *int64
-	for _, r := range rates {
-		if r.Country == c {
-			own = &r.RateBP
-		} else {
-			wildcard = &r.RateBP
-		}
+	if bp, ok := rates[c]; ok {
+		return bp, nil
 	}
-	switch {
-	case own != nil:
-		return *own, nil
-	case wildcard != nil:
-		return *wildcard, nil
-	}
-	return 0, nil
+	return rates[country.Wildcard], nil // 0 when there is no "*" rate either
 }
 
 // Calculate returns the tax on a taxable amount (goods after discount +

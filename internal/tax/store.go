@@ -18,15 +18,30 @@ func scanRate(row sqldb.Scanner) (Rate, error) {
 	return r, err
 }
 
-// rates returns the rates of the given codes that exist, in no particular
-// order, from the read pool.
-func (s store) rates(ctx context.Context, codes ...string) ([]Rate, error) {
+// ratesOf returns code -> rate in basis points of those of the given codes
+// that have a rate, from the read pool. It reads only what Calculate needs
+// (no timestamps: parsing them doubled its cost on SQLite).
+func (s store) ratesOf(ctx context.Context, codes ...string) (map[string]int64, error) {
+	type rate struct {
+		code string
+		bp   int64
+	}
 	args := make([]any, len(codes))
 	for i, c := range codes {
 		args[i] = c
 	}
-	return sqldb.All(ctx, s.db.Reader(), "read tax rates", scanRate,
-		`SELECT country, rate_bp, updated_at FROM tax_rates WHERE country IN (`+sqldb.Placeholders(len(codes))+`)`, args...)
+	rows, err := sqldb.All(ctx, s.db.Reader(), "read tax rates", func(row sqldb.Scanner) (rate, error) {
+		var r rate
+		return r, row.Scan(&r.code, &r.bp)
+	}, `SELECT country, rate_bp FROM tax_rates WHERE country IN (`+sqldb.Placeholders(len(codes))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.code] = r.bp
+	}
+	return out, nil
 }
 
 // all returns every rate, in no particular order.

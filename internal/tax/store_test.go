@@ -16,24 +16,15 @@ func TestStore(t *testing.T) {
 	sqldbtest.ForEach(t, []sqldb.Migrations{Migrations()}, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		s := store{db: db}
-		codes := func(rs []Rate) []string {
-			out := make([]string, len(rs))
-			for i, r := range rs {
-				out[i] = r.Country
-			}
-			slices.Sort(out)
-			return out
+		got, err := s.ratesOf(ctx, "DE", "*")
+		if err != nil || len(got) != 2 || got["DE"] != 1900 || got["*"] != 0 {
+			t.Fatalf("ratesOf(DE, *) = %v %v", got, err)
 		}
-
-		got, err := s.rates(ctx, "DE", "*")
-		if err != nil || !slices.Equal(codes(got), []string{"*", "DE"}) {
-			t.Fatalf("rates(DE, *) = %+v %v", got, err)
+		if got, err = s.ratesOf(ctx, "US", "CA"); err != nil || got == nil || len(got) != 0 {
+			t.Fatalf("rates of codes without rows = %#v %v, want an empty map", got, err)
 		}
-		if got, err = s.rates(ctx, "US", "CA"); err != nil || got == nil || len(got) != 0 {
-			t.Fatalf("rates of codes without rows = %#v %v, want an empty list", got, err)
-		}
-		if got, err = s.rates(ctx, "FR"); err != nil || len(got) != 1 || got[0].RateBP != 2000 || got[0].UpdatedAt.Location() != time.UTC {
-			t.Fatalf("rates(FR) = %+v %v", got, err)
+		if got, err = s.ratesOf(ctx, "FR"); err != nil || len(got) != 1 || got["FR"] != 2000 {
+			t.Fatalf("ratesOf(FR) = %v %v", got, err)
 		}
 
 		// put adds a row, then replaces it.
@@ -44,13 +35,18 @@ func TestStore(t *testing.T) {
 		if err := s.put(ctx, Rate{Country: "US", RateBP: 800, UpdatedAt: at.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		got, err = s.rates(ctx, "US")
-		if err != nil || len(got) != 1 || got[0] != (Rate{Country: "US", RateBP: 800, UpdatedAt: at.Add(time.Hour)}) {
-			t.Fatalf("US after two puts: %+v %v", got, err)
+		if got, err := s.ratesOf(ctx, "US"); err != nil || got["US"] != 800 {
+			t.Fatalf("US after two puts: %v %v", got, err)
 		}
 		all, err := s.all(ctx)
-		if err != nil || len(all) != 29 || !slices.Contains(codes(all), "US") {
+		i := slices.IndexFunc(all, func(r Rate) bool { return r.Country == "US" })
+		if err != nil || len(all) != 29 || i < 0 || all[i] != (Rate{Country: "US", RateBP: 800, UpdatedAt: at.Add(time.Hour)}) {
 			t.Fatalf("all: %d rates %v", len(all), err)
+		}
+		for _, r := range all {
+			if r.UpdatedAt.Location() != time.UTC {
+				t.Fatalf("%s updated_at in %v", r.Country, r.UpdatedAt.Location())
+			}
 		}
 		// A rate outside 0..100% is refused by the table itself.
 		if err := s.put(ctx, Rate{Country: "GB", RateBP: 10001, UpdatedAt: at}); err == nil {
