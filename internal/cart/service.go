@@ -283,7 +283,7 @@ func (s *Service) AddItem(ctx context.Context, cartID, variantID string, qty int
 	// The cart may have changed since it was read: the limits are checked
 	// again on the locked cart, so concurrent adds of one variant sum up.
 	err = s.store.update(ctx, nil, cartID, func(c *record) error {
-		if err := s.mayChange(c, p); err != nil {
+		if err := mayChange(c, p); err != nil {
 			return err
 		}
 		now := s.now()
@@ -326,7 +326,7 @@ func changeable(r record) error {
 
 // mayChange checks, on the locked cart, what load and changeable checked
 // before: p may still use it and it is still active.
-func (s *Service) mayChange(c *record, p *auth.Principal) error {
+func mayChange(c *record, p *auth.Principal) error {
 	if !mayUse(c.customerID, p) {
 		return errCartNotFound()
 	}
@@ -389,7 +389,7 @@ func (s *Service) SetQuantity(ctx context.Context, cartID, itemID string, qty in
 		}
 	}
 	err = s.store.update(ctx, nil, cartID, func(c *record) error {
-		if err := s.mayChange(c, p); err != nil {
+		if err := mayChange(c, p); err != nil {
 			return err
 		}
 		i := slices.IndexFunc(c.lines, func(l line) bool { return l.id == itemID })
