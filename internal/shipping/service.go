@@ -2,11 +2,8 @@ package shipping
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +37,7 @@ type Options struct {
 // Service offers shipping methods and keeps the zone table.
 type Service struct {
 	db        *sqldb.DB
+	store     store
 	country   string
 	currency  string
 	providers []RateProvider
@@ -51,7 +49,7 @@ type Service struct {
 
 // NewService returns the shipping service on db.
 func NewService(db *sqldb.DB, opt Options) *Service {
-	s := &Service{db: db, country: country.Normalize(opt.DefaultCountry), currency: opt.Currency,
+	s := &Service{db: db, store: store{db: db}, country: country.Normalize(opt.DefaultCountry), currency: opt.Currency,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 	if s.country == "" {
 		s.country = DefaultCountry
@@ -59,7 +57,7 @@ func NewService(db *sqldb.DB, opt Options) *Service {
 	if s.currency == "" {
 		s.currency = DefaultCurrency
 	}
-	s.providers = append([]RateProvider{flatRates{db: db}}, opt.Carriers...)
+	s.providers = append([]RateProvider{flatRates{store: s.store}}, opt.Carriers...)
 	return s
 }
 
@@ -130,58 +128,40 @@ func (s *Service) quote(ctx context.Context, dest string, subtotal money.Money) 
 }
 
 // flatRates is the zone table as a RateProvider.
-type flatRates struct{ db *sqldb.DB }
+type flatRates struct{ store store }
 
 // Rates returns the rates of the zone that lists q.Country, or else of the
 // zone that lists "*". A zone without rates serves nobody: listing a
 // country in an empty zone stops shipping there.
 func (f flatRates) Rates(ctx context.Context, q Quote) ([]Method, error) {
-	rows, err := f.db.Reader().QueryContext(ctx, `SELECT c.country, z.id, z.name, r.id, r.name, r.price_amount, r.currency, r.free_over_amount, r.min_days, r.max_days
-		FROM shipping_zone_countries c JOIN shipping_zones z ON z.id = c.zone_id LEFT JOIN shipping_rates r ON r.zone_id = z.id
-		WHERE c.country IN (?, ?) ORDER BY r.position`, q.Country, country.Wildcard)
+	rows, err := f.store.tableRates(ctx, q.Country)
 	if err != nil {
-		return nil, fmt.Errorf("read shipping rates: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var own, wildcard []Method
 	ownZone := false
-	for rows.Next() {
-		var (
-			code, zoneID, zoneName  string
-			rateID, name, currency  sql.NullString
-			price, minDays, maxDays sql.NullInt64
-			freeOver                sql.NullInt64
-		)
-		if err := rows.Scan(&code, &zoneID, &zoneName, &rateID, &name, &price, &currency, &freeOver, &minDays, &maxDays); err != nil {
-			return nil, fmt.Errorf("read shipping rates: %w", err)
-		}
-		if code == q.Country {
+	for _, t := range rows {
+		if t.country == q.Country {
 			ownZone = true
 		}
-		if !rateID.Valid {
+		r := t.rate
+		if r == nil {
 			continue
 		}
-		if currency.String != q.Subtotal.Currency {
+		if r.Price.Currency != q.Subtotal.Currency {
 			return nil, fmt.Errorf("rate %s is in %s but the subtotal in %s (was MERCATO_CURRENCY changed?): %w",
-				rateID.String, currency.String, q.Subtotal.Currency, money.ErrCurrencyMismatch)
+				r.ID, r.Price.Currency, q.Subtotal.Currency, money.ErrCurrencyMismatch)
 		}
-		m := Method{ID: rateID.String, Name: name.String, Carrier: CarrierFlat, ZoneID: zoneID, Zone: zoneName,
-			RegularPrice: money.Money{Amount: price.Int64, Currency: currency.String}, MinDays: int(minDays.Int64), MaxDays: int(maxDays.Int64)}
-		m.Price = m.RegularPrice
-		if freeOver.Valid {
-			m.FreeOver = &money.Money{Amount: freeOver.Int64, Currency: currency.String}
-			if q.Subtotal.Amount >= freeOver.Int64 {
-				m.Price.Amount = 0
-			}
+		m := Method{ID: r.ID, Name: r.Name, Carrier: CarrierFlat, ZoneID: t.zoneID, Zone: t.zone,
+			RegularPrice: r.Price, Price: r.Price, FreeOver: r.FreeOver, MinDays: r.MinDays, MaxDays: r.MaxDays}
+		if r.FreeOver != nil && q.Subtotal.Amount >= r.FreeOver.Amount {
+			m.Price.Amount = 0
 		}
-		if code == q.Country {
+		if t.country == q.Country {
 			own = append(own, m)
 		} else {
 			wildcard = append(wildcard, m)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read shipping rates: %w", err)
 	}
 	if ownZone {
 		return own, nil
@@ -194,7 +174,7 @@ func (s *Service) Zones(ctx context.Context) ([]Zone, error) {
 	if err := s.ensureDefaults(ctx); err != nil {
 		return nil, err
 	}
-	return s.zones(ctx, s.db, "")
+	return s.store.zones(ctx, s.db, "")
 }
 
 // Zone returns one zone; NotFound when there is none with that id.
@@ -202,7 +182,7 @@ func (s *Service) Zone(ctx context.Context, id string) (Zone, error) {
 	if err := s.ensureDefaults(ctx); err != nil {
 		return Zone{}, err
 	}
-	zs, err := s.zones(ctx, s.db, id)
+	zs, err := s.store.zones(ctx, s.db, id)
 	if err != nil {
 		return Zone{}, err
 	}
@@ -210,86 +190,6 @@ func (s *Service) Zone(ctx context.Context, id string) (Zone, error) {
 		return Zone{}, apperr.NotFoundf("no shipping zone %s", id)
 	}
 	return zs[0], nil
-}
-
-// zones reads all zones, or the one with id when id is not "".
-func (s *Service) zones(ctx context.Context, q sqldb.Querier, id string) ([]Zone, error) {
-	where, args := "", []any{}
-	if id != "" {
-		where, args = " WHERE zone_id = ?", []any{id}
-	}
-	zoneWhere := strings.Replace(where, "zone_id", "id", 1)
-	rows, err := q.QueryContext(ctx, `SELECT id, name, created_at, updated_at FROM shipping_zones`+zoneWhere+` ORDER BY created_at, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list shipping zones: %w", err)
-	}
-	out := []Zone{}
-	byID := map[string]*Zone{}
-	for rows.Next() {
-		z := Zone{Countries: []string{}, Rates: []Rate{}}
-		if err := rows.Scan(&z.ID, &z.Name, &z.CreatedAt, &z.UpdatedAt); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list shipping zones: %w", err)
-		}
-		z.CreatedAt, z.UpdatedAt = z.CreatedAt.UTC(), z.UpdatedAt.UTC()
-		out = append(out, z)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list shipping zones: %w", err)
-	}
-	for i := range out {
-		byID[out[i].ID] = &out[i]
-	}
-
-	rows, err = q.QueryContext(ctx, `SELECT zone_id, country FROM shipping_zone_countries`+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list shipping zones: %w", err)
-	}
-	for rows.Next() {
-		var zoneID, c string
-		if err := rows.Scan(&zoneID, &c); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list shipping zones: %w", err)
-		}
-		if z := byID[zoneID]; z != nil {
-			z.Countries = append(z.Countries, c)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list shipping zones: %w", err)
-	}
-
-	rows, err = q.QueryContext(ctx, `SELECT zone_id, id, name, price_amount, currency, free_over_amount, min_days, max_days
-		FROM shipping_rates`+where+` ORDER BY zone_id, position`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list shipping zones: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			zoneID   string
-			r        Rate
-			freeOver sql.NullInt64
-		)
-		if err := rows.Scan(&zoneID, &r.ID, &r.Name, &r.Price.Amount, &r.Price.Currency, &freeOver, &r.MinDays, &r.MaxDays); err != nil {
-			return nil, fmt.Errorf("list shipping zones: %w", err)
-		}
-		if freeOver.Valid {
-			r.FreeOver = &money.Money{Amount: freeOver.Int64, Currency: r.Price.Currency}
-		}
-		if z := byID[zoneID]; z != nil {
-			z.Rates = append(z.Rates, r)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list shipping zones: %w", err)
-	}
-	for i := range out {
-		sort.Strings(out[i].Countries) // "*" first
-	}
-	return out, nil
 }
 
 // CreateZone adds a zone. Invalid input is Invalid naming each field
@@ -306,21 +206,18 @@ func (s *Service) CreateZone(ctx context.Context, in ZoneInput) (Zone, error) {
 	if err := checkRateIDs(in, nil); err != nil {
 		return Zone{}, err
 	}
-	id := ids.New()
+	now := s.now()
+	z := Zone{ID: ids.New(), Name: in.Name, Countries: in.Countries, Rates: in.rates(nil), CreatedAt: now, UpdatedAt: now}
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if err := s.checkConflicts(ctx, tx, id, in); err != nil {
+		if err := s.checkConflicts(ctx, tx, z.ID, in); err != nil {
 			return err
 		}
-		now := s.now()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shipping_zones (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)`, id, in.Name, now, now); err != nil {
-			return fmt.Errorf("create shipping zone: %w", conflictOf(err))
-		}
-		return s.writeZone(ctx, tx, id, in, nil)
+		return s.store.insertZone(ctx, tx, z)
 	})
 	if err != nil {
 		return Zone{}, err
 	}
-	return s.Zone(ctx, id)
+	return s.Zone(ctx, z.ID)
 }
 
 // ReplaceZone replaces a zone's name, countries and rates (see RateInput for
@@ -336,42 +233,20 @@ func (s *Service) ReplaceZone(ctx context.Context, id string, in ZoneInput) (Zon
 		return Zone{}, err
 	}
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE shipping_zones SET updated_at = ? WHERE id = ?`, s.now(), id)
-		if err != nil {
-			return fmt.Errorf("replace shipping zone %s: %w", id, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("replace shipping zone %s: %w", id, err)
-		} else if n == 0 {
-			return apperr.NotFoundf("no shipping zone %s", id)
-		}
-		existing := map[string]bool{}
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM shipping_rates WHERE zone_id = ?`, id)
-		if err != nil {
-			return fmt.Errorf("replace shipping zone %s: %w", id, err)
-		}
-		for rows.Next() {
-			var rid string
-			if err := rows.Scan(&rid); err != nil {
-				rows.Close()
-				return fmt.Errorf("replace shipping zone %s: %w", id, err)
+		return s.store.updateZone(ctx, tx, id, func(z *Zone) error {
+			existing := map[string]bool{}
+			for _, r := range z.Rates {
+				existing[r.ID] = true
 			}
-			existing[rid] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("replace shipping zone %s: %w", id, err)
-		}
-		if err := checkRateIDs(in, existing); err != nil {
-			return err
-		}
-		if err := s.checkConflicts(ctx, tx, id, in); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE shipping_zones SET name = ? WHERE id = ?`, in.Name, id); err != nil {
-			return fmt.Errorf("replace shipping zone %s: %w", id, conflictOf(err))
-		}
-		return s.writeZone(ctx, tx, id, in, existing)
+			if err := checkRateIDs(in, existing); err != nil {
+				return err
+			}
+			if err := s.checkConflicts(ctx, tx, id, in); err != nil {
+				return err
+			}
+			z.Name, z.Countries, z.Rates, z.UpdatedAt = in.Name, in.Countries, in.rates(existing), s.now()
+			return nil
+		})
 	})
 	if err != nil {
 		return Zone{}, err
@@ -379,38 +254,16 @@ func (s *Service) ReplaceZone(ctx context.Context, id string, in ZoneInput) (Zon
 	return s.Zone(ctx, id)
 }
 
-// checkConflicts refuses a name or countries that another zone has.
+// checkConflicts refuses a name or countries that another zone than id has
+// (Conflict naming "name" and each "countries[i]").
 func (s *Service) checkConflicts(ctx context.Context, tx *sqldb.Tx, id string, in ZoneInput) error {
-	var fields []apperr.FieldError
-	var other string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM shipping_zones WHERE LOWER(name) = LOWER(?) AND id <> ?`, in.Name, id).Scan(&other)
-	switch {
-	case err == nil:
-		fields = append(fields, apperr.FieldError{Field: "name", Message: "another zone is named " + in.Name})
-	case !errors.Is(err, sql.ErrNoRows):
-		return fmt.Errorf("check shipping zone name: %w", err)
-	}
-	args := []any{id}
-	for _, c := range in.Countries {
-		args = append(args, c)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT c.country, z.name FROM shipping_zone_countries c JOIN shipping_zones z ON z.id = c.zone_id
-		WHERE c.zone_id <> ? AND c.country IN (`+sqldb.Placeholders(len(in.Countries))+`)`, args...)
+	nameTaken, taken, err := s.store.taken(ctx, tx, id, in.Name, in.Countries)
 	if err != nil {
-		return fmt.Errorf("check shipping zone countries: %w", err)
+		return err
 	}
-	taken := map[string]string{}
-	for rows.Next() {
-		var c, zone string
-		if err := rows.Scan(&c, &zone); err != nil {
-			rows.Close()
-			return fmt.Errorf("check shipping zone countries: %w", err)
-		}
-		taken[c] = zone
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("check shipping zone countries: %w", err)
+	var fields []apperr.FieldError
+	if nameTaken {
+		fields = append(fields, apperr.FieldError{Field: "name", Message: "another zone is named " + in.Name})
 	}
 	for i, c := range in.Countries {
 		if zone, ok := taken[c]; ok {
@@ -432,56 +285,19 @@ func checkRateIDs(in ZoneInput, existing map[string]bool) error {
 	return v.Err()
 }
 
-// writeZone replaces the countries and rates of zone id. existing holds the
-// ids of the zone's current rates (nil for a new zone); checkRateIDs has
-// checked that the input's rate ids are among them.
-func (s *Service) writeZone(ctx context.Context, tx *sqldb.Tx, id string, in ZoneInput, existing map[string]bool) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM shipping_zone_countries WHERE zone_id = ?`, id); err != nil {
-		return fmt.Errorf("write shipping zone %s: %w", id, err)
-	}
-	for _, c := range in.Countries {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shipping_zone_countries (country, zone_id) VALUES (?, ?)`, c, id); err != nil {
-			return fmt.Errorf("write shipping zone %s: %w", id, conflictOf(err))
+// rates turns the input's rates into a zone's: a rate with the id of one
+// of the zone's existing rates keeps it (checkRateIDs has checked that the
+// ids are among them), a new one gets a new id.
+func (in ZoneInput) rates(existing map[string]bool) []Rate {
+	out := make([]Rate, len(in.Rates))
+	for i, r := range in.Rates {
+		id := r.ID
+		if id == "" || !existing[id] {
+			id = ids.New()
 		}
+		out[i] = Rate{ID: id, Name: r.Name, Price: r.Price, FreeOver: r.FreeOver, MinDays: r.MinDays, MaxDays: r.MaxDays}
 	}
-	kept := map[string]bool{}
-	for _, r := range in.Rates {
-		kept[r.ID] = r.ID != ""
-	}
-	for rid := range existing {
-		if !kept[rid] {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM shipping_rates WHERE id = ?`, rid); err != nil {
-				return fmt.Errorf("write shipping zone %s: %w", id, err)
-			}
-		}
-	}
-	for pos, r := range in.Rates {
-		var freeOver *int64
-		if r.FreeOver != nil {
-			freeOver = &r.FreeOver.Amount
-		}
-		if r.ID != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE shipping_rates SET position = ?, name = ?, price_amount = ?, currency = ?, free_over_amount = ?,
-				min_days = ?, max_days = ? WHERE id = ? AND zone_id = ?`, pos, r.Name, r.Price.Amount, r.Price.Currency, freeOver, r.MinDays, r.MaxDays, r.ID, id); err != nil {
-				return fmt.Errorf("write shipping zone %s: %w", id, err)
-			}
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shipping_rates (id, zone_id, position, name, price_amount, currency, free_over_amount, min_days, max_days)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New(), id, pos, r.Name, r.Price.Amount, r.Price.Currency, freeOver, r.MinDays, r.MaxDays); err != nil {
-			return fmt.Errorf("write shipping zone %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
-// conflictOf turns a unique violation (a zone that took the same name or
-// country in a concurrent transaction) into a Conflict.
-func conflictOf(err error) error {
-	if sqldb.IsUniqueViolation(err) {
-		return apperr.Conflictf("another zone took this name or one of these countries at the same time; reload and try again")
-	}
-	return err
+	return out
 }
 
 // DeleteZone deletes a zone and its rates; its countries are then served by
@@ -490,21 +306,12 @@ func (s *Service) DeleteZone(ctx context.Context, id string) error {
 	if err := s.ensureDefaults(ctx); err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		for _, q := range []string{`DELETE FROM shipping_rates WHERE zone_id = ?`, `DELETE FROM shipping_zone_countries WHERE zone_id = ?`} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return fmt.Errorf("delete shipping zone %s: %w", id, err)
-			}
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM shipping_zones WHERE id = ?`, id)
-		if err != nil {
-			return fmt.Errorf("delete shipping zone %s: %w", id, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete shipping zone %s: %w", id, err)
-		} else if n == 0 {
-			return apperr.NotFoundf("no shipping zone %s", id)
-		}
-		return nil
-	})
+	deleted, err := s.store.deleteZone(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !deleted {
+		return apperr.NotFoundf("no shipping zone %s", id)
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ type Options struct {
 // Service computes tax and keeps the rates.
 type Service struct {
 	db        *sqldb.DB
+	store     store
 	country   string
 	inclusive bool
 	now       func() time.Time
@@ -40,7 +41,7 @@ func NewService(db *sqldb.DB, opt Options) *Service {
 	if c == "" {
 		c = DefaultCountry
 	}
-	return &Service{db: db, country: c, inclusive: opt.PricesIncludeTax,
+	return &Service{db: db, store: store{db: db}, country: c, inclusive: opt.PricesIncludeTax,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
@@ -68,36 +69,14 @@ func (s *Service) RateFor(ctx context.Context, dest string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT country, rate_bp FROM tax_rates WHERE country IN (?, ?)`, c, country.Wildcard)
+	rates, err := s.store.ratesOf(ctx, c, country.Wildcard)
 	if err != nil {
 		return 0, fmt.Errorf("read tax rate of %s: %w", c, err)
 	}
-	defer rows.Close()
-	var own, wildcard *int64
-	for rows.Next() {
-		var (
-			code string
-			bp   int64
-		)
-		if err := rows.Scan(&code, &bp); err != nil {
-			return 0, fmt.Errorf("read tax rate of %s: %w", c, err)
-		}
-		if code == c {
-			own = &bp
-		} else {
-			wildcard = &bp
-		}
+	if bp, ok := rates[c]; ok {
+		return bp, nil
 	}
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read tax rate of %s: %w", c, err)
-	}
-	switch {
-	case own != nil:
-		return *own, nil
-	case wildcard != nil:
-		return *wildcard, nil
-	}
-	return 0, nil
+	return rates[country.Wildcard], nil // 0 when there is no "*" rate either
 }
 
 // Calculate returns the tax on a taxable amount (goods after discount +
@@ -144,22 +123,9 @@ func Compute(amount money.Money, rateBP int64, inclusive bool) Breakdown {
 
 // Rates lists every rate, the "*" rate first, then by country code.
 func (s *Service) Rates(ctx context.Context) ([]Rate, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT country, rate_bp, updated_at FROM tax_rates`)
+	out, err := s.store.all(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list tax rates: %w", err)
-	}
-	defer rows.Close()
-	out := []Rate{}
-	for rows.Next() {
-		var r Rate
-		if err := rows.Scan(&r.Country, &r.RateBP, &r.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("list tax rates: %w", err)
-		}
-		r.UpdatedAt = r.UpdatedAt.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tax rates: %w", err)
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Country < out[j].Country }) // '*' sorts first
 	return out, nil
@@ -189,9 +155,8 @@ func (s *Service) setRate(ctx context.Context, code string, bp *int64) (Rate, er
 	}
 	rateBP := *bp
 	r := Rate{Country: c, RateBP: rateBP, UpdatedAt: s.now()}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO tax_rates (country, rate_bp, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (country) DO UPDATE SET rate_bp = excluded.rate_bp, updated_at = excluded.updated_at`, r.Country, r.RateBP, r.UpdatedAt); err != nil {
-		return Rate{}, fmt.Errorf("set tax rate of %s: %w", c, err)
+	if err := s.store.put(ctx, r); err != nil {
+		return Rate{}, err
 	}
 	return r, nil
 }
