@@ -18,6 +18,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 	"github.com/mercato-shop/mercato/internal/platform/web"
@@ -320,8 +321,17 @@ func TestHTTPLoginRateLimits(t *testing.T) {
 				t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
 			}
 		}
+		// The limiters run on a stopped clock: on a loaded machine the
+		// attempts below can take longer than the limits need to refill one.
+		stopped := time.Now()
+		frozenLimits := func() customer.Option {
+			clock := ratelimit.WithClock(func() time.Time { return stopped })
+			return customer.WithLoginLimits(
+				ratelimit.NewMemory(customer.LoginFailuresPerAccount, customer.LoginFailureWindow, clock),
+				ratelimit.NewMemory(customer.LoginAttemptsPerIP, customer.LoginAttemptWindow, clock))
+		}
 		t.Run("per account", func(t *testing.T) {
-			s := newServer(t, db, nil)
+			s := newServer(t, db, nil, frozenLimits())
 			s.register("ada@example.com", "Ada")
 			for i := range customer.LoginFailuresPerAccount {
 				login(s, "ada@example.com", "wrong password", remote(fmt.Sprintf("198.51.100.%d:1000", i))).problem(401, "")
@@ -333,7 +343,7 @@ func TestHTTPLoginRateLimits(t *testing.T) {
 			}
 		})
 		t.Run("per client IP, X-Forwarded-For not trusted", func(t *testing.T) {
-			s := newServer(t, db, nil)
+			s := newServer(t, db, nil, frozenLimits())
 			for i := range customer.LoginAttemptsPerIP {
 				login(s, fmt.Sprintf("u%d@example.com", i), pw, remote("203.0.113.1:1000"),
 					header("X-Forwarded-For", fmt.Sprintf("10.0.0.%d", i))).problem(401, "")
