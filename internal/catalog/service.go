@@ -13,16 +13,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
 
-// StockLevel is what the catalog shows of a variant's stock.
-type StockLevel struct {
-	Available int64
-	Backorder bool
-}
+// StockLevel is what the catalog shows of a variant's stock: the
+// inventory's level summed over locations. The catalog uses the inventory's
+// type (inventory imports no other domain module).
+type StockLevel = inventory.StockLevel
 
 // Stock is the part of the inventory module the catalog uses.
 type Stock interface {
