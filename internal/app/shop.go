@@ -8,13 +8,10 @@ import (
 	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
-	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
-	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
-	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/tax"
 )
@@ -28,10 +25,8 @@ const (
 	orphanAge = 20 * time.Minute
 )
 
-// wireShop builds the buying path: payments, orders, carts and checkout,
-// and connects inventory changes to the outbox.
+// wireShop builds the buying path: payments, orders, carts and checkout.
 func (a *App) wireShop() {
-	a.Inventory.SetHooks(stockEvents{})
 	a.Payments = payment.NewService(a.DB, payment.NewSandbox())
 	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory)
 	a.Payments.SetOrderSync(a.Orders)
@@ -98,22 +93,4 @@ func (p pricing) ShippingOption(ctx context.Context, id, country string, subtota
 func (p pricing) Tax(ctx context.Context, country string, taxable money.Money) (cart.TaxResult, error) {
 	b, err := p.tax.Calculate(ctx, country, taxable)
 	return cart.TaxResult{Tax: b.Tax, Inclusive: b.Inclusive}, err
-}
-
-// stockEvents writes stock.changed for every stock movement and stock.low
-// when a level crosses its low-stock threshold, in the movement's transaction.
-type stockEvents struct{}
-
-func (stockEvents) StockChanged(ctx context.Context, tx *sqldb.Tx, before, after inventory.Level, reason string) error {
-	if err := outbox.Add(ctx, tx, "stock.changed", after.VariantID, map[string]any{
-		"variant_id": after.VariantID, "sku": after.SKU, "on_hand": after.OnHand, "reserved": after.Reserved, "available": after.Available, "reason": reason,
-	}); err != nil {
-		return err
-	}
-	if !after.Backorder && after.Low && !before.Low {
-		return outbox.Add(ctx, tx, "stock.low", after.VariantID, map[string]any{
-			"variant_id": after.VariantID, "sku": after.SKU, "available": after.Available, "threshold": after.LowStockThreshold,
-		})
-	}
-	return nil
 }

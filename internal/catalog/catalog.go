@@ -1,7 +1,7 @@
 // Package catalog owns products, their variants, categories and attributes.
 //
 // Stock is not the catalog's: variant availability is read through the
-// StockLevels interface (implemented by the inventory module) when products
+// Stock interface (implemented by the inventory module) when products
 // are shown.
 package catalog
 

@@ -13,16 +13,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
 
-// StockLevel is what the catalog shows of a variant's stock.
-type StockLevel struct {
-	Available int64
-	Backorder bool
-}
+// StockLevel is what the catalog shows of a variant's stock: the
+// inventory's level summed over locations. The catalog uses the inventory's
+// type (inventory imports no other domain module).
+type StockLevel = inventory.StockLevel
 
 // Stock is the part of the inventory module the catalog uses.
 type Stock interface {
@@ -305,8 +306,11 @@ func (s *Service) GetProduct(ctx context.Context, idOrSlug string, publicOnly bo
 	return ps[0], err
 }
 
-// CreateProduct validates and stores a new product, then records each
-// variant's stock (Stock.Track). actor names who did it, for the stock ledger.
+// CreateProduct validates and stores a new product, records each variant's
+// stock (Stock.Track) and writes product.created, all in one transaction.
+// Bad fields are Invalid; a taken slug or SKU is a Conflict (a slug made
+// from the title is made unique instead). actor names who did it, for the
+// stock ledger.
 func (s *Service) CreateProduct(ctx context.Context, in ProductInput, actor string) (Product, error) {
 	if err := in.Validate(); err != nil {
 		return Product{}, err
@@ -341,6 +345,9 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput, actor stri
 	}
 	insert := func(tx *sqldb.Tx) error {
 		if err := s.st.insertProduct(ctx, tx, &p); err != nil {
+			return err
+		}
+		if err := outbox.Write(ctx, tx, newProductCreated(p)); err != nil {
 			return err
 		}
 		return s.trackStock(ctx, tx, p.Variants, in.Variants, actor)
@@ -423,7 +430,11 @@ func (s *Service) checkCategories(ctx context.Context, ids []string) error {
 	return v.Err()
 }
 
-// UpdateProduct applies a patch. NotFound when the product does not exist.
+// UpdateProduct applies a patch and writes product.updated (with the
+// changed fields, price and status changes) in the same transaction; stock
+// given for a variant is recorded there too. NotFound when the product does
+// not exist; bad fields are Invalid; a taken slug or SKU, or stock below
+// what is reserved, is a Conflict, and nothing is changed.
 func (s *Service) UpdateProduct(ctx context.Context, id string, patch ProductPatch, actor string) (Product, error) {
 	if err := patch.Validate(); err != nil {
 		return Product{}, err
@@ -445,6 +456,8 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, patch ProductPat
 		if p.ID != id {
 			return apperr.NotFoundf("product %q not found", id)
 		}
+		before := p
+		before.Variants = slices.Clone(p.Variants) // the patch edits variants in place
 		applyPatch(&p, patch)
 		existing := map[string]bool{}
 		bySKU := map[string]int{}
@@ -502,6 +515,9 @@ func (s *Service) UpdateProduct(ctx context.Context, id string, patch ProductPat
 		if err := s.st.updateProduct(ctx, tx, &p, existing); err != nil {
 			return err
 		}
+		if err := outbox.Write(ctx, tx, newProductUpdated(before, p)); err != nil {
+			return err
+		}
 		return s.trackStock(ctx, tx, changed, inputs, actor)
 	})
 	if err != nil {
@@ -538,7 +554,7 @@ func applyPatch(p *Product, patch ProductPatch) {
 }
 
 // ArchiveProduct sets a product's status to archived (products are never
-// deleted: orders refer to them).
+// deleted: orders refer to them); like any update it writes product.updated.
 func (s *Service) ArchiveProduct(ctx context.Context, id, actor string) (Product, error) {
 	st := StatusArchived
 	return s.UpdateProduct(ctx, id, ProductPatch{Status: &st}, actor)
@@ -556,7 +572,9 @@ func (s *Service) Categories(ctx context.Context) ([]Category, error) {
 	return s.st.listCategories(ctx, s.db.Reader())
 }
 
-// CreateCategory adds a category; the parent must exist.
+// CreateCategory adds a category and writes category.created in the same
+// transaction. Bad fields, or a parent that does not exist, are Invalid; a
+// taken slug is a Conflict.
 func (s *Service) CreateCategory(ctx context.Context, in CategoryInput) (Category, error) {
 	if err := in.Validate(); err != nil {
 		return Category{}, err
@@ -575,7 +593,16 @@ func (s *Service) CreateCategory(ctx context.Context, in CategoryInput) (Categor
 		}
 	}
 	c := Category{ID: ids.New(), Slug: in.Slug, Name: strings.TrimSpace(in.Name), ParentID: in.ParentID, Position: in.Position}
-	return c, s.st.insertCategory(ctx, c)
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		if err := s.st.insertCategory(ctx, tx, c, s.now()); err != nil {
+			return err
+		}
+		return outbox.Write(ctx, tx, newCategoryCreated(c))
+	})
+	if err != nil {
+		return Category{}, err
+	}
+	return c, nil
 }
 
 // CountProducts counts products of every status.
@@ -603,31 +630,5 @@ func (s *Service) AttributeCounts(ctx context.Context, category string) (map[str
 	if err != nil {
 		return nil, err
 	}
-	args := []any{StatusActive}
-	for _, id := range cats {
-		args = append(args, id)
-	}
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT pa.key, pa.value, COUNT(*) FROM catalog_product_attributes pa
-		JOIN catalog_products p ON p.id = pa.product_id
-		WHERE p.status = ? AND EXISTS (SELECT 1 FROM catalog_product_categories pc WHERE pc.product_id = p.id AND pc.category_id IN (`+sqldb.Placeholders(len(cats))+`))
-		GROUP BY pa.key, pa.value`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("attribute counts: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]int{}
-	for rows.Next() {
-		var (
-			k, v string
-			n    int
-		)
-		if err := rows.Scan(&k, &v, &n); err != nil {
-			return nil, fmt.Errorf("attribute counts: %w", err)
-		}
-		if out[k] == nil {
-			out[k] = map[string]int{}
-		}
-		out[k][v] = n
-	}
-	return out, rows.Err()
+	return s.st.attributeCounts(ctx, s.db.Reader(), cats)
 }

@@ -11,11 +11,12 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 )
 
-var migrations = []sqldb.Migrations{catalog.Migrations(), inventory.Migrations()}
+var migrations = []sqldb.Migrations{outbox.Migrations(), catalog.Migrations(), inventory.Migrations()}
 
 func eur(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
 func ptr[T any](v T) *T       { return &v }

@@ -20,7 +20,7 @@ type store struct{ db *sqldb.DB }
 
 const productCols = `p.id, p.slug, p.title, p.description, p.status, p.featured, p.images, p.created_at, p.updated_at`
 
-func scanProduct(row interface{ Scan(...any) error }) (Product, error) {
+func scanProduct(row sqldb.Scanner) (Product, error) {
 	var (
 		p      Product
 		images string
@@ -244,21 +244,9 @@ func (s store) listProducts(ctx context.Context, q sqldb.Querier, lq listQuery) 
 	query += fmt.Sprintf(" ORDER BY %s %s, p.id %s LIMIT ?", col, dir, dir)
 	args = append(args, lq.limit+1)
 
-	rows, err := q.QueryContext(ctx, query, args...)
+	out, err := sqldb.All(ctx, q, "list products", scanProduct, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list products: %w", err)
-	}
-	defer rows.Close()
-	var out []Product
-	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list products: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list products: %w", err)
+		return nil, err
 	}
 	return out, s.loadChildren(ctx, q, out)
 }
@@ -287,61 +275,59 @@ func (s store) loadChildren(ctx context.Context, q sqldb.Querier, ps []Product) 
 	}
 	in := sqldb.Placeholders(len(ps))
 
-	rows, err := q.QueryContext(ctx, `SELECT product_id, id, sku, title, options, price, currency FROM catalog_variants
-		WHERE product_id IN (`+in+`) ORDER BY product_id, position`, args...)
-	if err != nil {
-		return fmt.Errorf("load variants: %w", err)
+	type variantOf struct {
+		productID string
+		Variant
 	}
-	for rows.Next() {
+	vs, err := sqldb.All(ctx, q, "load variants", func(r sqldb.Scanner) (variantOf, error) {
 		var (
-			pid, opts string
-			v         Variant
+			v    variantOf
+			opts string
 		)
-		if err := rows.Scan(&pid, &v.ID, &v.SKU, &v.Title, &opts, &v.Price.Amount, &v.Price.Currency); err != nil {
-			rows.Close()
-			return fmt.Errorf("load variants: %w", err)
+		if err := r.Scan(&v.productID, &v.ID, &v.SKU, &v.Title, &opts, &v.Price.Amount, &v.Price.Currency); err != nil {
+			return v, err
 		}
 		if err := json.Unmarshal([]byte(opts), &v.Options); err != nil {
-			rows.Close()
-			return fmt.Errorf("variant %s options: %w", v.ID, err)
+			return v, fmt.Errorf("variant %s options: %w", v.ID, err)
 		}
 		if v.Options == nil {
 			v.Options = map[string]string{}
 		}
-		idx[pid].Variants = append(idx[pid].Variants, v)
+		return v, nil
+	}, `SELECT product_id, id, sku, title, options, price, currency FROM catalog_variants
+		WHERE product_id IN (`+in+`) ORDER BY product_id, position`, args...)
+	if err != nil {
+		return err
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("load variants: %w", err)
+	for _, v := range vs {
+		idx[v.productID].Variants = append(idx[v.productID].Variants, v.Variant)
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT product_id, category_id FROM catalog_product_categories WHERE product_id IN (`+in+`) ORDER BY product_id, category_id`, args...)
+	type pair struct{ productID, a, b string }
+	cats, err := sqldb.All(ctx, q, "load categories", func(r sqldb.Scanner) (pair, error) {
+		var p pair
+		err := r.Scan(&p.productID, &p.a)
+		return p, err
+	}, `SELECT product_id, category_id FROM catalog_product_categories WHERE product_id IN (`+in+`) ORDER BY product_id, category_id`, args...)
 	if err != nil {
-		return fmt.Errorf("load categories: %w", err)
+		return err
 	}
-	for rows.Next() {
-		var pid, cid string
-		if err := rows.Scan(&pid, &cid); err != nil {
-			rows.Close()
-			return fmt.Errorf("load categories: %w", err)
-		}
-		idx[pid].CategoryIDs = append(idx[pid].CategoryIDs, cid)
+	for _, c := range cats {
+		idx[c.productID].CategoryIDs = append(idx[c.productID].CategoryIDs, c.a)
 	}
-	rows.Close()
 
-	rows, err = q.QueryContext(ctx, `SELECT product_id, key, value FROM catalog_product_attributes WHERE product_id IN (`+in+`)`, args...)
+	attrs, err := sqldb.All(ctx, q, "load attributes", func(r sqldb.Scanner) (pair, error) {
+		var p pair
+		err := r.Scan(&p.productID, &p.a, &p.b)
+		return p, err
+	}, `SELECT product_id, key, value FROM catalog_product_attributes WHERE product_id IN (`+in+`)`, args...)
 	if err != nil {
-		return fmt.Errorf("load attributes: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var pid, k, v string
-		if err := rows.Scan(&pid, &k, &v); err != nil {
-			return fmt.Errorf("load attributes: %w", err)
-		}
-		idx[pid].Attributes[k] = v
+	for _, a := range attrs {
+		idx[a.productID].Attributes[a.a] = a.b
 	}
-	return rows.Err()
+	return nil
 }
 
 // variantsByID returns variants with their product's id, title and status.
@@ -354,57 +340,50 @@ func (s store) variantsByID(ctx context.Context, q sqldb.Querier, ids []string) 
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := q.QueryContext(ctx, `SELECT v.id, v.sku, v.title, v.options, v.price, v.currency, p.id, p.slug, p.title, p.status, p.images
-		FROM catalog_variants v JOIN catalog_products p ON p.id = v.product_id WHERE v.id IN (`+sqldb.Placeholders(len(ids))+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("variants by id: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	vis, err := sqldb.All(ctx, q, "variants by id", func(r sqldb.Scanner) (VariantInfo, error) {
 		var (
 			vi           VariantInfo
 			opts, images string
 		)
-		if err := rows.Scan(&vi.ID, &vi.SKU, &vi.Title, &opts, &vi.Price.Amount, &vi.Price.Currency,
+		if err := r.Scan(&vi.ID, &vi.SKU, &vi.Title, &opts, &vi.Price.Amount, &vi.Price.Currency,
 			&vi.ProductID, &vi.ProductSlug, &vi.ProductTitle, &vi.ProductStatus, &images); err != nil {
-			return nil, fmt.Errorf("variants by id: %w", err)
+			return vi, err
 		}
 		json.Unmarshal([]byte(opts), &vi.Options)
 		var imgs []Image
 		if json.Unmarshal([]byte(images), &imgs) == nil && len(imgs) > 0 {
 			vi.Image = imgs[0]
 		}
+		return vi, nil
+	}, `SELECT v.id, v.sku, v.title, v.options, v.price, v.currency, p.id, p.slug, p.title, p.status, p.images
+		FROM catalog_variants v JOIN catalog_products p ON p.id = v.product_id WHERE v.id IN (`+sqldb.Placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, vi := range vis {
 		out[vi.ID] = vi
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (s store) listCategories(ctx context.Context, q sqldb.Querier) ([]Category, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, slug, name, parent_id, position FROM catalog_categories ORDER BY position, name`)
-	if err != nil {
-		return nil, fmt.Errorf("list categories: %w", err)
-	}
-	defer rows.Close()
-	out := []Category{}
-	for rows.Next() {
+	return sqldb.All(ctx, q, "list categories", func(r sqldb.Scanner) (Category, error) {
 		var (
 			c      Category
 			parent sql.NullString
 		)
-		if err := rows.Scan(&c.ID, &c.Slug, &c.Name, &parent, &c.Position); err != nil {
-			return nil, fmt.Errorf("list categories: %w", err)
-		}
+		err := r.Scan(&c.ID, &c.Slug, &c.Name, &parent, &c.Position)
 		if parent.Valid {
 			c.ParentID = &parent.String
 		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	}, `SELECT id, slug, name, parent_id, position FROM catalog_categories ORDER BY position, name`)
 }
 
-func (s store) insertCategory(ctx context.Context, c Category) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO catalog_categories (id, slug, name, parent_id, position, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Slug, c.Name, c.ParentID, c.Position, time.Now().UTC())
+// insertCategory adds a category in tx; a taken slug is a Conflict.
+func (s store) insertCategory(ctx context.Context, tx *sqldb.Tx, c Category, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO catalog_categories (id, slug, name, parent_id, position, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Slug, c.Name, c.ParentID, c.Position, now)
 	if sqldb.IsUniqueViolation(err) {
 		return &apperr.Error{Code: apperr.Conflict, Message: "category slug already in use", Fields: []apperr.FieldError{{Field: "slug", Message: "already in use"}}}
 	}
@@ -418,4 +397,36 @@ func (s store) countProducts(ctx context.Context, q sqldb.Querier) (int, error) 
 	var n int
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM catalog_products`).Scan(&n)
 	return n, err
+}
+
+// attributeCounts returns attribute key -> value -> number of active
+// products in any of the categories cats.
+func (s store) attributeCounts(ctx context.Context, q sqldb.Querier, cats []string) (map[string]map[string]int, error) {
+	args := []any{StatusActive}
+	for _, id := range cats {
+		args = append(args, id)
+	}
+	type count struct {
+		key, value string
+		n          int
+	}
+	counts, err := sqldb.All(ctx, q, "attribute counts", func(r sqldb.Scanner) (count, error) {
+		var c count
+		err := r.Scan(&c.key, &c.value, &c.n)
+		return c, err
+	}, `SELECT pa.key, pa.value, COUNT(*) FROM catalog_product_attributes pa
+		JOIN catalog_products p ON p.id = pa.product_id
+		WHERE p.status = ? AND EXISTS (SELECT 1 FROM catalog_product_categories pc WHERE pc.product_id = p.id AND pc.category_id IN (`+sqldb.Placeholders(len(cats))+`))
+		GROUP BY pa.key, pa.value`, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]int{}
+	for _, c := range counts {
+		if out[c.key] == nil {
+			out[c.key] = map[string]int{}
+		}
+		out[c.key][c.value] = c.n
+	}
+	return out, nil
 }

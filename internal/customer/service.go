@@ -35,10 +35,6 @@ const (
 	LoginAttemptWindow      = time.Minute
 )
 
-// TopicRegistered is the event written when a customer account is created
-// (payload: customer_id, email, name; see docs/EVENTS.md).
-const TopicRegistered = "customer.registered"
-
 // Limiter limits events per key. *ratelimit.Memory implements it; a shared
 // implementation (Redis) can replace it when Mercato runs on several
 // instances.
@@ -171,13 +167,6 @@ func hasControl(s string) bool {
 var errEmailTaken = &apperr.Error{Code: apperr.Conflict, Message: "an account with this e-mail already exists",
 	Fields: []apperr.FieldError{{Field: "email", Message: "is already registered"}}}
 
-// registeredEvent is the payload of customer.registered.
-type registeredEvent struct {
-	CustomerID string `json:"customer_id"`
-	Email      string `json:"email"`
-	Name       string `json:"name"`
-}
-
 // insertAccount adds an account inside tx and, for a customer, the
 // customer.registered event. A taken e-mail is a Conflict on field "email".
 func (s *Service) insertAccount(ctx context.Context, tx *sqldb.Tx, a Account, hash string) error {
@@ -190,7 +179,7 @@ func (s *Service) insertAccount(ctx context.Context, tx *sqldb.Tx, a Account, ha
 		return fmt.Errorf("create account: %w", err)
 	}
 	if a.Role == auth.RoleCustomer {
-		if err := outbox.Add(ctx, tx, TopicRegistered, a.ID, registeredEvent{CustomerID: a.ID, Email: a.Email, Name: a.Name}); err != nil {
+		if err := outbox.Write(ctx, tx, newRegistered(a)); err != nil {
 			return fmt.Errorf("create account: %w", err)
 		}
 	}

@@ -75,13 +75,9 @@ func wantErr(t *testing.T, err error, code apperr.Code, field string) {
 	t.Fatalf("err = %v: no error on field %q", err, field)
 }
 
-// registeredEvents returns the customer.registered payloads the relay
-// delivers for the whole database.
-type registered struct {
-	CustomerID string `json:"customer_id"`
-	Email      string `json:"email"`
-	Name       string `json:"name"`
-}
+// deliverRegistered returns the customer.registered payloads the relay
+// delivers for the whole database, decoded as the publisher declares them.
+type registered = customer.Registered
 
 func deliverRegistered(t *testing.T, db *sqldb.DB) []registered {
 	t.Helper()

@@ -12,11 +12,12 @@ import (
 	"github.com/mercato-shop/mercato/internal/demo"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 )
 
-var migrations = []sqldb.Migrations{catalog.Migrations(), inventory.Migrations()}
+var migrations = []sqldb.Migrations{catalog.Migrations(), inventory.Migrations(), outbox.Migrations()}
 
 func newService(db *sqldb.DB) *catalog.Service {
 	return catalog.NewService(db, inventory.NewService(db))

@@ -36,6 +36,13 @@ type Level struct {
 	Low               bool   `json:"low"`
 }
 
+// StockLevel is a variant's stock summed over its locations: what the
+// catalog and the cart show.
+type StockLevel struct {
+	Available int64 // on hand minus reserved; negative when backordered
+	Backorder bool  // the variant may be sold without stock
+}
+
 func (l *Level) derive() {
 	l.Available = l.OnHand - l.Reserved
 	l.Low = l.Available <= l.LowStockThreshold

@@ -2,143 +2,78 @@ package inventory
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
-	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
 
-// Hooks lets the composition root hear about stock changes made inside a
-// transaction (the outbox writes its events there). Nil hooks are skipped.
-type Hooks interface {
-	// StockChanged runs inside the transaction that changed the level.
-	StockChanged(ctx context.Context, tx *sqldb.Tx, before, after Level, reason string) error
-}
-
-// Service is the inventory's business logic.
+// Service is the inventory's business logic. Every stock movement writes a
+// ledger entry and the stock events (events.go) in its own transaction.
 type Service struct {
-	db    *sqldb.DB
-	hooks Hooks
-	now   func() time.Time
+	db  *sqldb.DB
+	st  store
+	now func() time.Time
 }
 
 // NewService returns an inventory service on db.
 func NewService(db *sqldb.DB) *Service {
-	return &Service{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	return &Service{db: db, st: store{db}, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
-// SetHooks installs hooks (call before serving).
-func (s *Service) SetHooks(h Hooks) { s.hooks = h }
-
-const levelCols = `variant_id, sku, location_id, on_hand, reserved, backorder, low_stock_threshold`
-
-func scanLevel(row interface{ Scan(...any) error }) (Level, error) {
-	var l Level
-	err := row.Scan(&l.VariantID, &l.SKU, &l.LocationID, &l.OnHand, &l.Reserved, &l.Backorder, &l.LowStockThreshold)
-	l.derive()
-	return l, err
-}
-
-// Levels returns the stock of each variant (summed over locations) for the
-// catalog. It implements catalog.Stock.
-func (s *Service) Levels(ctx context.Context, variantIDs []string) (map[string]catalog.StockLevel, error) {
-	out := make(map[string]catalog.StockLevel, len(variantIDs))
-	for start := 0; start < len(variantIDs); start += 500 {
-		chunk := variantIDs[start:min(start+500, len(variantIDs))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := s.db.Reader().QueryContext(ctx, `SELECT variant_id, SUM(on_hand - reserved), MAX(CASE WHEN backorder THEN 1 ELSE 0 END)
-			FROM inventory_stock WHERE variant_id IN (`+sqldb.Placeholders(len(chunk))+`) GROUP BY variant_id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("stock levels: %w", err)
-		}
-		for rows.Next() {
-			var (
-				id        string
-				avail, bo int64
-			)
-			if err := rows.Scan(&id, &avail, &bo); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("stock levels: %w", err)
-			}
-			out[id] = catalog.StockLevel{Available: avail, Backorder: bo == 1}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("stock levels: %w", err)
-		}
-	}
-	return out, nil
+// Levels returns the stock of each variant (summed over locations);
+// variants without a stock record are absent. It reads from the read pool.
+func (s *Service) Levels(ctx context.Context, variantIDs []string) (map[string]StockLevel, error) {
+	return s.st.levels(ctx, s.db.Reader(), variantIDs)
 }
 
 // Track creates the variant's stock row at the default location if missing
 // and keeps its SKU current; onHand and backorder, when not nil, are set
-// (and the change is written to the ledger). It implements catalog.Stock.
-// With tx nil it runs in a transaction of its own.
+// (and the change is written to the ledger). A SKU tracked for another
+// variant is a Conflict; on-hand below what is reserved is a Conflict on
+// field "on_hand". It runs in tx when one is given (so a product and its
+// stock commit together), in a transaction of its own otherwise.
 func (s *Service) Track(ctx context.Context, tx *sqldb.Tx, variantID, sku string, onHand *int64, backorder *bool, actor string) error {
-	if tx == nil {
-		return s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.Track(ctx, tx, variantID, sku, onHand, backorder, actor) })
-	}
-	before, err := s.levelForUpdate(ctx, tx, "variant_id", variantID)
-	if apperr.Is(err, apperr.NotFound) {
-		before = Level{VariantID: variantID, SKU: sku, LocationID: DefaultLocation, LowStockThreshold: 5}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO inventory_stock (variant_id, location_id, sku, on_hand, reserved, backorder, low_stock_threshold, updated_at)
-			VALUES (?, ?, ?, 0, 0, ?, 5, ?)`, variantID, DefaultLocation, sku, backorder != nil && *backorder, s.now()); err != nil {
-			if sqldb.IsUniqueViolation(err) {
-				return apperr.Conflictf("SKU %s is already tracked for another variant", sku)
+	return s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
+		before, err := s.st.levelByVariant(ctx, tx, variantID)
+		if apperr.Is(err, apperr.NotFound) {
+			// Not derived: a new row is not "low" before its first stock,
+			// so an initial quantity at or below the threshold is a crossing.
+			before = Level{VariantID: variantID, SKU: sku, LocationID: DefaultLocation, LowStockThreshold: 5, Backorder: backorder != nil && *backorder}
+			if err := s.st.insertLevel(ctx, tx, before, s.now()); err != nil {
+				return err
 			}
-			return fmt.Errorf("track %s: %w", sku, err)
+		} else if err != nil {
+			return err
 		}
-		before.Backorder = backorder != nil && *backorder
-	} else if err != nil {
-		return err
-	}
-	if before.SKU != sku || (backorder != nil && *backorder != before.Backorder) {
-		bo := before.Backorder
-		if backorder != nil {
-			bo = *backorder
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET sku = ?, backorder = ?, updated_at = ? WHERE variant_id = ?`, sku, bo, s.now(), variantID); err != nil {
-			if sqldb.IsUniqueViolation(err) {
-				return apperr.Conflictf("SKU %s is already tracked for another variant", sku)
+		if before.SKU != sku || (backorder != nil && *backorder != before.Backorder) {
+			before.SKU = sku
+			if backorder != nil {
+				before.Backorder = *backorder
 			}
-			return fmt.Errorf("track %s: %w", sku, err)
+			if err := s.st.updateSettings(ctx, tx, before, s.now()); err != nil {
+				return err
+			}
 		}
-		before.SKU = sku
-	}
-	if onHand != nil && *onHand != before.OnHand {
-		reason := ReasonSet
-		if before.OnHand == 0 && before.Reserved == 0 {
-			reason = ReasonInitial
+		if onHand != nil && *onHand != before.OnHand {
+			reason := ReasonSet
+			if before.OnHand == 0 && before.Reserved == 0 {
+				reason = ReasonInitial
+			}
+			_, err := s.setOnHand(ctx, tx, before, *onHand, reason, "", actor)
+			return err
 		}
-		_, err := s.setOnHand(ctx, tx, before, *onHand, reason, "", actor)
-		return err
-	}
-	return nil
-}
-
-func (s *Service) levelForUpdate(ctx context.Context, q sqldb.Querier, col, val string) (Level, error) {
-	l, err := scanLevel(q.QueryRowContext(ctx, `SELECT `+levelCols+` FROM inventory_stock WHERE `+col+` = ? AND location_id = ?`, val, DefaultLocation))
-	if errors.Is(err, sql.ErrNoRows) {
-		return l, apperr.NotFoundf("no stock record for %s", val)
-	}
-	if err != nil {
-		return l, fmt.Errorf("read stock %s: %w", val, err)
-	}
-	return l, nil
+		return nil
+	})
 }
 
 // Get returns the stock of a SKU at the default location; NotFound when the SKU is unknown.
 func (s *Service) Get(ctx context.Context, sku string) (Level, error) {
-	return s.levelForUpdate(ctx, s.db, "sku", sku)
+	return s.st.levelBySKU(ctx, s.db, sku)
 }
 
 // SetInput changes a SKU's stock settings; nil fields stay as they are.
@@ -153,8 +88,9 @@ type SetInput struct {
 const MaxQuantity = 1_000_000_000
 
 // Set sets a SKU's on-hand count (and optionally its backorder flag and low
-// stock threshold), recording the change in the ledger. Setting on_hand
-// below what is reserved is a Conflict.
+// stock threshold), recording the change in the ledger. Bad fields are
+// Invalid; an unknown SKU is NotFound; setting on_hand below what is
+// reserved is a Conflict.
 func (s *Service) Set(ctx context.Context, sku string, in SetInput, actor string) (Level, error) {
 	var v apperr.Validator
 	v.Check(in.OnHand != nil || in.Backorder != nil || in.LowStockThreshold != nil, "on_hand", "is required")
@@ -174,7 +110,7 @@ func (s *Service) Set(ctx context.Context, sku string, in SetInput, actor string
 	}
 	var out Level
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		l, err := s.levelForUpdate(ctx, tx, "sku", sku)
+		l, err := s.st.levelBySKU(ctx, tx, sku)
 		if err != nil {
 			return err
 		}
@@ -185,9 +121,8 @@ func (s *Service) Set(ctx context.Context, sku string, in SetInput, actor string
 			if in.LowStockThreshold != nil {
 				l.LowStockThreshold = *in.LowStockThreshold
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET backorder = ?, low_stock_threshold = ?, updated_at = ? WHERE variant_id = ? AND location_id = ?`,
-				l.Backorder, l.LowStockThreshold, s.now(), l.VariantID, l.LocationID); err != nil {
-				return fmt.Errorf("set stock settings: %w", err)
+			if err := s.st.updateSettings(ctx, tx, l, s.now()); err != nil {
+				return err
 			}
 			l.derive()
 		}
@@ -201,33 +136,37 @@ func (s *Service) Set(ctx context.Context, sku string, in SetInput, actor string
 }
 
 // setOnHand moves on_hand to a new value with a conditional update: the new
-// value may not fall below what is reserved.
+// value may not fall below what is reserved (a Conflict on "on_hand").
 func (s *Service) setOnHand(ctx context.Context, tx *sqldb.Tx, l Level, onHand int64, reason, ref, actor string) (Level, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET on_hand = ?, updated_at = ? WHERE variant_id = ? AND location_id = ? AND reserved <= ?`,
-		onHand, s.now(), l.VariantID, l.LocationID, onHand)
+	ok, err := s.st.setOnHand(ctx, tx, l, onHand, s.now())
 	if err != nil {
-		return l, fmt.Errorf("set on hand of %s: %w", l.SKU, err)
+		return l, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !ok {
 		return l, &apperr.Error{Code: apperr.Conflict, Message: fmt.Sprintf("%s has %d units reserved; on_hand cannot go below that", l.SKU, l.Reserved),
 			Fields: []apperr.FieldError{{Field: "on_hand", Message: fmt.Sprintf("must be at least %d (reserved)", l.Reserved)}}}
 	}
 	return s.record(ctx, tx, l, onHand-l.OnHand, 0, reason, ref, actor)
 }
 
-// record reads the level after a change, writes the ledger entry and runs the hooks.
+// record reads the level after a change and, in tx, writes the ledger
+// entry, stock.changed, and stock.low when the level crossed its threshold
+// (a variant that can be backordered is never low).
 func (s *Service) record(ctx context.Context, tx *sqldb.Tx, before Level, dOnHand, dReserved int64, reason, ref, actor string) (Level, error) {
-	after, err := s.levelForUpdate(ctx, tx, "variant_id", before.VariantID)
+	after, err := s.st.levelByVariant(ctx, tx, before.VariantID)
 	if err != nil {
 		return after, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO inventory_movements (id, variant_id, location_id, sku, delta_on_hand, delta_reserved,
-		on_hand_after, reserved_after, reason, reference, actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ids.New(), after.VariantID, after.LocationID, after.SKU, dOnHand, dReserved, after.OnHand, after.Reserved, reason, ref, actor, s.now()); err != nil {
-		return after, fmt.Errorf("write ledger: %w", err)
+	if err := s.st.insertMovement(ctx, tx, Movement{ID: ids.New(), VariantID: after.VariantID, SKU: after.SKU, LocationID: after.LocationID,
+		DeltaOnHand: dOnHand, DeltaReserved: dReserved, OnHandAfter: after.OnHand, ReservedAfter: after.Reserved,
+		Reason: reason, Reference: ref, Actor: actor, CreatedAt: s.now()}); err != nil {
+		return after, err
 	}
-	if s.hooks != nil {
-		if err := s.hooks.StockChanged(ctx, tx, before, after, reason); err != nil {
+	if err := outbox.Write(ctx, tx, newStockChanged(after, reason)); err != nil {
+		return after, err
+	}
+	if !after.Backorder && after.Low && !before.Low {
+		if err := outbox.Write(ctx, tx, newStockLow(after)); err != nil {
 			return after, err
 		}
 	}
@@ -235,8 +174,10 @@ func (s *Service) record(ctx context.Context, tx *sqldb.Tx, before Level, dOnHan
 }
 
 // Adjust changes a SKU's on-hand count by delta (negative for shrinkage,
-// positive for a delivery). A decrement that would leave less on hand than
-// is reserved is a Conflict; the check and the write are one statement.
+// positive for a delivery). Bad fields are Invalid; an unknown SKU is
+// NotFound; a decrement that would leave less on hand than is reserved is
+// a Conflict whose Detail is the shortage. The check and the write are one
+// statement.
 func (s *Service) Adjust(ctx context.Context, sku string, delta int64, reason, actor string) (Level, error) {
 	var v apperr.Validator
 	v.Check(delta != 0 && delta >= -MaxQuantity && delta <= MaxQuantity, "delta", "must be a non-zero integer between -1000000000 and 1000000000")
@@ -247,17 +188,15 @@ func (s *Service) Adjust(ctx context.Context, sku string, delta int64, reason, a
 	}
 	var out Level
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		l, err := s.levelForUpdate(ctx, tx, "sku", sku)
+		l, err := s.st.levelBySKU(ctx, tx, sku)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET on_hand = on_hand + ?, updated_at = ?
-			WHERE variant_id = ? AND location_id = ? AND on_hand + ? >= reserved AND on_hand + ? <= ?`,
-			delta, s.now(), l.VariantID, l.LocationID, delta, delta, MaxQuantity)
+		ok, err := s.st.addOnHand(ctx, tx, l, delta, s.now())
 		if err != nil {
-			return fmt.Errorf("adjust %s: %w", sku, err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !ok {
 			return &apperr.Error{Code: apperr.Conflict, Message: fmt.Sprintf("not enough stock of %s", sku),
 				Detail: []Shortage{{SKU: sku, Requested: -delta, Available: l.Available}}}
 		}
@@ -283,7 +222,7 @@ func (s *Service) Reserve(ctx context.Context, reference string, lines []Line, t
 			if ln.Quantity <= 0 || ln.Quantity > MaxQuantity {
 				return apperr.Field("quantity", "must be between 1 and 1000000000")
 			}
-			l, err := s.levelForUpdate(ctx, tx, "variant_id", ln.VariantID)
+			l, err := s.st.levelByVariant(ctx, tx, ln.VariantID)
 			if apperr.Is(err, apperr.NotFound) {
 				short = append(short, Shortage{SKU: ln.VariantID, Requested: ln.Quantity})
 				continue
@@ -291,20 +230,17 @@ func (s *Service) Reserve(ctx context.Context, reference string, lines []Line, t
 			if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET reserved = reserved + ?, updated_at = ?
-				WHERE variant_id = ? AND location_id = ? AND (backorder OR on_hand - reserved >= ?)`,
-				ln.Quantity, now, l.VariantID, l.LocationID, ln.Quantity)
+			ok, err := s.st.reserve(ctx, tx, l, ln.Quantity, now)
 			if err != nil {
-				return fmt.Errorf("reserve %s: %w", l.SKU, err)
+				return err
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			if !ok {
 				short = append(short, Shortage{SKU: l.SKU, Requested: ln.Quantity, Available: max(0, l.Available)})
 				continue
 			}
 			r := Reservation{ID: ids.New(), Reference: reference, VariantID: l.VariantID, SKU: l.SKU, Quantity: ln.Quantity, Status: "active", ExpiresAt: now.Add(ttl)}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO inventory_reservations (id, reference, variant_id, location_id, sku, quantity, status, expires_at, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)`, r.ID, reference, r.VariantID, l.LocationID, r.SKU, r.Quantity, r.ExpiresAt, now); err != nil {
-				return fmt.Errorf("reserve %s: %w", l.SKU, err)
+			if err := s.st.insertReservation(ctx, tx, r, l.LocationID, now); err != nil {
+				return err
 			}
 			if _, err := s.record(ctx, tx, l, 0, ln.Quantity, ReasonReserve, reference, "system"); err != nil {
 				return err
@@ -330,86 +266,60 @@ func (s *Service) Reserve(ctx context.Context, reference string, lines []Line, t
 // reserved both go down. Committing twice is a no-op. It runs in tx when one
 // is given, so that an order and its stock change commit together.
 func (s *Service) Commit(ctx context.Context, tx *sqldb.Tx, reference, actor string) error {
-	return s.settle(ctx, tx, reference, "committed", ReasonCommit, actor, nil)
+	return s.settle(ctx, tx, reference, "committed", ReasonCommit, actor)
 }
 
-// Release gives back the active reservations of reference. Releasing twice is a no-op.
+// Release gives back the active reservations of reference. Releasing twice
+// is a no-op. It runs in tx when one is given.
 func (s *Service) Release(ctx context.Context, tx *sqldb.Tx, reference, reason string) error {
 	if reason == "" {
 		reason = ReasonRelease
 	}
-	return s.settle(ctx, tx, reference, "released", reason, "system", nil)
+	return s.settle(ctx, tx, reference, "released", reason, "system")
 }
 
-func (s *Service) settle(ctx context.Context, tx *sqldb.Tx, reference, status, reason, actor string, onlyBefore *time.Time) error {
-	if tx == nil {
-		return s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.settle(ctx, tx, reference, status, reason, actor, onlyBefore) })
-	}
-	// In variant order, as the checkout reserves: stock rows are locked in one order.
-	rows, err := tx.QueryContext(ctx, `SELECT id, variant_id, location_id, quantity FROM inventory_reservations WHERE reference = ? AND status = 'active' ORDER BY variant_id, id`, reference)
-	if err != nil {
-		return fmt.Errorf("settle %s: %w", reference, err)
-	}
-	type res struct {
-		id, variant, location string
-		qty                   int64
-	}
-	var rs []res
-	for rows.Next() {
-		var r res
-		if err := rows.Scan(&r.id, &r.variant, &r.location, &r.qty); err != nil {
-			rows.Close()
-			return fmt.Errorf("settle %s: %w", reference, err)
-		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	for _, r := range rs {
-		// Flip the reservation first, conditionally, so that two settlers
-		// racing on the same reservation move stock once.
-		upd, err := tx.ExecContext(ctx, `UPDATE inventory_reservations SET status = ? WHERE id = ? AND status = 'active'`, status, r.id)
-		if err != nil {
-			return fmt.Errorf("settle %s: %w", reference, err)
-		}
-		if n, _ := upd.RowsAffected(); n == 0 {
-			continue
-		}
-		before, err := s.levelForUpdate(ctx, tx, "variant_id", r.variant)
+func (s *Service) settle(ctx context.Context, tx *sqldb.Tx, reference, status, reason, actor string) error {
+	return s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
+		rs, err := s.st.activeReservations(ctx, tx, reference)
 		if err != nil {
 			return err
 		}
-		dOnHand := int64(0)
-		if status == "committed" {
-			dOnHand = -r.qty
+		for _, r := range rs {
+			// Close the reservation first, conditionally, so that two
+			// settlers racing on the same reservation move stock once.
+			ok, err := s.st.closeReservation(ctx, tx, r.id, status)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			before, err := s.st.levelByVariant(ctx, tx, r.variantID)
+			if err != nil {
+				return err
+			}
+			dOnHand := int64(0)
+			if status == "committed" {
+				dOnHand = -r.qty
+			}
+			if err := s.st.settleStock(ctx, tx, r.variantID, r.locationID, dOnHand, r.qty, s.now()); err != nil {
+				return fmt.Errorf("settle %s: %w", reference, err)
+			}
+			if _, err := s.record(ctx, tx, before, dOnHand, -r.qty, reason, reference, actor); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET on_hand = on_hand + ?, reserved = reserved - ?, updated_at = ?
-			WHERE variant_id = ? AND location_id = ? AND reserved >= ?`, dOnHand, r.qty, s.now(), r.variant, r.location, r.qty); err != nil {
-			return fmt.Errorf("settle %s: %w", reference, err)
-		}
-		if _, err := s.record(ctx, tx, before, dOnHand, -r.qty, reason, reference, actor); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // ReleaseExpired releases every active reservation whose expiry has passed
 // and returns how many references it released. The checkout sweeper calls it.
 func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT reference FROM inventory_reservations WHERE status = 'active' AND expires_at < ?`, s.now())
+	refs, err := s.st.expiredReferences(ctx, s.db, s.now())
 	if err != nil {
-		return 0, fmt.Errorf("find expired reservations: %w", err)
+		return 0, err
 	}
-	var refs []string
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		refs = append(refs, r)
-	}
-	rows.Close()
 	for _, ref := range refs {
 		if err := s.Release(ctx, nil, ref, ReasonExpire); err != nil {
 			return 0, err
@@ -418,80 +328,38 @@ func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {
 	return len(refs), nil
 }
 
-// Restock puts quantity of a variant back on hand (a refund or cancellation with restock).
+// Restock puts quantity of a variant back on hand (a refund or cancellation
+// with restock). An untracked variant is NotFound. It runs in tx when one is
+// given.
 func (s *Service) Restock(ctx context.Context, tx *sqldb.Tx, variantID string, qty int64, reference, actor string) error {
-	if tx == nil {
-		return s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.Restock(ctx, tx, variantID, qty, reference, actor) })
-	}
-	l, err := s.levelForUpdate(ctx, tx, "variant_id", variantID)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET on_hand = on_hand + ?, updated_at = ? WHERE variant_id = ? AND location_id = ?`,
-		qty, s.now(), variantID, l.LocationID); err != nil {
-		return fmt.Errorf("restock %s: %w", l.SKU, err)
-	}
-	_, err = s.record(ctx, tx, l, qty, 0, ReasonRestock, reference, actor)
-	return err
-}
-
-// Reservations lists the reservations of a reference.
-func (s *Service) Reservations(ctx context.Context, reference string) ([]Reservation, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, reference, variant_id, sku, quantity, status, expires_at FROM inventory_reservations WHERE reference = ? ORDER BY id`, reference)
-	if err != nil {
-		return nil, fmt.Errorf("list reservations: %w", err)
-	}
-	defer rows.Close()
-	var out []Reservation
-	for rows.Next() {
-		var r Reservation
-		if err := rows.Scan(&r.ID, &r.Reference, &r.VariantID, &r.SKU, &r.Quantity, &r.Status, &r.ExpiresAt); err != nil {
-			return nil, err
+	return s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
+		l, err := s.st.levelByVariant(ctx, tx, variantID)
+		if err != nil {
+			return err
 		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		if err := s.st.restock(ctx, tx, l, qty, s.now()); err != nil {
+			return err
+		}
+		_, err = s.record(ctx, tx, l, qty, 0, ReasonRestock, reference, actor)
+		return err
+	})
 }
 
-// Movements returns the newest ledger entries of a SKU, newest first.
+// Reservations lists the reservations of a reference ([] when none).
+func (s *Service) Reservations(ctx context.Context, reference string) ([]Reservation, error) {
+	return s.st.reservations(ctx, s.db, reference)
+}
+
+// Movements returns the newest ledger entries of a SKU, newest first; a
+// limit outside 1..500 means 100.
 func (s *Service) Movements(ctx context.Context, sku string, limit int) ([]Movement, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT id, variant_id, sku, location_id, delta_on_hand, delta_reserved, on_hand_after, reserved_after,
-		reason, reference, actor, created_at FROM inventory_movements WHERE sku = ? ORDER BY created_at DESC, id DESC LIMIT ?`, sku, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list movements: %w", err)
-	}
-	defer rows.Close()
-	out := []Movement{}
-	for rows.Next() {
-		var m Movement
-		if err := rows.Scan(&m.ID, &m.VariantID, &m.SKU, &m.LocationID, &m.DeltaOnHand, &m.DeltaReserved, &m.OnHandAfter, &m.ReservedAfter,
-			&m.Reason, &m.Reference, &m.Actor, &m.CreatedAt); err != nil {
-			return nil, err
-		}
-		m.CreatedAt = m.CreatedAt.UTC()
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return s.st.movements(ctx, s.db.Reader(), sku, limit)
 }
 
 // LowStock lists levels at or below their threshold (for the dashboard).
 func (s *Service) LowStock(ctx context.Context, limit int) ([]Level, error) {
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT `+levelCols+` FROM inventory_stock
-		WHERE NOT backorder AND on_hand - reserved <= low_stock_threshold ORDER BY on_hand - reserved, sku LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("low stock: %w", err)
-	}
-	defer rows.Close()
-	out := []Level{}
-	for rows.Next() {
-		l, err := scanLevel(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return s.st.lowStock(ctx, s.db.Reader(), limit)
 }

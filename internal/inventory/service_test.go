@@ -10,11 +10,12 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 )
 
-var migrations = []sqldb.Migrations{inventory.Migrations()}
+var migrations = []sqldb.Migrations{outbox.Migrations(), inventory.Migrations()}
 
 func ptr[T any](v T) *T { return &v }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
@@ -51,12 +53,8 @@ type Subscriber interface {
 func (s *Service) Subscribe(bus Subscriber) { bus.Subscribe(Consumer, Topics(), s.Handle) }
 
 // Event payloads, as far as notify reads them (docs/EVENTS.md).
+// customer.registered and stock.* decode into their publisher's types.
 type (
-	customerRegistered struct {
-		CustomerID string `json:"customer_id"`
-		Email      string `json:"email"`
-		Name       string `json:"name"`
-	}
 	orderPlaced struct {
 		OrderID    string `json:"order_id"`
 		Number     string `json:"number"`
@@ -108,12 +106,6 @@ type (
 		Email     string      `json:"email"`
 		Number    string      `json:"number"`
 	}
-	stockLow struct {
-		VariantID string `json:"variant_id"`
-		SKU       string `json:"sku"`
-		Available int64  `json:"available"`
-		Threshold int64  `json:"threshold"`
-	}
 )
 
 // message is what one event turns into.
@@ -121,7 +113,7 @@ type message struct {
 	template string
 	to       string
 	data     any
-	alert    *stockLow
+	alert    *inventory.StockLow
 }
 
 // Handle is the bus handler: it renders the event's message and stores it
@@ -173,8 +165,8 @@ func (s *Service) message(e outbox.Event) (message, error) {
 	}
 	var m message
 	switch e.Topic {
-	case "customer.registered":
-		var p customerRegistered
+	case customer.TopicRegistered:
+		var p customer.Registered
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
@@ -221,8 +213,8 @@ func (s *Service) message(e outbox.Event) (message, error) {
 		v.Check(p.Number != "", "number", "is required")
 		checkMoney("amount", p.Amount)
 		m = message{template: TemplatePaymentRefunded, to: p.Email, data: p}
-	case "stock.low":
-		var p stockLow
+	case inventory.TopicStockLow:
+		var p inventory.StockLow
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}

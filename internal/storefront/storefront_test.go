@@ -16,6 +16,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 	"github.com/mercato-shop/mercato/internal/platform/web"
@@ -25,7 +26,7 @@ import (
 const base = "https://shop.example"
 
 func migrations() []sqldb.Migrations {
-	return []sqldb.Migrations{catalog.Migrations(), inventory.Migrations()}
+	return []sqldb.Migrations{catalog.Migrations(), inventory.Migrations(), outbox.Migrations()}
 }
 
 // site is the storefront over a real catalog, mounted the way
