@@ -1094,7 +1094,7 @@ func TestShopEvents(t *testing.T) {
 		o2 := api.placeOrder(nil, b, 1)
 		api.do("POST", "/api/v1/admin/orders/"+o2.ID+"/cancel", nil, staff).wantStatus(http.StatusOK)
 		topics = api.outboxTopics()
-		for _, topic := range []string{"order.fulfilled", "order.shipped", "payment.refunded", "order.cancelled"} {
+		for _, topic := range []string{"order.fulfilled", "order.shipped", "payment.refunded", "order.refunded", "order.cancelled"} {
 			if topics[topic] == 0 {
 				t.Errorf("no %s event (pending: %v)", topic, topics)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
@@ -50,63 +51,13 @@ type Subscriber interface {
 // Subscribe registers the service's consumer for Topics on bus.
 func (s *Service) Subscribe(bus Subscriber) { bus.Subscribe(Consumer, Topics(), s.Handle) }
 
-// Event payloads, as far as notify reads them (docs/EVENTS.md).
+// Event payloads, as far as notify reads them (docs/EVENTS.md); the order
+// module's events decode into its own types (order.OrderPlaced, ...).
 type (
 	customerRegistered struct {
 		CustomerID string `json:"customer_id"`
 		Email      string `json:"email"`
 		Name       string `json:"name"`
-	}
-	orderPlaced struct {
-		OrderID    string `json:"order_id"`
-		Number     string `json:"number"`
-		Email      string `json:"email"`
-		CustomerID string `json:"customer_id"`
-		Currency   string `json:"currency"`
-		Items      []struct {
-			SKU       string      `json:"sku"`
-			Title     string      `json:"title"`
-			Quantity  int64       `json:"quantity"`
-			UnitPrice money.Money `json:"unit_price"`
-			LineTotal money.Money `json:"line_total"`
-		} `json:"items"`
-		Totals struct {
-			Subtotal money.Money `json:"subtotal"`
-			Discount money.Money `json:"discount"`
-			Shipping money.Money `json:"shipping"`
-			Tax      money.Money `json:"tax"`
-			Total    money.Money `json:"total"`
-		} `json:"totals"`
-		ShippingAddress struct {
-			Name       string `json:"name"`
-			Line1      string `json:"line1"`
-			Line2      string `json:"line2"`
-			City       string `json:"city"`
-			PostalCode string `json:"postal_code"`
-			Country    string `json:"country"`
-		} `json:"shipping_address"`
-		ShippingMethod string    `json:"shipping_method"`
-		CreatedAt      time.Time `json:"created_at"`
-	}
-	orderShipped struct {
-		OrderID        string `json:"order_id"`
-		Number         string `json:"number"`
-		Email          string `json:"email"`
-		TrackingNumber string `json:"tracking_number"`
-	}
-	orderCancelled struct {
-		OrderID string `json:"order_id"`
-		Number  string `json:"number"`
-		Email   string `json:"email"`
-		Reason  string `json:"reason"`
-	}
-	paymentRefunded struct {
-		PaymentID string      `json:"payment_id"`
-		OrderID   string      `json:"order_id"`
-		RefundID  string      `json:"refund_id"`
-		Amount    money.Money `json:"amount"`
-		Email     string      `json:"email"`
-		Number    string      `json:"number"`
 	}
 	stockLow struct {
 		VariantID string `json:"variant_id"`
@@ -180,8 +131,8 @@ func (s *Service) message(e outbox.Event) (message, error) {
 		}
 		checkAddr(p.Email)
 		m = message{template: TemplateWelcome, to: p.Email, data: p}
-	case "order.placed":
-		var p orderPlaced
+	case order.TopicOrderPlaced:
+		var p order.OrderPlaced
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
@@ -196,24 +147,24 @@ func (s *Service) message(e outbox.Event) (message, error) {
 			checkMoney("totals."+f, m)
 		}
 		m = message{template: TemplateOrderPlaced, to: p.Email, data: p}
-	case "order.shipped":
-		var p orderShipped
+	case order.TopicOrderShipped:
+		var p order.OrderShipped
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
 		checkAddr(p.Email)
 		v.Check(p.Number != "", "number", "is required")
 		m = message{template: TemplateOrderShipped, to: p.Email, data: p}
-	case "order.cancelled":
-		var p orderCancelled
+	case order.TopicOrderCancelled:
+		var p order.OrderCancelled
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
 		checkAddr(p.Email)
 		v.Check(p.Number != "", "number", "is required")
 		m = message{template: TemplateOrderCancelled, to: p.Email, data: p}
-	case "payment.refunded":
-		var p paymentRefunded
+	case order.TopicOrderRefunded:
+		var p order.OrderRefunded
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
