@@ -428,7 +428,10 @@ func TestCancel(t *testing.T) {
 		}
 		for _, try := range []func() error{
 			func() error { _, err := e.orders.Cancel(ctx, paid.ID, "", "staff"); return err },
-			func() error { _, err := e.orders.Refund(ctx, paid.ID, order.RefundInput{Amount: 1}, "staff"); return err },
+			func() error {
+				_, err := e.orders.Refund(ctx, paid.ID, order.RefundInput{Amount: 1}, "staff")
+				return err
+			},
 			func() error {
 				_, err := e.orders.Fulfill(ctx, paid.ID, []order.FulfillmentLine{{ItemID: paid.Items[0].ID, Quantity: 1}}, "", "staff")
 				return err
