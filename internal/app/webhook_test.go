@@ -124,3 +124,37 @@ func TestPaymentWebhookCaptureAndCancel(t *testing.T) {
 		}
 	})
 }
+
+// TestCompensationRefundIsCountedNowhere: undoing a payment no order claimed
+// (here a dead attempt with the same reference as a placed order) writes
+// payment.refunded but changes no order, sends no refund e-mail and counts
+// no refund in the sales figures.
+func TestCompensationRefundIsCountedNowhere(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		api := newShopAPI(t, db, shopConfig(t))
+		v := api.product("COMP-1", 1000, 5)
+		o := api.placeOrder(nil, v, 1)
+		dead, err := api.app.Payments.Pay(ctx, o.ID, o.Totals.Total, "pm_card_visa", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := api.app.Payments.Cancel(ctx, dead.ID, "no order was created for this payment"); err != nil {
+			t.Fatal(err)
+		}
+		drainOutbox(t, api.app)
+		if n := api.rows(`SELECT COUNT(*) FROM outbox_events WHERE topic = 'payment.refunded' AND aggregate_id = ?`, dead.ID); n != 1 {
+			t.Fatalf("%d payment.refunded events for the compensation, want 1", n)
+		}
+		got, err := api.app.Orders.Get(ctx, o.ID)
+		if err != nil || got.Refunded.Amount != 0 || got.PaymentStatus != order.PaymentPaid {
+			t.Fatalf("the order took another payment's refund: refunded %d, %s, %v", got.Refunded.Amount, got.PaymentStatus, err)
+		}
+		if mails := api.emails("payment_refunded"); len(mails) != 0 {
+			t.Fatalf("refund e-mails for a compensation: %q", mails)
+		}
+		if d := api.salesToday(); d.Orders != 1 || d.Refunds.Amount != 0 {
+			t.Fatalf("sales %+v, want one order and no refund", d)
+		}
+	})
+}
