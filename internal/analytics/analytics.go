@@ -1,7 +1,7 @@
 // Package analytics keeps sales counters for the admin dashboard: orders,
 // gross revenue, refunds and cancellations per day (UTC) and currency.
 //
-// It is an event consumer only: order.placed, payment.refunded and
+// It is an event consumer only: order.placed, order.refunded and
 // order.cancelled each increment one day's counters with a single upsert,
 // exactly once per event (outbox.Once), so the counts are right on SQLite
 // and PostgreSQL however many relays deliver side by side.
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
 
@@ -25,7 +26,9 @@ func Migrations() sqldb.Migrations { return sqldb.Embedded("analytics", migratio
 const Consumer = "analytics"
 
 // Topics returns the event topics analytics consumes.
-func Topics() []string { return []string{"order.placed", "payment.refunded", "order.cancelled"} }
+func Topics() []string {
+	return []string{order.TopicOrderPlaced, order.TopicOrderRefunded, order.TopicOrderCancelled}
+}
 
 // MaxDays bounds a sales report.
 const MaxDays = 366

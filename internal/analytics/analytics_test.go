@@ -60,8 +60,9 @@ func placed(id string, total int64, cur string, at time.Time) event {
 }
 
 func refunded(orderID string, amount int64, cur string) event {
-	return event{"payment.refunded", "pay-" + orderID, map[string]any{
-		"payment_id": "pay-" + orderID, "order_id": orderID, "refund_id": ids.New(), "amount": cash(amount, cur), "email": "a@example.com", "number": "M-" + orderID}}
+	return event{"order.refunded", orderID, map[string]any{
+		"order_id": orderID, "number": "M-" + orderID, "email": "a@example.com", "refund_id": ids.New(), "amount": cash(amount, cur),
+		"refunded": cash(amount, cur), "reason": "", "at_provider": false}}
 }
 
 func cancelled(orderID string) event {
@@ -176,7 +177,7 @@ func TestEachEventCountsOnce(t *testing.T) {
 			emit(t, db, cancelled("o1"), refunded("o2", 500, "EUR"), cancelled("o3"), cancelled("unknown"))
 			p2 := newProcess(db, func(bus *outbox.LocalBus, svc *analytics.Service) {
 				svc.Subscribe(bus)
-				bus.Subscribe("stuck", []string{"payment.refunded"}, func(context.Context, outbox.Event) error { return errors.New("stuck") })
+				bus.Subscribe("stuck", []string{"order.refunded"}, func(context.Context, outbox.Event) error { return errors.New("stuck") })
 			})
 			if n, err := p2.relay.Flush(ctx); err != nil || n != 1 {
 				t.Fatalf("flush before restart: %d, %v; want 1", n, err)
@@ -262,7 +263,7 @@ func TestMalformedEventsAreDropped(t *testing.T) {
 			event{"order.placed", "y", map[string]any{"order_id": "y", "currency": "USD", "totals": map[string]any{"total": cash(100, "EUR")}, "created_at": at}},
 			event{"order.placed", "z", map[string]any{"order_id": "", "totals": map[string]any{"total": cash(100, "EUR")}, "created_at": at}},
 			event{"order.placed", "w", map[string]any{"order_id": "w", "totals": "lots", "created_at": at}},
-			event{"payment.refunded", "r", map[string]any{"order_id": "x", "amount": cash(-5, "EUR")}},
+			event{"order.refunded", "x", map[string]any{"order_id": "x", "amount": cash(-5, "EUR")}},
 			placed("ok", 900, "EUR", at),
 		)
 		p.drain(t, db)

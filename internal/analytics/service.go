@@ -10,6 +10,7 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
@@ -36,25 +37,6 @@ type Subscriber interface {
 
 // Subscribe registers the service's consumer for Topics on bus.
 func (s *Service) Subscribe(bus Subscriber) { bus.Subscribe(Consumer, Topics(), s.Handle) }
-
-// Event payloads, as far as analytics reads them (docs/EVENTS.md).
-type (
-	orderPlaced struct {
-		OrderID  string `json:"order_id"`
-		Currency string `json:"currency"`
-		Totals   struct {
-			Total money.Money `json:"total"`
-		} `json:"totals"`
-		CreatedAt time.Time `json:"created_at"`
-	}
-	paymentRefunded struct {
-		OrderID string      `json:"order_id"`
-		Amount  money.Money `json:"amount"`
-	}
-	orderCancelled struct {
-		OrderID string `json:"order_id"`
-	}
-)
 
 // delta is what one event adds to a day's counters.
 type delta struct {
@@ -83,8 +65,8 @@ func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
 func (s *Service) plan(e outbox.Event) (func(context.Context, *sqldb.Tx) error, error) {
 	at := e.CreatedAt
 	switch e.Topic {
-	case "order.placed":
-		var p orderPlaced
+	case order.TopicOrderPlaced:
+		var p order.OrderPlaced
 		if err := e.Decode(&p); err != nil {
 			return nil, err
 		}
@@ -114,8 +96,11 @@ func (s *Service) plan(e outbox.Event) (func(context.Context, *sqldb.Tx) error, 
 			}
 			return add(ctx, tx, d)
 		}, nil
-	case "payment.refunded":
-		var p paymentRefunded
+	case order.TopicOrderRefunded:
+		// order.refunded, not payment.refunded: it is written once per refund
+		// of an order (by staff, by a cancellation or at the provider) and
+		// never for the compensation of a checkout that produced no order.
+		var p order.OrderRefunded
 		if err := e.Decode(&p); err != nil {
 			return nil, err
 		}
@@ -124,8 +109,8 @@ func (s *Service) plan(e outbox.Event) (func(context.Context, *sqldb.Tx) error, 
 		}
 		d := delta{day: dayOf(at), currency: p.Amount.Currency, refunds: p.Amount.Amount}
 		return func(ctx context.Context, tx *sqldb.Tx) error { return add(ctx, tx, d) }, nil
-	case "order.cancelled":
-		var p orderCancelled
+	case order.TopicOrderCancelled:
+		var p order.OrderCancelled
 		if err := e.Decode(&p); err != nil {
 			return nil, err
 		}

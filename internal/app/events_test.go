@@ -204,7 +204,7 @@ func TestSalesAPI(t *testing.T) {
 		addEvent(t, db, "order.placed", "o-1", orderPlacedPayload("o-1", 1000, before))
 		addEvent(t, db, "order.placed", "o-2", orderPlacedPayload("o-2", 2500, before))
 		addEvent(t, db, "order.placed", "o-3", orderPlacedPayload("o-3", 999, before.AddDate(0, 0, -3)))
-		addEvent(t, db, "payment.refunded", "p-1", map[string]any{"payment_id": "p-1", "order_id": "o-1", "refund_id": "r-1", "amount": eurAmount(400), "email": "buyer@example.com", "number": "M-o-1"})
+		addEvent(t, db, "order.refunded", "o-1", map[string]any{"order_id": "o-1", "number": "M-o-1", "email": "buyer@example.com", "refund_id": "r-1", "amount": eurAmount(400), "refunded": eurAmount(400), "reason": "", "at_provider": false})
 		addEvent(t, db, "order.cancelled", "o-2", map[string]any{"order_id": "o-2", "number": "M-o-2", "email": "buyer@example.com", "reason": "x"})
 		drainOutbox(t, api.app)
 		if after := time.Now().UTC(); after.Format(time.DateOnly) != before.Format(time.DateOnly) {

@@ -772,6 +772,10 @@ func TestShopCheckoutRateLimit(t *testing.T) {
 
 // TestShopOrderLifecycle: staff fulfil in parcels, ship, deliver, refund
 // and cancel; transitions the state does not allow are 409 and change nothing.
+// TestShopOrderLifecycle is the HTTP contract of the staff order routes:
+// status codes, problem fields, the order they answer with, stock moved by
+// the real inventory, and the list's filters and cursor. The lifecycle rules
+// themselves are tested in internal/order.
 func TestShopOrderLifecycle(t *testing.T) {
 	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
 		api := newShopAPI(t, db, shopConfig(t))
@@ -794,36 +798,27 @@ func TestShopOrderLifecycle(t *testing.T) {
 		state(adm("GET", "", nil).wantStatus(http.StatusOK), "paid", "paid", "unfulfilled")
 		adm("POST", "/deliver", nil).wantProblem(http.StatusConflict, "")
 
-		// A first parcel with a tracking number.
+		// A parcel is 201 with the order; refusals are 400 on the field or 409.
 		state(adm("POST", "/fulfillments", map[string]any{"items": []map[string]any{{"item_id": ia, "quantity": 2}}, "tracking_number": "TRK-1"}).
 			wantStatus(http.StatusCreated), "partially_fulfilled", "paid", "partial")
 		if len(cur.Fulfillments) != 1 || cur.Fulfillments[0].ShippedAt == nil || cur.Fulfillments[0].TrackingNumber != "TRK-1" || cur.Items[0].Fulfilled != 2 {
 			t.Fatalf("after the first parcel: %+v %+v", cur.Fulfillments, cur.Items)
 		}
-		// Too many, unknown items, and cancelling a fulfilled order are refused.
 		adm("POST", "/fulfillments", map[string]any{"items": []map[string]any{{"item_id": ia, "quantity": 2}}}).wantProblem(http.StatusBadRequest, "items[0].quantity")
 		adm("POST", "/fulfillments", map[string]any{"items": []map[string]any{{"item_id": "nope", "quantity": 1}}}).wantProblem(http.StatusBadRequest, "items[0].item_id")
 		adm("POST", "/cancel", map[string]any{"reason": "too late"}).wantProblem(http.StatusConflict, "")
-		adm("POST", "/deliver", nil).wantProblem(http.StatusConflict, "")
-		// The rest with tracking: every parcel has left, the order is shipped.
 		state(adm("POST", "/fulfillments", map[string]any{"items": []map[string]any{{"item_id": ia, "quantity": 1}, {"item_id": ib, "quantity": 1}}, "tracking_number": "TRK-2"}).
 			wantStatus(http.StatusCreated), "shipped", "paid", "shipped")
 		adm("POST", "/fulfillments/"+cur.Fulfillments[0].ID+"/ship", map[string]any{"tracking_number": "TRK-X"}).wantProblem(http.StatusConflict, "")
-		adm("POST", "/fulfillments", map[string]any{"items": []map[string]any{{"item_id": ib, "quantity": 1}}}).wantProblem(http.StatusConflict, "")
 		state(adm("POST", "/deliver", nil).wantStatus(http.StatusOK), "delivered", "paid", "delivered")
-		adm("POST", "/deliver", nil).wantProblem(http.StatusConflict, "")
-		adm("POST", "/cancel", nil).wantProblem(http.StatusConflict, "")
 
-		// Refunds: partial, too much, then the rest with restock.
+		// Refunds are 201 with the order; a restock reaches the inventory.
 		total := o.Totals.Total.Amount
 		state(adm("POST", "/refunds", map[string]any{"amount": 500, "reason": "scratched"}).wantStatus(http.StatusCreated), "delivered", "partially_refunded", "delivered")
 		if cur.Refunded != eur(500) {
 			t.Fatalf("refunded %+v", cur.Refunded)
 		}
 		adm("POST", "/refunds", map[string]any{"amount": total}).wantProblem(http.StatusBadRequest, "amount")
-		if l := api.stock("LIFE-A"); l.OnHand != 7 {
-			t.Fatalf("stock before the restock: %+v", l)
-		}
 		state(adm("POST", "/refunds", map[string]any{"amount": total - 500, "restock": true}).wantStatus(http.StatusCreated), "refunded", "refunded", "delivered")
 		if l := api.stock("LIFE-A"); l.OnHand != 10 || l.Reserved != 0 {
 			t.Fatalf("stock A after restock: %+v", l)
@@ -831,25 +826,12 @@ func TestShopOrderLifecycle(t *testing.T) {
 		if l := api.stock("LIFE-B"); l.OnHand != 10 {
 			t.Fatalf("stock B after restock: %+v", l)
 		}
-		if cur.Items[0].Restocked != 3 || cur.Refunded.Amount != total {
-			t.Fatalf("after the full refund: %+v", cur)
-		}
 		adm("POST", "/refunds", map[string]any{"amount": 1}).wantProblem(http.StatusConflict, "")
-		if n := api.rows(`SELECT COUNT(*) FROM payment_refunds`); n != 2 {
-			t.Fatalf("%d refunds recorded, want 2", n)
-		}
-		kinds := []string{}
-		for _, e := range cur.Timeline {
-			kinds = append(kinds, e.Kind)
-		}
-		if want := []string{"placed", "fulfilled", "fulfilled", "shipped", "delivered", "refunded", "refunded"}; !slices.Equal(kinds, want) {
-			t.Fatalf("timeline %v, want %v", kinds, want)
-		}
 		if cur.Timeline[1].Actor != staffEmail {
-			t.Fatalf("actor %q", cur.Timeline[1].Actor)
+			t.Fatalf("actor %q, want the signed-in staff member", cur.Timeline[1].Actor)
 		}
 
-		// A parcel without tracking, shipped later.
+		// A parcel without tracking, shipped later through its own route.
 		o2 := api.placeOrder(nil, b, 2)
 		var o2s order.Order
 		api.do("POST", "/api/v1/admin/orders/"+o2.ID+"/fulfillments", map[string]any{"items": []map[string]any{{"item_id": o2.Items[0].ID, "quantity": 2}}}, staff).
@@ -864,7 +846,7 @@ func TestShopOrderLifecycle(t *testing.T) {
 			t.Fatalf("after ship: %+v", o2s)
 		}
 
-		// Cancel a paid order: full refund, stock back; then nothing else.
+		// Cancel a paid order: 200, refunded, stock back in the inventory.
 		before := api.stock("LIFE-B").OnHand
 		o3 := api.placeOrder(nil, b, 3)
 		var o3c order.Order
@@ -875,17 +857,7 @@ func TestShopOrderLifecycle(t *testing.T) {
 		if l := api.stock("LIFE-B"); l.OnHand != before || l.Reserved != 0 {
 			t.Fatalf("stock after cancel: %+v, want %d on hand", l, before)
 		}
-		for _, rq := range []struct {
-			suffix string
-			body   any
-		}{
-			{"/cancel", nil},
-			{"/fulfillments", map[string]any{"items": []map[string]any{{"item_id": o3.Items[0].ID, "quantity": 1}}}},
-			{"/refunds", map[string]any{"amount": 1}},
-			{"/deliver", nil},
-		} {
-			api.do("POST", "/api/v1/admin/orders/"+o3.ID+rq.suffix, rq.body, staff).wantProblem(http.StatusConflict, "")
-		}
+		api.do("POST", "/api/v1/admin/orders/"+o3.ID+"/cancel", nil, staff).wantProblem(http.StatusConflict, "")
 		// Cancel without a body.
 		o4 := api.placeOrder(nil, b, 1)
 		api.do("POST", "/api/v1/admin/orders/"+o4.ID+"/cancel", nil, staff).wantStatus(http.StatusOK)
@@ -941,7 +913,8 @@ func TestShopOrderLifecycle(t *testing.T) {
 }
 
 // TestShopCaptureOnFulfilment: with MERCATO_PAYMENT_CAPTURE=fulfilment the
-// checkout only authorizes; the first parcel captures, a cancel voids.
+// checkout only authorizes; the first parcel captures, a cancel voids (the
+// rules are tested in internal/order; this is the configuration's wiring).
 func TestShopCaptureOnFulfilment(t *testing.T) {
 	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
 		cfg := shopConfig(t)
@@ -953,7 +926,6 @@ func TestShopCaptureOnFulfilment(t *testing.T) {
 		if o.Status != "pending" || o.PaymentStatus != "authorized" {
 			t.Fatalf("order %s/%s, want pending/authorized", o.Status, o.PaymentStatus)
 		}
-		api.do("POST", "/api/v1/admin/orders/"+o.ID+"/refunds", map[string]any{"amount": 100}, staff).wantProblem(http.StatusConflict, "")
 		var f order.Order
 		api.do("POST", "/api/v1/admin/orders/"+o.ID+"/fulfillments", map[string]any{"items": []map[string]any{{"item_id": o.Items[0].ID, "quantity": 1}}}, staff).
 			wantStatus(http.StatusCreated).decode(&f)
@@ -1071,7 +1043,7 @@ func TestShopEvents(t *testing.T) {
 		o2 := api.placeOrder(nil, b, 1)
 		api.do("POST", "/api/v1/admin/orders/"+o2.ID+"/cancel", nil, staff).wantStatus(http.StatusOK)
 		topics = api.outboxTopics()
-		for _, topic := range []string{"order.fulfilled", "order.shipped", "payment.refunded", "order.cancelled"} {
+		for _, topic := range []string{"order.fulfilled", "order.shipped", "payment.refunded", "order.refunded", "order.cancelled"} {
 			if topics[topic] == 0 {
 				t.Errorf("no %s event (pending: %v)", topic, topics)
 			}

@@ -47,10 +47,12 @@ func TestPaymentWebhooks(t *testing.T) {
 			t.Fatalf("a refused webhook recorded %d refunds", n)
 		}
 
-		// A refund made at the provider reaches the payment and the order, once.
+		// A refund made at the provider reaches the payment and, through
+		// payment.refunded once the relay ran, the order: once.
 		for range 2 {
 			api.webhook("evt_refund_1", payment.EventRefunded, p.ProviderRef, 1500, "re_1", now).wantStatus(http.StatusOK)
 		}
+		drainOutbox(t, api.app)
 		got, err := api.app.Orders.Get(context.Background(), o.ID)
 		if err != nil || got.Refunded.Amount != 1500 || got.PaymentStatus != order.PaymentPartiallyRefunded {
 			t.Fatalf("order after provider refund: refunded %d, %s, %v", got.Refunded.Amount, got.PaymentStatus, err)
@@ -61,6 +63,12 @@ func TestPaymentWebhooks(t *testing.T) {
 		if n := api.rows(`SELECT COUNT(*) FROM outbox_events WHERE topic = 'payment.refunded' AND aggregate_id = ?`, p.ID); n != 1 {
 			t.Fatalf("%d payment.refunded events, want 1", n)
 		}
+		if n := api.rows(`SELECT COUNT(*) FROM outbox_events WHERE topic = 'order.refunded' AND aggregate_id = ?`, o.ID); n != 1 {
+			t.Fatalf("%d order.refunded events, want 1", n)
+		}
+		if mails := api.emails("payment_refunded"); len(mails) != 1 {
+			t.Fatalf("refund e-mails after a provider refund: %q", mails)
+		}
 		// A refund Mercato made itself is not counted again when the provider reports it.
 		full := got.Totals.Total.Amount - 1500
 		var refunded order.Order
@@ -68,9 +76,13 @@ func TestPaymentWebhooks(t *testing.T) {
 		var ref string
 		db.QueryRowContext(context.Background(), `SELECT provider_ref FROM payment_refunds WHERE payment_id = ? AND provider_ref <> 're_1'`, p.ID).Scan(&ref)
 		api.webhook("evt_refund_2", payment.EventRefunded, p.ProviderRef, full, ref, now).wantStatus(http.StatusOK)
+		drainOutbox(t, api.app)
 		got, _ = api.app.Orders.Get(context.Background(), o.ID)
 		if got.Status != order.StatusRefunded || got.Refunded.Amount != got.Totals.Total.Amount {
 			t.Fatalf("order after full refund: %s, refunded %d of %d", got.Status, got.Refunded.Amount, got.Totals.Total.Amount)
+		}
+		if d := api.salesToday(); d.Refunds.Amount != got.Totals.Total.Amount {
+			t.Fatalf("refunds counted %d, want each refund once (%d)", d.Refunds.Amount, got.Totals.Total.Amount)
 		}
 
 		// Unknown payments are acknowledged and ignored.
@@ -91,6 +103,7 @@ func TestPaymentWebhookCaptureAndCancel(t *testing.T) {
 			t.Fatalf("authorize-only order: %s / %s", captured.Status, captured.PaymentStatus)
 		}
 		api.webhook("evt_cap", payment.EventSucceeded, api.paymentOf(captured).ProviderRef, 0, "", now).wantStatus(http.StatusOK)
+		drainOutbox(t, api.app)
 		got, _ := api.app.Orders.Get(context.Background(), captured.ID)
 		if got.Status != order.StatusPaid || got.PaymentStatus != order.PaymentPaid || api.paymentOf(captured).Status != payment.StatusCaptured {
 			t.Fatalf("after capture webhook: %s / %s", got.Status, got.PaymentStatus)
@@ -101,12 +114,47 @@ func TestPaymentWebhookCaptureAndCancel(t *testing.T) {
 			t.Fatalf("stock before cancel: %+v", l)
 		}
 		api.webhook("evt_cancel", payment.EventCanceled, api.paymentOf(cancelled).ProviderRef, 0, "", now).wantStatus(http.StatusOK)
+		drainOutbox(t, api.app)
 		got, _ = api.app.Orders.Get(context.Background(), cancelled.ID)
 		if got.Status != order.StatusCancelled || got.PaymentStatus != order.PaymentVoided {
 			t.Fatalf("after cancel webhook: %s / %s", got.Status, got.PaymentStatus)
 		}
 		if l := api.stock("AUTH"); l.OnHand != 4 {
 			t.Fatalf("cancelled order not restocked: %+v", l)
+		}
+	})
+}
+
+// TestCompensationRefundIsCountedNowhere: undoing a payment no order claimed
+// (here a dead attempt with the same reference as a placed order) writes
+// payment.refunded but changes no order, sends no refund e-mail and counts
+// no refund in the sales figures.
+func TestCompensationRefundIsCountedNowhere(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		api := newShopAPI(t, db, shopConfig(t))
+		v := api.product("COMP-1", 1000, 5)
+		o := api.placeOrder(nil, v, 1)
+		dead, err := api.app.Payments.Pay(ctx, o.ID, o.Totals.Total, "pm_card_visa", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := api.app.Payments.Cancel(ctx, dead.ID, "no order was created for this payment"); err != nil {
+			t.Fatal(err)
+		}
+		drainOutbox(t, api.app)
+		if n := api.rows(`SELECT COUNT(*) FROM outbox_events WHERE topic = 'payment.refunded' AND aggregate_id = ?`, dead.ID); n != 1 {
+			t.Fatalf("%d payment.refunded events for the compensation, want 1", n)
+		}
+		got, err := api.app.Orders.Get(ctx, o.ID)
+		if err != nil || got.Refunded.Amount != 0 || got.PaymentStatus != order.PaymentPaid {
+			t.Fatalf("the order took another payment's refund: refunded %d, %s, %v", got.Refunded.Amount, got.PaymentStatus, err)
+		}
+		if mails := api.emails("payment_refunded"); len(mails) != 0 {
+			t.Fatalf("refund e-mails for a compensation: %q", mails)
+		}
+		if d := api.salesToday(); d.Orders != 1 || d.Refunds.Amount != 0 {
+			t.Fatalf("sales %+v, want one order and no refund", d)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"embed"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
 
@@ -31,13 +32,13 @@ const (
 	TemplateOrderPlaced     = "order_placed"     // order.placed
 	TemplateOrderShipped    = "order_shipped"    // order.shipped
 	TemplateOrderCancelled  = "order_cancelled"  // order.cancelled
-	TemplatePaymentRefunded = "payment_refunded" // payment.refunded
+	TemplatePaymentRefunded = "payment_refunded" // order.refunded (the name is older than the event)
 	TemplateStockLow        = "stock_low"        // stock.low, to staff
 )
 
 // Topics returns the event topics notify consumes.
 func Topics() []string {
-	return []string{"customer.registered", "order.placed", "order.shipped", "order.cancelled", "payment.refunded", "stock.low"}
+	return []string{"customer.registered", order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, "stock.low"}
 }
 
 // EmailSummary is an e-mail in a list.

@@ -156,8 +156,9 @@ func samples() map[string]event {
 			"order_id": "o-1", "number": "M-10042", "email": "ada@example.com", "tracking_number": "1Z999AA10123456784"}},
 		notify.TemplateOrderCancelled: {"order.cancelled", "o-2", map[string]any{
 			"order_id": "o-2", "number": "M-10043", "email": "ada@example.com", "reason": "Cancelled at the customer's request"}},
-		notify.TemplatePaymentRefunded: {"payment.refunded", "p-1", map[string]any{
-			"payment_id": "p-1", "order_id": "o-2", "refund_id": "r-77", "amount": eur(2599), "email": "ada@example.com", "number": "M-10043"}},
+		notify.TemplatePaymentRefunded: {"order.refunded", "o-2", map[string]any{
+			"order_id": "o-2", "number": "M-10043", "email": "ada@example.com", "refund_id": "r-77", "amount": eur(2599), "refunded": eur(2599),
+			"reason": "order cancelled", "at_provider": false}},
 		notify.TemplateStockLow: {"stock.low", "v-1", map[string]any{
 			"variant_id": "v-1", "sku": "TEE-BLK-M", "available": 2, "threshold": 5}},
 	}
@@ -335,7 +336,7 @@ func TestEachEventMakesExactlyOneEmail(t *testing.T) {
 		emit(t, db, s[notify.TemplateOrderCancelled], s[notify.TemplatePaymentRefunded], s[notify.TemplateStockLow])
 		p2 := newPipeline(t, db, func(bus *outbox.LocalBus, svc *notify.Service) {
 			svc.Subscribe(bus)
-			bus.Subscribe("stuck", []string{"payment.refunded"}, func(context.Context, outbox.Event) error {
+			bus.Subscribe("stuck", []string{"order.refunded"}, func(context.Context, outbox.Event) error {
 				return errors.New("stuck until restart")
 			})
 		})
@@ -382,7 +383,7 @@ func TestUndeliverableEventsAreDroppedNotRetried(t *testing.T) {
 			event{"customer.registered", "c-1", map[string]any{"customer_id": "c-1", "email": "", "name": "No Address"}},
 			event{"customer.registered", "c-2", map[string]any{"customer_id": "c-2", "email": "x@example.com\r\nBcc: all@example.com", "name": "Injector"}},
 			event{"order.shipped", "o-1", map[string]any{"order_id": "o-1", "number": 42, "email": "a@example.com"}}, // number of the wrong type
-			event{"payment.refunded", "p-1", map[string]any{"order_id": "o-1", "number": "M-1", "email": "a@example.com", "amount": map[string]any{"amount": 5, "currency": "euro"}}},
+			event{"order.refunded", "o-1", map[string]any{"order_id": "o-1", "number": "M-1", "email": "a@example.com", "amount": map[string]any{"amount": 5, "currency": "euro"}}},
 			event{"order.cancelled", "o-9", map[string]any{"order_id": "o-9", "number": "M-9", "email": "fine@example.com", "reason": ""}},
 		)
 		if n := p.flush(t); n != 5 {

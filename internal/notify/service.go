@@ -15,6 +15,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
@@ -51,62 +52,6 @@ type Subscriber interface {
 
 // Subscribe registers the service's consumer for Topics on bus.
 func (s *Service) Subscribe(bus Subscriber) { bus.Subscribe(Consumer, Topics(), s.Handle) }
-
-// Event payloads, as far as notify reads them (docs/EVENTS.md).
-// customer.registered and stock.* decode into their publisher's types.
-type (
-	orderPlaced struct {
-		OrderID    string `json:"order_id"`
-		Number     string `json:"number"`
-		Email      string `json:"email"`
-		CustomerID string `json:"customer_id"`
-		Currency   string `json:"currency"`
-		Items      []struct {
-			SKU       string      `json:"sku"`
-			Title     string      `json:"title"`
-			Quantity  int64       `json:"quantity"`
-			UnitPrice money.Money `json:"unit_price"`
-			LineTotal money.Money `json:"line_total"`
-		} `json:"items"`
-		Totals struct {
-			Subtotal money.Money `json:"subtotal"`
-			Discount money.Money `json:"discount"`
-			Shipping money.Money `json:"shipping"`
-			Tax      money.Money `json:"tax"`
-			Total    money.Money `json:"total"`
-		} `json:"totals"`
-		ShippingAddress struct {
-			Name       string `json:"name"`
-			Line1      string `json:"line1"`
-			Line2      string `json:"line2"`
-			City       string `json:"city"`
-			PostalCode string `json:"postal_code"`
-			Country    string `json:"country"`
-		} `json:"shipping_address"`
-		ShippingMethod string    `json:"shipping_method"`
-		CreatedAt      time.Time `json:"created_at"`
-	}
-	orderShipped struct {
-		OrderID        string `json:"order_id"`
-		Number         string `json:"number"`
-		Email          string `json:"email"`
-		TrackingNumber string `json:"tracking_number"`
-	}
-	orderCancelled struct {
-		OrderID string `json:"order_id"`
-		Number  string `json:"number"`
-		Email   string `json:"email"`
-		Reason  string `json:"reason"`
-	}
-	paymentRefunded struct {
-		PaymentID string      `json:"payment_id"`
-		OrderID   string      `json:"order_id"`
-		RefundID  string      `json:"refund_id"`
-		Amount    money.Money `json:"amount"`
-		Email     string      `json:"email"`
-		Number    string      `json:"number"`
-	}
-)
 
 // message is what one event turns into.
 type message struct {
@@ -172,8 +117,8 @@ func (s *Service) message(e outbox.Event) (message, error) {
 		}
 		checkAddr(p.Email)
 		m = message{template: TemplateWelcome, to: p.Email, data: p}
-	case "order.placed":
-		var p orderPlaced
+	case order.TopicOrderPlaced:
+		var p order.OrderPlaced
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
@@ -188,24 +133,24 @@ func (s *Service) message(e outbox.Event) (message, error) {
 			checkMoney("totals."+f, m)
 		}
 		m = message{template: TemplateOrderPlaced, to: p.Email, data: p}
-	case "order.shipped":
-		var p orderShipped
+	case order.TopicOrderShipped:
+		var p order.OrderShipped
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
 		checkAddr(p.Email)
 		v.Check(p.Number != "", "number", "is required")
 		m = message{template: TemplateOrderShipped, to: p.Email, data: p}
-	case "order.cancelled":
-		var p orderCancelled
+	case order.TopicOrderCancelled:
+		var p order.OrderCancelled
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}
 		checkAddr(p.Email)
 		v.Check(p.Number != "", "number", "is required")
 		m = message{template: TemplateOrderCancelled, to: p.Email, data: p}
-	case "payment.refunded":
-		var p paymentRefunded
+	case order.TopicOrderRefunded:
+		var p order.OrderRefunded
 		if err := e.Decode(&p); err != nil {
 			return m, err
 		}

@@ -1,6 +1,9 @@
 // Package order owns orders: their number, lines, totals, lifecycle,
-// fulfilments and timeline. Orders are created by the checkout inside one
-// transaction with the stock commit and the payment link.
+// fulfilments, refunds and timeline. Orders are created by the checkout
+// inside one transaction with the stock commit and the payment link. The
+// module publishes the order.* events (events.go) and follows changes made
+// at the payment provider from the payment.* events (consumer.go); it calls
+// the payment module only through the small Payments interface.
 package order
 
 import (

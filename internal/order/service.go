@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -30,7 +28,8 @@ import (
 type Payments interface {
 	Capture(ctx context.Context, paymentID string) (payment.Payment, error)
 	Void(ctx context.Context, paymentID string) error
-	Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string, notify map[string]any) (string, error)
+	// Refund records a refund of paymentID in tx and returns its id.
+	Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string) (string, error)
 }
 
 // Stock is what orders need of the inventory module.
@@ -41,6 +40,7 @@ type Stock interface {
 // Service manages orders.
 type Service struct {
 	db       *sqldb.DB
+	st       store
 	payments Payments
 	stock    Stock
 	now      func() time.Time
@@ -48,7 +48,7 @@ type Service struct {
 
 // NewService returns an order service.
 func NewService(db *sqldb.DB, payments Payments, stock Stock) *Service {
-	return &Service{db: db, payments: payments, stock: stock, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	return &Service{db: db, st: store{db}, payments: payments, stock: stock, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
 // NewOrder is what the checkout hands over to create an order.
@@ -73,18 +73,12 @@ func hashToken(t string) string {
 }
 
 // Create stores an order inside the checkout's transaction, with its
-// order.placed (and order.paid) events. It returns the order with its access
-// token set (shown once to a guest).
+// order.placed (and, when the payment was captured, order.paid) events. It
+// returns the order with its access token set (shown once to a guest).
 func (s *Service) Create(ctx context.Context, tx *sqldb.Tx, in NewOrder) (Order, error) {
-	// The counter row would be locked until this transaction commits; on
-	// PostgreSQL a sequence gives the next number without a lock.
-	next := `UPDATE order_counters SET value = value + 1 WHERE name = 'number' RETURNING value`
-	if tx.Dialect() == sqldb.Postgres {
-		next = `SELECT nextval('order_number_seq')`
-	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, next).Scan(&n); err != nil {
-		return Order{}, fmt.Errorf("order number: %w", err)
+	n, err := s.st.nextNumber(ctx, tx)
+	if err != nil {
+		return Order{}, err
 	}
 	now := s.now()
 	o := Order{
@@ -98,43 +92,17 @@ func (s *Service) Create(ctx context.Context, tx *sqldb.Tx, in NewOrder) (Order,
 	if in.Captured {
 		o.Status, o.PaymentStatus = StatusPaid, PaymentPaid
 	}
-	addr, _ := json.Marshal(o.ShippingAddress)
-	var cust any
-	if o.CustomerID != "" {
-		cust = o.CustomerID
-	}
-	t := o.Totals
-	if _, err := tx.ExecContext(ctx, `INSERT INTO order_orders (id, number, customer_id, email, access_token_hash, status, payment_status, fulfillment_status,
-		currency, subtotal, discount, shipping, tax, total, tax_included, shipping_address, shipping_method_id, shipping_method, payment_id, cart_id, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, o.Number, cust, o.Email, hashToken(o.AccessToken), o.Status, o.PaymentStatus, o.FulfillmentStatus,
-		o.Currency, t.Subtotal.Amount, t.Discount.Amount, t.Shipping.Amount, t.Tax.Amount, t.Total.Amount, o.TaxIncluded,
-		string(addr), o.ShippingMethod.ID, o.ShippingMethod.Name, o.PaymentID, o.CartID, now, now); err != nil {
-		return Order{}, fmt.Errorf("insert order: %w", err)
-	}
-	for i := range o.Items {
-		it := &o.Items[i]
-		it.ID = ids.New()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (id, order_id, position, variant_id, product_id, sku, title, variant_title, quantity, unit_price, line_total)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, it.ID, o.ID, i, it.VariantID, it.ProductID, it.SKU, it.Title, it.VariantTitle, it.Quantity, it.UnitPrice.Amount, it.LineTotal.Amount); err != nil {
-			return Order{}, fmt.Errorf("insert order item: %w", err)
-		}
+	if err := s.st.insert(ctx, tx, &o, hashToken(o.AccessToken)); err != nil {
+		return Order{}, err
 	}
 	if err := s.note(ctx, tx, o.ID, "placed", fmt.Sprintf("Order placed (%s)", o.Totals.Total.Format()), "customer"); err != nil {
 		return Order{}, err
 	}
-	lines := make([]map[string]any, len(o.Items))
-	for i, it := range o.Items {
-		lines[i] = map[string]any{"sku": it.SKU, "title": it.Title + variantSuffix(it.VariantTitle), "quantity": it.Quantity, "unit_price": it.UnitPrice, "line_total": it.LineTotal}
-	}
-	if err := outbox.Add(ctx, tx, "order.placed", o.ID, map[string]any{
-		"order_id": o.ID, "number": o.Number, "email": o.Email, "customer_id": o.CustomerID, "currency": o.Currency,
-		"items": lines, "totals": o.Totals, "shipping_address": o.ShippingAddress, "shipping_method": o.ShippingMethod.Name, "created_at": now,
-	}); err != nil {
+	if err := outbox.Write(ctx, tx, newOrderPlaced(&o)); err != nil {
 		return Order{}, err
 	}
 	if in.Captured {
-		if err := outbox.Add(ctx, tx, "order.paid", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "amount": o.Totals.Total}); err != nil {
+		if err := outbox.Write(ctx, tx, newOrderPaid(&o)); err != nil {
 			return Order{}, err
 		}
 	}
@@ -142,112 +110,9 @@ func (s *Service) Create(ctx context.Context, tx *sqldb.Tx, in NewOrder) (Order,
 	return o, nil
 }
 
-func variantSuffix(v string) string {
-	if v == "" || v == "Default" {
-		return ""
-	}
-	return " (" + v + ")"
-}
-
+// note appends to an order's timeline.
 func (s *Service) note(ctx context.Context, tx *sqldb.Tx, orderID, kind, msg, actor string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO order_timeline (id, order_id, kind, message, actor, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		ids.New(), orderID, kind, msg, actor, s.now()); err != nil {
-		return fmt.Errorf("order timeline: %w", err)
-	}
-	return nil
-}
-
-const orderCols = `id, number, COALESCE(customer_id, ''), email, access_token_hash, status, payment_status, fulfillment_status, currency,
-	subtotal, discount, shipping, tax, total, tax_included, refunded, shipping_address, shipping_method_id, shipping_method, payment_id, cart_id, created_at, updated_at`
-
-func scanOrder(row interface{ Scan(...any) error }) (Order, string, error) {
-	var (
-		o              Order
-		tokenHash, adr string
-		t              [5]int64
-		refunded       int64
-	)
-	err := row.Scan(&o.ID, &o.Number, &o.CustomerID, &o.Email, &tokenHash, &o.Status, &o.PaymentStatus, &o.FulfillmentStatus, &o.Currency,
-		&t[0], &t[1], &t[2], &t[3], &t[4], &o.TaxIncluded, &refunded, &adr, &o.ShippingMethod.ID, &o.ShippingMethod.Name, &o.PaymentID, &o.CartID, &o.CreatedAt, &o.UpdatedAt)
-	if err != nil {
-		return o, "", err
-	}
-	m := func(a int64) money.Money { return money.Money{Amount: a, Currency: o.Currency} }
-	o.Totals = Totals{Subtotal: m(t[0]), Discount: m(t[1]), Shipping: m(t[2]), Tax: m(t[3]), Total: m(t[4])}
-	o.ShippingMethod.Price = o.Totals.Shipping
-	o.Refunded = m(refunded)
-	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
-	json.Unmarshal([]byte(adr), &o.ShippingAddress)
-	return o, tokenHash, nil
-}
-
-// get loads an order with its items, fulfilments and timeline; NotFound when unknown.
-func (s *Service) get(ctx context.Context, q sqldb.Querier, id string) (Order, string, error) {
-	if !plausibleID(id) {
-		return Order{}, "", apperr.NotFoundf("order not found")
-	}
-	o, tokenHash, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM order_orders WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return o, "", apperr.NotFoundf("order not found")
-	}
-	if err != nil {
-		return o, "", fmt.Errorf("get order: %w", err)
-	}
-	rows, err := q.QueryContext(ctx, `SELECT id, variant_id, product_id, sku, title, variant_title, quantity, fulfilled, restocked, unit_price, line_total
-		FROM order_items WHERE order_id = ? ORDER BY position`, id)
-	if err != nil {
-		return o, "", fmt.Errorf("get order items: %w", err)
-	}
-	for rows.Next() {
-		var it Item
-		if err := rows.Scan(&it.ID, &it.VariantID, &it.ProductID, &it.SKU, &it.Title, &it.VariantTitle, &it.Quantity, &it.Fulfilled, &it.Restocked,
-			&it.UnitPrice.Amount, &it.LineTotal.Amount); err != nil {
-			rows.Close()
-			return o, "", err
-		}
-		it.UnitPrice.Currency, it.LineTotal.Currency = o.Currency, o.Currency
-		o.Items = append(o.Items, it)
-	}
-	rows.Close()
-	o.Fulfillments = []Fulfillment{}
-	rows, err = q.QueryContext(ctx, `SELECT id, tracking_number, items, shipped_at, created_at FROM order_fulfillments WHERE order_id = ? ORDER BY created_at, id`, id)
-	if err != nil {
-		return o, "", fmt.Errorf("get fulfillments: %w", err)
-	}
-	for rows.Next() {
-		var (
-			f       Fulfillment
-			items   string
-			shipped sql.NullTime
-		)
-		if err := rows.Scan(&f.ID, &f.TrackingNumber, &items, &shipped, &f.CreatedAt); err != nil {
-			rows.Close()
-			return o, "", err
-		}
-		json.Unmarshal([]byte(items), &f.Items)
-		if shipped.Valid {
-			t := shipped.Time.UTC()
-			f.ShippedAt = &t
-		}
-		f.CreatedAt = f.CreatedAt.UTC()
-		o.Fulfillments = append(o.Fulfillments, f)
-	}
-	rows.Close()
-	o.Timeline = []TimelineEntry{}
-	rows, err = q.QueryContext(ctx, `SELECT kind, message, actor, created_at FROM order_timeline WHERE order_id = ? ORDER BY created_at, id`, id)
-	if err != nil {
-		return o, "", fmt.Errorf("get timeline: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var e TimelineEntry
-		if err := rows.Scan(&e.Kind, &e.Message, &e.Actor, &e.CreatedAt); err != nil {
-			return o, "", err
-		}
-		e.CreatedAt = e.CreatedAt.UTC()
-		o.Timeline = append(o.Timeline, e)
-	}
-	return o, tokenHash, rows.Err()
+	return s.st.note(ctx, tx, orderID, TimelineEntry{Kind: kind, Message: msg, Actor: actor, CreatedAt: s.now()})
 }
 
 // plausibleID reports whether id can be an id this module stores (UUIDs,
@@ -281,20 +146,21 @@ func checkText(v *apperr.Validator, field, s string, max int, multiline bool) {
 	}
 }
 
-// Get returns an order for staff (any order).
+// Get returns an order for staff (any order); NotFound when unknown.
 func (s *Service) Get(ctx context.Context, id string) (Order, error) {
-	o, _, err := s.get(ctx, s.db, id)
-	return o, err
+	so, err := s.st.get(ctx, s.db, id)
+	return so.Order, err
 }
 
 // GetFor returns an order to whoever may see it: its customer (signed in),
 // staff, or anyone holding its access token. Everybody else gets NotFound,
 // whether or not the order exists.
 func (s *Service) GetFor(ctx context.Context, id, accessToken string) (Order, error) {
-	o, tokenHash, err := s.get(ctx, s.db, id)
+	so, err := s.st.get(ctx, s.db, id)
 	if err != nil {
 		return Order{}, err
 	}
+	o, tokenHash := so.Order, so.tokenHash
 	p, signedIn := auth.From(ctx)
 	switch {
 	case signedIn && p.Role.IsStaff():
@@ -337,19 +203,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 		}
 		v.Check(ok, "status", "must be one of "+strings.Join(Statuses, ", "))
 	}
-	var where []string
-	var args []any
+	f := listFilter{customerID: q.CustomerID, status: q.Status, email: strings.ToLower(q.Email), from: q.From, to: q.To, limit: q.Limit + 1}
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		var c struct {
-			T  time.Time `json:"t"`
-			ID string    `json:"id"`
-		}
+		var c listCursor
 		if err != nil || json.Unmarshal(b, &c) != nil || !plausibleID(c.ID) {
 			v.Add("cursor", "is not a cursor returned by this list")
 		} else {
-			where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
-			args = append(args, c.T, c.T, c.ID)
+			f.after = &c
 		}
 	}
 	if q.CustomerID != "" && !plausibleID(q.CustomerID) {
@@ -361,186 +222,42 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	if err := v.Err(); err != nil {
 		return Page{}, err
 	}
-	if q.CustomerID != "" {
-		where = append(where, "customer_id = ?")
-		args = append(args, q.CustomerID)
-	}
-	if q.Status != "" {
-		where = append(where, "status = ?")
-		args = append(args, q.Status)
-	}
-	if q.Email != "" {
-		where = append(where, "email = ?")
-		args = append(args, strings.ToLower(q.Email))
-	}
-	if !q.From.IsZero() {
-		where = append(where, "created_at >= ?")
-		args = append(args, q.From.UTC())
-	}
-	if !q.To.IsZero() {
-		where = append(where, "created_at < ?")
-		args = append(args, q.To.UTC())
-	}
-	query := `SELECT ` + orderCols + ` FROM order_orders`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY created_at DESC, id DESC LIMIT ?"
-	args = append(args, q.Limit+1)
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	items, err := s.st.list(ctx, f)
 	if err != nil {
-		return Page{}, fmt.Errorf("list orders: %w", err)
+		return Page{}, err
 	}
-	page := Page{Items: []Order{}}
-	for rows.Next() {
-		o, _, err := scanOrder(rows)
-		if err != nil {
-			rows.Close()
-			return Page{}, fmt.Errorf("list orders: %w", err)
-		}
-		page.Items = append(page.Items, o)
-	}
-	rows.Close()
+	page := Page{Items: items}
 	if len(page.Items) > q.Limit {
 		page.Items = page.Items[:q.Limit]
 		last := page.Items[q.Limit-1]
-		b, _ := json.Marshal(map[string]any{"t": last.CreatedAt, "id": last.ID})
+		b, _ := json.Marshal(listCursor{T: last.CreatedAt, ID: last.ID})
 		c := base64.RawURLEncoding.EncodeToString(b)
 		page.NextCursor = &c
-	}
-	if err := s.loadItems(ctx, page.Items); err != nil {
-		return Page{}, err
 	}
 	return page, nil
 }
 
-func (s *Service) loadItems(ctx context.Context, os []Order) error {
-	if len(os) == 0 {
-		return nil
-	}
-	idx := map[string]*Order{}
-	args := make([]any, len(os))
-	for i := range os {
-		idx[os[i].ID] = &os[i]
-		args[i] = os[i].ID
-		os[i].Items = []Item{}
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT order_id, id, variant_id, product_id, sku, title, variant_title, quantity, fulfilled, restocked, unit_price, line_total
-		FROM order_items WHERE order_id IN (`+sqldb.Placeholders(len(os))+`) ORDER BY order_id, position`, args...)
-	if err != nil {
-		return fmt.Errorf("list order items: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			oid string
-			it  Item
-		)
-		if err := rows.Scan(&oid, &it.ID, &it.VariantID, &it.ProductID, &it.SKU, &it.Title, &it.VariantTitle, &it.Quantity, &it.Fulfilled, &it.Restocked,
-			&it.UnitPrice.Amount, &it.LineTotal.Amount); err != nil {
-			return err
-		}
-		o := idx[oid]
-		it.UnitPrice.Currency, it.LineTotal.Currency = o.Currency, o.Currency
-		o.Items = append(o.Items, it)
-	}
-	return rows.Err()
-}
-
-// transition applies fn to an order inside a transaction, after re-reading it.
+// transition applies fn to an order inside a transaction, after re-reading
+// it, and returns the order as committed. NotFound when unknown; fn's error
+// rolls everything back.
 func (s *Service) transition(ctx context.Context, id string, fn func(tx *sqldb.Tx, o *Order) error) (Order, error) {
-	if err := s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.transitionIn(ctx, tx, id, fn) }); err != nil {
+	if err := s.st.update(ctx, nil, id, s.now(), fn); err != nil {
 		return Order{}, err
 	}
 	return s.Get(ctx, id)
-}
-
-// transitionIn is transition inside the caller's transaction.
-func (s *Service) transitionIn(ctx context.Context, tx *sqldb.Tx, id string, fn func(tx *sqldb.Tx, o *Order) error) error {
-	o, _, err := s.get(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx, &o); err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `UPDATE order_orders SET status = ?, payment_status = ?, fulfillment_status = ?, refunded = ?, updated_at = ? WHERE id = ?`,
-		o.Status, o.PaymentStatus, o.FulfillmentStatus, o.Refunded.Amount, s.now(), o.ID)
-	return err
-}
-
-// ProviderCaptured marks the order paid after the payment provider reported
-// a capture (payment.OrderSync).
-func (s *Service) ProviderCaptured(ctx context.Context, tx *sqldb.Tx, orderID string) error {
-	return s.transitionIn(ctx, tx, orderID, func(tx *sqldb.Tx, o *Order) error {
-		if o.PaymentStatus != PaymentAuthorized {
-			return nil
-		}
-		o.PaymentStatus = PaymentPaid
-		if o.Status == StatusPending {
-			o.Status = StatusPaid
-		}
-		if err := s.note(ctx, tx, o.ID, "captured", "Payment captured at the payment provider", "payment provider"); err != nil {
-			return err
-		}
-		return outbox.Add(ctx, tx, "order.paid", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "amount": o.Totals.Total})
-	})
-}
-
-// ProviderCanceled cancels an unfulfilled order whose authorization the
-// provider cancelled, putting its items back on stock (payment.OrderSync).
-func (s *Service) ProviderCanceled(ctx context.Context, tx *sqldb.Tx, orderID string) error {
-	return s.transitionIn(ctx, tx, orderID, func(tx *sqldb.Tx, o *Order) error {
-		if o.PaymentStatus != PaymentAuthorized {
-			return nil
-		}
-		o.PaymentStatus = PaymentVoided
-		if o.Status != StatusPending || len(o.Fulfillments) > 0 {
-			// Goods already left: staff must sort it out; the timeline says why.
-			return s.note(ctx, tx, o.ID, "payment_voided", "The payment provider cancelled the payment after fulfilment started", "payment provider")
-		}
-		for _, it := range o.Items {
-			if q := it.Quantity - it.Restocked; q > 0 {
-				if err := s.restock(ctx, tx, o, it, q, "payment provider"); err != nil {
-					return err
-				}
-			}
-		}
-		o.Status = StatusCancelled
-		if err := s.note(ctx, tx, o.ID, "cancelled", "Order cancelled: the payment provider cancelled the payment", "payment provider"); err != nil {
-			return err
-		}
-		return outbox.Add(ctx, tx, "order.cancelled", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "reason": "payment cancelled"})
-	})
-}
-
-// ProviderRefunded records a refund made at the payment provider (for
-// example from its dashboard) on the order (payment.OrderSync).
-func (s *Service) ProviderRefunded(ctx context.Context, tx *sqldb.Tx, orderID string, amount int64) (map[string]any, error) {
-	var notify map[string]any
-	err := s.transitionIn(ctx, tx, orderID, func(tx *sqldb.Tx, o *Order) error {
-		amount = min(amount, o.Totals.Total.Amount-o.Refunded.Amount)
-		if amount <= 0 {
-			return nil
-		}
-		o.Refunded.Amount += amount
-		o.PaymentStatus = PaymentPartiallyRefunded
-		if o.Refunded.Amount == o.Totals.Total.Amount {
-			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
-		}
-		notify = map[string]any{"email": o.Email, "number": o.Number}
-		return s.note(ctx, tx, o.ID, "refunded", "Refunded "+money.Money{Amount: amount, Currency: o.Currency}.Format()+" at the payment provider", "payment provider")
-	})
-	return notify, err
 }
 
 func notAllowed(action string, o *Order) error {
 	return apperr.Conflictf("cannot %s an order that is %s", action, o.Status)
 }
 
-// Fulfill records a parcel of items (partial fulfilment allowed). With a
+// Fulfill records a parcel of items (partial fulfilment allowed) and writes
+// order.fulfilled (and order.shipped once everything has left). With a
 // tracking number the parcel counts as shipped. In capture-on-fulfilment
-// mode the authorized payment is captured first.
+// mode the authorized payment is captured first (order.paid). Quantities
+// beyond what is left to fulfil, or unknown items, are Invalid; an order
+// that is not paid or partially fulfilled is a Conflict; NotFound when
+// unknown.
 func (s *Service) Fulfill(ctx context.Context, id string, lines []FulfillmentLine, tracking, actor string) (Order, error) {
 	var v apperr.Validator
 	v.Check(len(lines) > 0 && len(lines) <= 100, "items", "must list 1 to 100 items")
@@ -572,7 +289,7 @@ func (s *Service) Fulfill(ctx context.Context, id string, lines []FulfillmentLin
 			if err := s.note(ctx, tx, o.ID, "captured", "Payment captured", actor); err != nil {
 				return err
 			}
-			if err := outbox.Add(ctx, tx, "order.paid", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "amount": o.Totals.Total}); err != nil {
+			if err := outbox.Write(ctx, tx, newOrderPaid(o)); err != nil {
 				return err
 			}
 		}
@@ -580,7 +297,7 @@ func (s *Service) Fulfill(ctx context.Context, id string, lines []FulfillmentLin
 		for i := range o.Items {
 			byID[o.Items[i].ID] = &o.Items[i]
 		}
-		var evItems []map[string]any
+		var evItems []FulfilledItem
 		for i, l := range lines {
 			it, ok := byID[l.ItemID]
 			if !ok {
@@ -589,31 +306,25 @@ func (s *Service) Fulfill(ctx context.Context, id string, lines []FulfillmentLin
 			if it.Fulfilled+l.Quantity > it.Quantity {
 				return apperr.Field(fmt.Sprintf("items[%d].quantity", i), fmt.Sprintf("only %d left to fulfil", it.Quantity-it.Fulfilled))
 			}
-			res, err := tx.ExecContext(ctx, `UPDATE order_items SET fulfilled = fulfilled + ? WHERE id = ? AND fulfilled + ? <= quantity`, l.Quantity, it.ID, l.Quantity)
+			ok, err := s.st.fulfilItem(ctx, tx, it.ID, l.Quantity)
 			if err != nil {
-				return fmt.Errorf("fulfil item: %w", err)
+				return err
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
+			if !ok {
 				return apperr.Conflictf("item %s was fulfilled concurrently", it.SKU)
 			}
 			it.Fulfilled += l.Quantity
-			evItems = append(evItems, map[string]any{"sku": it.SKU, "title": it.Title, "quantity": l.Quantity})
+			evItems = append(evItems, FulfilledItem{SKU: it.SKU, Title: it.Title, Quantity: l.Quantity})
 		}
-		fid := ids.New()
-		var shipped any
+		now := s.now()
+		f := Fulfillment{ID: ids.New(), TrackingNumber: tracking, Items: lines, CreatedAt: now}
 		if tracking != "" {
-			shipped = s.now()
+			f.ShippedAt = &now
 		}
-		body, _ := json.Marshal(lines)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO order_fulfillments (id, order_id, tracking_number, items, shipped_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			fid, o.ID, tracking, string(body), shipped, s.now()); err != nil {
-			return fmt.Errorf("insert fulfillment: %w", err)
+		if err := s.st.insertFulfillment(ctx, tx, o.ID, f); err != nil {
+			return err
 		}
-		o.Fulfillments = append(o.Fulfillments, Fulfillment{ID: fid, TrackingNumber: tracking})
-		if tracking != "" {
-			now := s.now()
-			o.Fulfillments[len(o.Fulfillments)-1].ShippedAt = &now
-		}
+		o.Fulfillments = append(o.Fulfillments, f)
 		msg := fmt.Sprintf("Fulfilled %d item(s)", len(lines))
 		if tracking != "" {
 			msg += ", tracking " + tracking
@@ -621,8 +332,7 @@ func (s *Service) Fulfill(ctx context.Context, id string, lines []FulfillmentLin
 		if err := s.note(ctx, tx, o.ID, "fulfilled", msg, actor); err != nil {
 			return err
 		}
-		if err := outbox.Add(ctx, tx, "order.fulfilled", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email,
-			"fulfillment_id": fid, "tracking_number": tracking, "items": evItems}); err != nil {
+		if err := outbox.Write(ctx, tx, newOrderFulfilled(o, f, evItems)); err != nil {
 			return err
 		}
 		return s.settleFulfilment(ctx, tx, o, actor)
@@ -641,12 +351,9 @@ func (s *Service) settleFulfilment(ctx context.Context, tx *sqldb.Tx, o *Order, 
 		return nil
 	}
 	o.Status, o.FulfillmentStatus = StatusFulfilled, FulfillmentFulfilled
-	shipped, tracking := true, []string{}
+	shipped := true
 	for _, f := range o.Fulfillments {
 		shipped = shipped && f.ShippedAt != nil
-		if f.TrackingNumber != "" {
-			tracking = append(tracking, f.TrackingNumber)
-		}
 	}
 	if !shipped {
 		return nil
@@ -655,10 +362,12 @@ func (s *Service) settleFulfilment(ctx context.Context, tx *sqldb.Tx, o *Order, 
 	if err := s.note(ctx, tx, o.ID, "shipped", "Order shipped", actor); err != nil {
 		return err
 	}
-	return outbox.Add(ctx, tx, "order.shipped", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "tracking_number": strings.Join(tracking, ", ")})
+	return outbox.Write(ctx, tx, newOrderShipped(o))
 }
 
-// Ship marks a parcel shipped with a tracking number.
+// Ship marks a parcel shipped with a tracking number (order.shipped when it
+// was the last one). A missing tracking number is Invalid; an unknown
+// parcel NotFound; a parcel already shipped a Conflict.
 func (s *Service) Ship(ctx context.Context, id, fulfillmentID, tracking, actor string) (Order, error) {
 	var v apperr.Validator
 	v.Check(tracking != "", "tracking_number", "is required")
@@ -680,8 +389,8 @@ func (s *Service) Ship(ctx context.Context, id, fulfillmentID, tracking, actor s
 			return apperr.Conflictf("this parcel has already shipped")
 		}
 		now := s.now()
-		if _, err := tx.ExecContext(ctx, `UPDATE order_fulfillments SET tracking_number = ?, shipped_at = ? WHERE id = ?`, tracking, now, f.ID); err != nil {
-			return fmt.Errorf("ship: %w", err)
+		if err := s.st.shipFulfillment(ctx, tx, f.ID, tracking, now); err != nil {
+			return err
 		}
 		f.ShippedAt, f.TrackingNumber = &now, tracking
 		if err := s.note(ctx, tx, o.ID, "parcel_shipped", "Parcel shipped, tracking "+tracking, actor); err != nil {
@@ -694,7 +403,8 @@ func (s *Service) Ship(ctx context.Context, id, fulfillmentID, tracking, actor s
 	})
 }
 
-// Deliver marks a shipped order delivered.
+// Deliver marks a shipped order delivered (order.delivered); any other
+// status is a Conflict.
 func (s *Service) Deliver(ctx context.Context, id, actor string) (Order, error) {
 	return s.transition(ctx, id, func(tx *sqldb.Tx, o *Order) error {
 		if o.Status != StatusShipped {
@@ -704,12 +414,14 @@ func (s *Service) Deliver(ctx context.Context, id, actor string) (Order, error) 
 		if err := s.note(ctx, tx, o.ID, "delivered", "Order delivered", actor); err != nil {
 			return err
 		}
-		return outbox.Add(ctx, tx, "order.delivered", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email})
+		return outbox.Write(ctx, tx, newOrderDelivered(o))
 	})
 }
 
 // Cancel cancels an order that has not been fulfilled: the payment is voided
-// (authorized) or refunded (captured) and every item goes back on stock.
+// (authorized) or what is left of it refunded (captured; order.refunded),
+// every item goes back on stock, and order.cancelled is written. An order
+// that is past paid or has a parcel is a Conflict.
 func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, error) {
 	var v apperr.Validator
 	checkText(&v, "reason", reason, 500, true)
@@ -736,13 +448,11 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 		case PaymentAuthorized:
 			o.PaymentStatus = PaymentVoided
 		case PaymentPaid, PaymentPartiallyRefunded:
-			left := o.Totals.Total.Amount - o.Refunded.Amount
-			if left > 0 {
-				if _, err := s.payments.Refund(ctx, tx, o.PaymentID, left, "order cancelled", map[string]any{"email": o.Email, "number": o.Number, "order_id": o.ID}); err != nil {
+			if left := o.Totals.Total.Amount - o.Refunded.Amount; left > 0 {
+				if err := s.refund(ctx, tx, o, left, "order cancelled"); err != nil {
 					return err
 				}
 			}
-			o.Refunded.Amount += left
 			o.PaymentStatus = PaymentRefunded
 		}
 		for _, it := range byVariant(o.Items) {
@@ -759,8 +469,23 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 		if err := s.note(ctx, tx, o.ID, "cancelled", "Order cancelled: "+reason, actor); err != nil {
 			return err
 		}
-		return outbox.Add(ctx, tx, "order.cancelled", o.ID, map[string]any{"order_id": o.ID, "number": o.Number, "email": o.Email, "reason": reason})
+		return outbox.Write(ctx, tx, newOrderCancelled(o, reason))
 	})
+}
+
+// refund has the payment module refund amount of the order's payment in
+// tx, records the refund as the order's own and writes order.refunded. It
+// adds amount to o.Refunded and leaves the statuses to the caller.
+func (s *Service) refund(ctx context.Context, tx *sqldb.Tx, o *Order, amount int64, reason string) error {
+	refundID, err := s.payments.Refund(ctx, tx, o.PaymentID, amount, reason)
+	if err != nil {
+		return err
+	}
+	if _, err := s.st.insertRefund(ctx, tx, o.ID, refundID, amount, false, s.now()); err != nil {
+		return err
+	}
+	o.Refunded.Amount += amount
+	return outbox.Write(ctx, tx, newOrderRefunded(o, refundID, amount, reason, false))
 }
 
 // byVariant returns the items in variant id order: the order in which every
@@ -769,11 +494,13 @@ func byVariant(items []Item) []Item {
 	return slices.SortedStableFunc(slices.Values(items), func(a, b Item) int { return strings.Compare(a.VariantID, b.VariantID) })
 }
 
+// restock puts qty of an item back on stock (a variant deleted since is
+// skipped) and counts it as restocked.
 func (s *Service) restock(ctx context.Context, tx *sqldb.Tx, o *Order, it Item, qty int64, actor string) error {
 	if err := s.stock.Restock(ctx, tx, it.VariantID, qty, o.ID, actor); err != nil && !apperr.Is(err, apperr.NotFound) {
 		return fmt.Errorf("restock %s: %w", it.SKU, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE order_items SET restocked = restocked + ? WHERE id = ? AND restocked + ? <= quantity`, qty, it.ID, qty); err != nil {
+	if err := s.st.restockItem(ctx, tx, it.ID, qty); err != nil {
 		return fmt.Errorf("restock %s: %w", it.SKU, err)
 	}
 	return nil
@@ -789,7 +516,10 @@ type RefundInput struct {
 	Reason  string            `json:"reason"`
 }
 
-// Refund refunds a paid order fully or partially.
+// Refund refunds a paid order fully or partially and writes order.refunded
+// (a full refund makes the order refunded). An amount beyond what is left,
+// or restock quantities beyond what was not restocked yet, are Invalid (and
+// move no money); an order whose payment is not captured is a Conflict.
 func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor string) (Order, error) {
 	var v apperr.Validator
 	v.Check(in.Amount >= 1 && in.Amount <= money.MaxAmount, "amount", "must be a positive amount in minor units")
@@ -838,13 +568,12 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 				byID[l.ItemID] = it
 			}
 		}
-		if _, err := s.payments.Refund(ctx, tx, o.PaymentID, in.Amount, in.Reason, map[string]any{"email": o.Email, "number": o.Number, "order_id": o.ID}); err != nil {
-			return err
-		}
-		o.Refunded.Amount += in.Amount
 		o.PaymentStatus = PaymentPartiallyRefunded
-		if o.Refunded.Amount == o.Totals.Total.Amount {
+		if o.Refunded.Amount+in.Amount == o.Totals.Total.Amount {
 			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
+		}
+		if err := s.refund(ctx, tx, o, in.Amount, in.Reason); err != nil {
+			return err
 		}
 		slices.SortStableFunc(restock, func(a, b restockLine) int { return strings.Compare(a.item.VariantID, b.item.VariantID) })
 		for _, r := range restock {
@@ -863,10 +592,8 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 	})
 }
 
-// ExistsForReference reports whether an order with this id exists (the
-// checkout reconciler uses it to tell an orphan payment from a paid order).
+// Exists reports whether an order with this id exists (the checkout
+// reconciler uses it to tell an orphan payment from a paid order).
 func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
-	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM order_orders WHERE id = ?`, id).Scan(&n)
-	return n > 0, err
+	return s.st.exists(ctx, id)
 }

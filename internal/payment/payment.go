@@ -5,7 +5,6 @@ package payment
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -57,24 +56,14 @@ type Payment struct {
 // Service records payments and talks to the provider.
 type Service struct {
 	db       *sqldb.DB
+	st       store
 	provider Provider
-	orders   OrderSync
 	now      func() time.Time
 }
 
 // NewService returns a payment service using provider.
 func NewService(db *sqldb.DB, provider Provider) *Service {
-	return &Service{db: db, provider: provider, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
-}
-
-const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at`
-
-func scan(row interface{ Scan(...any) error }) (Payment, error) {
-	var p Payment
-	err := row.Scan(&p.ID, &p.Reference, &p.OrderID, &p.Provider, &p.ProviderRef, &p.Method, &p.Amount.Amount, &p.Amount.Currency,
-		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt)
-	p.CreatedAt = p.CreatedAt.UTC()
-	return p, err
+	return &Service{db: db, st: store{db}, provider: provider, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
 // ValidMethod checks the form of a payment method id: "pm_" and then
@@ -103,16 +92,15 @@ func (s *Service) Pay(ctx context.Context, reference string, amount money.Money,
 	}
 	now := s.now()
 	p := Payment{ID: ids.New(), Reference: reference, Provider: s.provider.Name(), Method: method, Amount: amount, Status: StatusPending, CreatedAt: now}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO payment_payments (id, reference, provider, method, amount, currency, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, reference, p.Provider, method, amount.Amount, amount.Currency, p.Status, now, now); err != nil {
-		return Payment{}, fmt.Errorf("record payment: %w", err)
+	if err := s.st.insert(ctx, p); err != nil {
+		return Payment{}, err
 	}
 	// The provider key is per attempt: a retry after a compensated failure
 	// (voided or refunded) must pay anew, not get the refunded charge back.
 	res, err := s.provider.Authorize(ctx, AuthorizeRequest{Amount: amount, PaymentMethod: method, Capture: capture, Reference: reference, IdempotencyKey: "pay:" + p.ID})
 	if err != nil {
 		// Outcome unknown: keep the row as failed so the reconciler can look at it.
-		s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE payment_payments SET status = ?, message = ?, updated_at = ? WHERE id = ?`, StatusFailed, truncate(err.Error(), 300), s.now(), p.ID)
+		s.st.markFailed(context.WithoutCancel(ctx), p.ID, truncate(err.Error(), 300), s.now())
 		return Payment{}, fmt.Errorf("payment provider %s: %w", p.Provider, err)
 	}
 	p.ProviderRef, p.DeclineCode, p.Message = res.ProviderRef, res.DeclineCode, res.Message
@@ -125,12 +113,11 @@ func (s *Service) Pay(ctx context.Context, reference string, amount money.Money,
 		p.Status = StatusAuthorized
 	}
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, updated_at = ? WHERE id = ?`,
-			p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, s.now(), p.ID); err != nil {
-			return fmt.Errorf("record payment result: %w", err)
+		if err := s.st.saveResult(ctx, tx, p, s.now()); err != nil {
+			return err
 		}
 		if p.Status == StatusCaptured {
-			return outbox.Add(ctx, tx, "payment.captured", p.ID, map[string]any{"payment_id": p.ID, "order_id": reference, "amount": amount})
+			return outbox.Write(ctx, tx, newPaymentCaptured(p, false))
 		}
 		return nil
 	})
@@ -139,8 +126,7 @@ func (s *Service) Pay(ctx context.Context, reference string, amount money.Money,
 		// event, or a charge nobody ordered would stay "pending", out of the
 		// reconciler's sight (it undoes authorized and captured payments
 		// that no order claimed).
-		if _, ferr := s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, updated_at = ? WHERE id = ?`,
-			p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, s.now(), p.ID); ferr != nil {
+		if ferr := s.st.saveResult(context.WithoutCancel(ctx), s.db, p, s.now()); ferr != nil {
 			return p, fmt.Errorf("payment %s is %s at %s as %s but could not be recorded: %w", p.ID, p.Status, p.Provider, p.ProviderRef, errors.Join(err, ferr))
 		}
 		return p, err
@@ -161,54 +147,31 @@ func truncate(s string, n int) string {
 
 // Get returns a payment; NotFound when unknown.
 func (s *Service) Get(ctx context.Context, id string) (Payment, error) {
-	p, err := scan(s.db.QueryRowContext(ctx, `SELECT `+cols+` FROM payment_payments WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, apperr.NotFoundf("payment not found")
-	}
-	if err != nil {
-		return p, fmt.Errorf("get payment: %w", err)
-	}
-	return p, nil
+	return s.st.get(ctx, s.db, id)
 }
 
-// ForReference lists the payments made for a reference (an order id), oldest first.
+// ForReference lists the payments made for a reference (an order id), oldest
+// first; an empty list when there are none.
 func (s *Service) ForReference(ctx context.Context, reference string) ([]Payment, error) {
-	return s.list(ctx, "list payments", `WHERE reference = ? ORDER BY created_at, id`, reference)
-}
-
-// list returns the payments a WHERE ... ORDER BY clause selects.
-func (s *Service) list(ctx context.Context, what, where string, args ...any) ([]Payment, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM payment_payments `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer rows.Close()
-	var out []Payment
-	for rows.Next() {
-		p, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return s.st.list(ctx, "list payments", `WHERE reference = ? ORDER BY created_at, id`, reference)
 }
 
 // AttachOrder links a successful payment to its order inside the order's
-// transaction.
+// transaction. A payment that is not authorized or captured is an error.
 func (s *Service) AttachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured')`, orderID, s.now(), paymentID)
+	ok, err := s.st.attachOrder(ctx, tx, paymentID, orderID, s.now())
 	if err != nil {
 		return fmt.Errorf("attach payment: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if !ok {
 		return fmt.Errorf("attach payment %s: not an authorized or captured payment", paymentID)
 	}
 	return nil
 }
 
-// Capture takes an authorized payment (authorize-then-capture-on-fulfilment).
-// Capturing a captured payment is a no-op.
+// Capture takes an authorized payment (authorize-then-capture-on-fulfilment)
+// and writes payment.captured. Capturing a captured payment is a no-op; any
+// other status is a Conflict; an unknown payment is NotFound.
 func (s *Service) Capture(ctx context.Context, paymentID string) (Payment, error) {
 	p, err := s.Get(ctx, paymentID)
 	if err != nil || p.Status == StatusCaptured {
@@ -221,14 +184,14 @@ func (s *Service) Capture(ctx context.Context, paymentID string) (Payment, error
 		return p, fmt.Errorf("capture %s: %w", p.ID, err)
 	}
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'captured', captured_amount = amount, updated_at = ? WHERE id = ? AND status = 'authorized'`, s.now(), p.ID)
+		ok, err := s.st.markCaptured(ctx, tx, p.ID, s.now())
 		if err != nil {
 			return fmt.Errorf("record capture: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !ok {
 			return nil // captured concurrently
 		}
-		return outbox.Add(ctx, tx, "payment.captured", p.ID, map[string]any{"payment_id": p.ID, "order_id": p.OrderID, "amount": p.Amount})
+		return outbox.Write(ctx, tx, newPaymentCaptured(p, false))
 	})
 	if err != nil {
 		return p, err
@@ -236,7 +199,9 @@ func (s *Service) Capture(ctx context.Context, paymentID string) (Payment, error
 	return s.Get(ctx, p.ID)
 }
 
-// Void cancels an authorized payment. Voiding a voided one is a no-op.
+// Void cancels an authorized payment and writes payment.cancelled. Voiding
+// a voided one is a no-op; any other status is a Conflict; an unknown
+// payment is NotFound.
 func (s *Service) Void(ctx context.Context, paymentID string) error {
 	p, err := s.Get(ctx, paymentID)
 	if err != nil || p.Status == StatusVoided {
@@ -248,27 +213,27 @@ func (s *Service) Void(ctx context.Context, paymentID string) error {
 	if err := s.provider.Void(ctx, p.ProviderRef, "void:"+p.ID); err != nil {
 		return fmt.Errorf("void %s: %w", p.ID, err)
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status = 'authorized'`, s.now(), p.ID)
-	return err
+	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		ok, err := s.st.markVoided(ctx, tx, p.ID, s.now())
+		if err != nil {
+			return fmt.Errorf("record void: %w", err)
+		}
+		if !ok {
+			return nil // voided concurrently
+		}
+		return outbox.Write(ctx, tx, newPaymentCancelled(p, false))
+	})
 }
 
 // Refund gives back amount of a captured payment (partially or fully) and
-// writes payment.refunded. Refunding more than is left is Invalid on field
-// "amount". The refund row and the event commit in one transaction, which
-// may be the caller's (tx) so that an order's state and its refund agree.
-func (s *Service) Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string, notify map[string]any) (string, error) {
-	return s.refund(ctx, tx, paymentID, amount, reason, notify, true)
-}
-
-// refund is Refund; without announce it writes no event (the compensation
-// of a payment that never got an order: there is no order to tell the
-// customer about or to count a refund against in the sales figures).
-func (s *Service) refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string, notify map[string]any, announce bool) (string, error) {
-	var q sqldb.Querier = s.db
-	if tx != nil {
-		q = tx
-	}
-	p, err := s.getIn(ctx, q, paymentID)
+// writes payment.refunded; it returns the refund id. Refunding more than is
+// left (or nothing) is Invalid on field "amount"; a payment that is not
+// captured is a Conflict; an unknown one NotFound. The refund row and the
+// event commit in one transaction, which may be the caller's (tx) so that
+// an order's state and its refund agree; the provider is asked for the
+// money only after that transaction commits.
+func (s *Service) Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, amount int64, reason string) (string, error) {
+	p, err := s.st.get(ctx, s.db.Querier(tx), paymentID)
 	if err != nil {
 		return "", err
 	}
@@ -280,60 +245,44 @@ func (s *Service) refund(ctx context.Context, tx *sqldb.Tx, paymentID string, am
 		return "", apperr.Field("amount", fmt.Sprintf("must be between 1 and %d (what is left to refund)", left))
 	}
 	refundID := ids.New()
-	write := func(tx *sqldb.Tx) error {
+	err = s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
 		status := StatusPartiallyRefunded
 		if amount == left {
 			status = StatusRefunded
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE payment_payments SET refunded_amount = refunded_amount + ?, status = ?, updated_at = ?
-			WHERE id = ? AND captured_amount - refunded_amount >= ?`, amount, status, s.now(), p.ID, amount)
+		ok, err := s.st.addRefunded(ctx, tx, p.ID, amount, status, s.now())
 		if err != nil {
 			return fmt.Errorf("record refund: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !ok {
 			return apperr.Conflictf("payment %s was refunded concurrently", p.ID)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO payment_refunds (id, payment_id, amount, provider_ref, reason, status, created_at) VALUES (?, ?, ?, '', ?, 'pending', ?)`,
-			refundID, p.ID, amount, reason, s.now()); err != nil {
-			return fmt.Errorf("record refund: %w", err)
+		if err := s.st.insertRefund(ctx, tx, refund{ID: refundID, PaymentID: p.ID, Amount: amount, Reason: reason, Status: "pending", CreatedAt: s.now()}); err != nil {
+			return err
 		}
 		// The provider moves money only once this decision has committed.
 		tx.AfterCommit(func() { s.sendRefund(context.WithoutCancel(ctx), refundID) })
-		if !announce {
-			return nil
-		}
-		ev := map[string]any{"payment_id": p.ID, "order_id": p.OrderID, "refund_id": refundID, "amount": money.Money{Amount: amount, Currency: p.Amount.Currency}}
-		for k, v := range notify {
-			ev[k] = v
-		}
-		return outbox.Add(ctx, tx, "payment.refunded", p.ID, ev)
+		return outbox.Write(ctx, tx, newPaymentRefunded(p, refundID, amount, false))
+	})
+	if err != nil {
+		return "", err
 	}
-	if tx != nil {
-		return refundID, write(tx)
-	}
-	return refundID, s.db.InTx(ctx, write)
-}
-
-func (s *Service) getIn(ctx context.Context, q sqldb.Querier, id string) (Payment, error) {
-	p, err := scan(q.QueryRowContext(ctx, `SELECT `+cols+` FROM payment_payments WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, apperr.NotFoundf("payment not found")
-	}
-	return p, err
+	return refundID, nil
 }
 
 // Orphans returns successful payments older than age that no order claimed:
 // what a crash between payment and order commit leaves. The checkout
 // reconciler voids or refunds them.
 func (s *Service) Orphans(ctx context.Context, age time.Duration) ([]Payment, error) {
-	return s.list(ctx, "find orphan payments",
+	return s.st.list(ctx, "find orphan payments",
 		`WHERE order_id IS NULL AND status IN ('authorized', 'captured') AND created_at < ? ORDER BY created_at`, s.now().Add(-age))
 }
 
 // Cancel undoes an unclaimed payment: void when authorized, full refund when
-// captured. It is the compensation for a checkout that took money but could
-// not commit its order; its refund writes no payment.refunded event (there
-// is no order, and the sale was never counted).
+// captured (other statuses: nothing to do). It is the compensation for a
+// checkout that took money but could not commit its order. Its events
+// (payment.cancelled, payment.refunded) name no order but the reference; no
+// order.refunded follows, so the sales figures never count it.
 func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
 	p, err := s.Get(ctx, paymentID)
 	if err != nil {
@@ -343,7 +292,7 @@ func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
 	case StatusAuthorized:
 		return s.Void(ctx, p.ID)
 	case StatusCaptured:
-		_, err := s.refund(ctx, nil, p.ID, p.CapturedAmount-p.RefundedAmount, reason, nil, false)
+		_, err := s.Refund(ctx, nil, p.ID, p.CapturedAmount-p.RefundedAmount, reason)
 		return err
 	}
 	return nil
@@ -354,45 +303,31 @@ func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
 // a crash, or from SendPendingRefunds) never refunds twice. A failure leaves
 // the refund pending for SendPendingRefunds.
 func (s *Service) sendRefund(ctx context.Context, refundID string) error {
-	var (
-		amount            int64
-		providerRef, curr string
-	)
-	err := s.db.QueryRowContext(ctx, `SELECT r.amount, p.provider_ref, p.currency FROM payment_refunds r JOIN payment_payments p ON p.id = r.payment_id
-		WHERE r.id = ? AND r.status = 'pending'`, refundID).Scan(&amount, &providerRef, &curr)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil // sent already
-	}
+	amount, providerRef, ok, err := s.st.pendingRefund(ctx, refundID)
 	if err != nil {
 		return fmt.Errorf("send refund %s: %w", refundID, err)
 	}
-	ref, err := s.provider.Refund(ctx, providerRef, money.Money{Amount: amount, Currency: curr}, "refund:"+refundID)
+	if !ok {
+		return nil // sent already
+	}
+	ref, err := s.provider.Refund(ctx, providerRef, amount, "refund:"+refundID)
 	if err != nil {
 		return fmt.Errorf("send refund %s to %s: %w", refundID, s.provider.Name(), err)
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE payment_refunds SET status = 'succeeded', provider_ref = ? WHERE id = ? AND status = 'pending'`, ref, refundID); err != nil {
+	if err := s.st.markRefundSent(ctx, refundID, ref); err != nil {
 		return fmt.Errorf("record refund %s as sent: %w", refundID, err)
 	}
 	return nil
 }
 
 // SendPendingRefunds sends every refund still pending (the provider failed,
-// or the process stopped between commit and send). It runs periodically.
+// or the process stopped between commit and send), up to 100 a run, and
+// returns how many it tried. It runs periodically.
 func (s *Service) SendPendingRefunds(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM payment_refunds WHERE status = 'pending' ORDER BY created_at LIMIT 100`)
+	pending, err := s.st.pendingRefunds(ctx, 100)
 	if err != nil {
-		return 0, fmt.Errorf("pending refunds: %w", err)
+		return 0, err
 	}
-	var pending []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("pending refunds: %w", err)
-		}
-		pending = append(pending, id)
-	}
-	rows.Close()
 	var errs []error
 	for _, id := range pending {
 		errs = append(errs, s.sendRefund(ctx, id))

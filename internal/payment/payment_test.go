@@ -58,22 +58,22 @@ func TestRefundsNeverExceedTheCapture(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Refund(ctx, nil, p.ID, 400, "damaged", nil); err != nil {
+		if _, err := svc.Refund(ctx, nil, p.ID, 400, "damaged"); err != nil {
 			t.Fatal(err)
 		}
 		for _, bad := range []int64{0, -1, 601} {
-			if _, err := svc.Refund(ctx, nil, p.ID, bad, "", nil); !apperr.Is(err, apperr.Invalid) {
+			if _, err := svc.Refund(ctx, nil, p.ID, bad, ""); !apperr.Is(err, apperr.Invalid) {
 				t.Errorf("refund %d: %v, want invalid", bad, err)
 			}
 		}
-		if _, err := svc.Refund(ctx, nil, p.ID, 600, "rest", nil); err != nil {
+		if _, err := svc.Refund(ctx, nil, p.ID, 600, "rest"); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := svc.Get(ctx, p.ID)
 		if got.Status != payment.StatusRefunded || got.RefundedAmount != 1000 {
 			t.Fatalf("after full refund: %+v", got)
 		}
-		if _, err := svc.Refund(ctx, nil, p.ID, 1, "", nil); !apperr.Is(err, apperr.Conflict) {
+		if _, err := svc.Refund(ctx, nil, p.ID, 1, ""); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("refund of a refunded payment: %v", err)
 		}
 		// An authorized payment is voided, captured later, or cancelled.
@@ -137,7 +137,7 @@ func TestRefundsMoveMoneyOnlyAfterCommit(t *testing.T) {
 
 		// A refund decided in a transaction that rolls back moves no money.
 		err = db.InTx(ctx, func(tx *sqldb.Tx) error {
-			if _, err := svc.Refund(ctx, tx, p.ID, 300, "test", nil); err != nil {
+			if _, err := svc.Refund(ctx, tx, p.ID, 300, "test"); err != nil {
 				return err
 			}
 			return errors.New("the order update failed")
@@ -151,7 +151,7 @@ func TestRefundsMoveMoneyOnlyAfterCommit(t *testing.T) {
 
 		// The provider fails after commit: the refund stays pending, then the job sends it once.
 		prov.fail = true
-		if _, err := svc.Refund(ctx, nil, p.ID, 300, "test", nil); err != nil {
+		if _, err := svc.Refund(ctx, nil, p.ID, 300, "test"); err != nil {
 			t.Fatal(err)
 		}
 		if st, n := status(); st != "pending" || n != 1 || prov.refunds != 1 {
