@@ -1,7 +1,6 @@
 package storefront
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -241,26 +240,9 @@ func (s *Storefront) PlaceOrder() http.Handler {
 		if f.key == "" {
 			f.key = newCheckoutKey()
 		}
-		body, err := json.Marshal(f.in)
-		if err != nil {
-			return err
-		}
-		resp, err := s.svc.Checkout.Checkout(ctx, c.ID, f.key, body, f.in)
-		if err != nil {
-			if !userError(err) {
-				return err
-			}
-			f.errMsg, f.fields = problemMessage(err)
-			f.key = ""
-			return s.renderCheckout(w, r, web.StatusOf(err), c.ID, f)
-		}
-		if resp.Status == http.StatusCreated || resp.Status == http.StatusOK {
-			var res checkout.Result
-			if err := json.Unmarshal(resp.Body, &res); err != nil {
-				return err
-			}
+		o, err := s.svc.Checkout.Checkout(ctx, c.ID, f.key, f.in)
+		if err == nil {
 			forgetCart(w, r)
-			o := res.Order
 			if o.CustomerID != "" {
 				http.Redirect(w, r, "/account/orders/"+url.PathEscape(o.ID), http.StatusSeeOther)
 				return nil
@@ -269,63 +251,46 @@ func (s *Storefront) PlaceOrder() http.Handler {
 			http.Redirect(w, r, "/orders/"+url.PathEscape(o.ID)+"?token="+url.QueryEscape(o.AccessToken), http.StatusSeeOther)
 			return nil
 		}
-		var p web.Problem
-		if err := json.Unmarshal(resp.Body, &p); err != nil {
+		if !userError(err) {
 			return err
 		}
-		extra, _ := p.Extra.(map[string]any)
+		var (
+			refusal *checkout.Refusal
+			e       *apperr.Error
+		)
+		refused := errors.As(err, &refusal)
+		errors.As(err, &e)
 		switch {
-		case p.Status == http.StatusConflict && extra["price_changed"] == true:
-			setFlash(w, r, true, sentence(p.Detail))
+		case refused && refusal.PricesChanged():
+			setFlash(w, r, true, sentence(e.Message))
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
-		case p.Status == http.StatusConflict && extra["shortages"] != nil:
-			setFlash(w, r, true, "Sorry, some items sold out while you were checking out: "+strings.TrimPrefix(p.Detail, "not enough stock for ")+". Please adjust your cart. You have not been charged.")
+		case refused && refusal.SoldOut():
+			setFlash(w, r, true, "Sorry, some items sold out while you were checking out: "+strings.TrimPrefix(e.Message, "not enough stock for ")+". Please adjust your cart. You have not been charged.")
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
-		case p.Status == http.StatusUnprocessableEntity && !hasField(p, "Idempotency-Key"):
-			setFlash(w, r, true, sentence(p.Detail))
+		case refused && e.Code == apperr.Unprocessable: // nothing in the cart can be bought as it is
+			setFlash(w, r, true, sentence(e.Message))
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		}
-		f.errMsg, f.fields = problemMessage(problemError(p))
-		if hasField(p, "Idempotency-Key") {
+		f.errMsg, f.fields = problemMessage(err)
+		switch {
+		case hasField(e, "Idempotency-Key"):
 			f.errMsg = "This form was already sent with other details. Please check them and place the order again."
-		}
-		if p.Status == http.StatusPaymentRequired {
-			f.errMsg = sentence(p.Detail) + " You have not been charged. Choose another payment method and place the order again."
+		case e.Code == apperr.PaymentFailed:
+			f.errMsg = sentence(e.Message) + " You have not been charged. Choose another payment method and place the order again."
 		}
 		f.key = "" // the old key holds this answer; the next attempt needs a new one
-		return s.renderCheckout(w, r, p.Status, c.ID, f)
+		return s.renderCheckout(w, r, web.StatusOf(err), c.ID, f)
 	})
 }
 
-func hasField(p web.Problem, name string) bool {
-	for _, f := range p.Errors {
+func hasField(e *apperr.Error, name string) bool {
+	for _, f := range e.Fields {
 		if f.Field == name {
 			return true
 		}
 	}
 	return false
-}
-
-// problemError turns a stored problem answer back into an error.
-func problemError(p web.Problem) error {
-	code := apperr.Conflict
-	switch p.Status {
-	case http.StatusBadRequest:
-		code = apperr.Invalid
-	case http.StatusPaymentRequired:
-		code = apperr.PaymentFailed
-	case http.StatusUnprocessableEntity:
-		code = apperr.Unprocessable
-	case http.StatusNotFound:
-		code = apperr.NotFound
-	case http.StatusTooManyRequests:
-		code = apperr.TooManyRequest
-	}
-	if p.Status >= 500 {
-		return errors.New(p.Detail)
-	}
-	return &apperr.Error{Code: code, Message: p.Detail, Fields: p.Errors}
 }

@@ -34,7 +34,7 @@ type Carts interface {
 
 // Checkout places orders (idempotently, per cart and key).
 type Checkout interface {
-	Checkout(ctx context.Context, cartID, idemKey string, body []byte, in checkout.Input) (checkout.Response, error)
+	Checkout(ctx context.Context, cartID, idemKey string, in checkout.Input) (order.Order, error)
 }
 
 // Orders reads orders for their customer or a guest holding the access token.
