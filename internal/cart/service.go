@@ -52,7 +52,7 @@ func (s *Service) load(ctx context.Context, q sqldb.Querier, id string, p *auth.
 		r    row
 		cust sql.NullString
 	)
-	if !plausibleID(id) {
+	if !ids.Plausible(id) {
 		return r, nil, apperr.NotFoundf("cart not found")
 	}
 	err := q.QueryRowContext(ctx, `SELECT id, customer_id, currency, status FROM cart_carts WHERE id = ?`, id).Scan(&r.id, &cust, &r.currency, &r.status)
@@ -88,7 +88,7 @@ func (s *Service) load(ctx context.Context, q sqldb.Querier, id string, p *auth.
 // ownership before doing anything else (the checkout, before it looks up an
 // idempotency key).
 func (s *Service) Access(ctx context.Context, id string) error {
-	if !plausibleID(id) {
+	if !ids.Plausible(id) {
 		return apperr.NotFoundf("cart not found")
 	}
 	var cust sql.NullString
@@ -103,23 +103,6 @@ func (s *Service) Access(ctx context.Context, id string) error {
 		return apperr.NotFoundf("cart not found")
 	}
 	return nil
-}
-
-// plausibleID reports whether id can be one of the ids this module stores
-// or looks up (cart ids, UUIDs): 1 to 64 letters, digits, '-' and '_'.
-// Anything else is not found without asking the database, which would
-// refuse some bytes (PostgreSQL and NUL) with an error.
-func plausibleID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func principal(ctx context.Context) *auth.Principal {
@@ -269,7 +252,7 @@ func (s *Service) AddItem(ctx context.Context, cartID, variantID string, qty int
 	if variantID == "" {
 		return Cart{}, apperr.Field("variant_id", "is required")
 	}
-	if !plausibleID(variantID) {
+	if !ids.Plausible(variantID) {
 		return Cart{}, apperr.Field("variant_id", "no such product variant for sale")
 	}
 	r, items, err := s.load(ctx, s.db, cartID, principal(ctx))

@@ -11,13 +11,11 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/cart"
-	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
@@ -51,6 +49,8 @@ func NewService(db *sqldb.DB, carts Carts, stock Stock, payments Payments, order
 // attempt's key can be taken over after this.
 const lockFor = 2 * time.Minute
 
+// validate normalises the input (the e-mail defaults to the signed-in
+// customer's) and returns an Invalid error naming every bad field.
 func validate(ctx context.Context, in *Input) error {
 	var v apperr.Validator
 	if in.Email == "" {
@@ -58,42 +58,16 @@ func validate(ctx context.Context, in *Input) error {
 			in.Email = p.Email
 		}
 	}
-	if e, err := customer.NormalizeEmail("email", in.Email); err != nil {
+	if e, err := address.NormalizeEmail("email", in.Email); err != nil {
 		var ae *apperr.Error
 		errors.As(err, &ae)
 		v.Add("email", ae.Fields[0].Message)
 	} else {
 		in.Email = e
 	}
-	a := &in.ShippingAddress
-	for _, f := range []struct {
-		name  string
-		value *string
-		req   bool
-		max   int
-	}{
-		{"shipping_address.name", &a.Name, true, 100},
-		{"shipping_address.line1", &a.Line1, true, 200},
-		{"shipping_address.line2", &a.Line2, false, 200},
-		{"shipping_address.city", &a.City, true, 100},
-		{"shipping_address.postal_code", &a.PostalCode, true, 20},
-	} {
-		*f.value = strings.TrimSpace(*f.value)
-		switch {
-		case !utf8.ValidString(*f.value):
-			v.Add(f.name, "must be valid UTF-8")
-		case strings.IndexFunc(*f.value, unicode.IsControl) >= 0:
-			v.Add(f.name, "must not contain control characters")
-		case f.req && *f.value == "":
-			v.Add(f.name, "is required")
-		case utf8.RuneCountInString(*f.value) > f.max:
-			v.Add(f.name, fmt.Sprintf("must be at most %d characters", f.max))
-		}
-	}
-	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
-	if !customer.ValidCountry(a.Country) {
-		v.Add("shipping_address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
-	}
+	in.ShippingAddress.Normalize()
+	in.ShippingAddress.Check(&v, "shipping_address.")
+	v.Check(in.ShippingAddress.PostalCode != "", "shipping_address.postal_code", "is required") // for the carrier
 	v.Check(in.ShippingMethodID != "" && len(in.ShippingMethodID) <= 64, "shipping_method_id", "is required")
 	switch {
 	case in.PaymentMethod == "":

@@ -183,7 +183,7 @@ func scanOrder(row interface{ Scan(...any) error }) (Order, string, error) {
 
 // get loads an order with its items, fulfilments and timeline; NotFound when unknown.
 func (s *Service) get(ctx context.Context, q sqldb.Querier, id string) (Order, string, error) {
-	if !plausibleID(id) {
+	if !ids.Plausible(id) {
 		return Order{}, "", apperr.NotFoundf("order not found")
 	}
 	o, tokenHash, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM order_orders WHERE id = ?`, id))
@@ -248,23 +248,6 @@ func (s *Service) get(ctx context.Context, q sqldb.Querier, id string) (Order, s
 		o.Timeline = append(o.Timeline, e)
 	}
 	return o, tokenHash, rows.Err()
-}
-
-// plausibleID reports whether id can be an id this module stores (UUIDs,
-// or the ids of other modules it filters by): 1 to 64 letters, digits, '-'
-// and '_'. Anything else matches nothing, and is not sent to the database,
-// which would refuse some bytes (PostgreSQL and NUL) with an error.
-func plausibleID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // checkText records an error for field unless s is at most max characters
@@ -345,14 +328,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 			T  time.Time `json:"t"`
 			ID string    `json:"id"`
 		}
-		if err != nil || json.Unmarshal(b, &c) != nil || !plausibleID(c.ID) {
+		if err != nil || json.Unmarshal(b, &c) != nil || !ids.Plausible(c.ID) {
 			v.Add("cursor", "is not a cursor returned by this list")
 		} else {
 			where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 			args = append(args, c.T, c.T, c.ID)
 		}
 	}
-	if q.CustomerID != "" && !plausibleID(q.CustomerID) {
+	if q.CustomerID != "" && !ids.Plausible(q.CustomerID) {
 		v.Add("customer_id", "is not an account id")
 	}
 	if q.Email != "" {

@@ -6,10 +6,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/checkout"
-	"github.com/mercato-shop/mercato/internal/order"
-	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
@@ -61,7 +60,7 @@ func (f *checkoutForm) read(r *http.Request) {
 	get := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	f.in = checkout.Input{
 		Email: get("email"),
-		ShippingAddress: order.Address{Name: get("name"), Line1: get("line1"), Line2: get("line2"), City: get("city"),
+		ShippingAddress: address.Address{Name: get("name"), Line1: get("line1"), Line2: get("line2"), City: get("city"),
 			PostalCode: get("postal_code"), Country: strings.ToUpper(get("country"))},
 		ShippingMethodID: get("shipping_method_id"),
 		PaymentMethod:    get("payment_method"),
@@ -93,7 +92,7 @@ func (s *Storefront) Checkout() http.Handler {
 			f.in.ShippingAddress.Name = p.Name
 			if addrs, err := s.svc.Customers.Addresses(r.Context(), p.AccountID); err == nil && len(addrs) > 0 {
 				a := addrs[0] // the default comes first
-				f.in.ShippingAddress = order.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, PostalCode: a.PostalCode, Country: a.Country}
+				f.in.ShippingAddress = address.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, PostalCode: a.PostalCode, Country: a.Country}
 			}
 		}
 		return s.renderCheckout(w, r, http.StatusOK, c.ID, f)
@@ -163,10 +162,10 @@ func (s *Storefront) renderCheckout(w http.ResponseWriter, r *http.Request, stat
 	if q.Method != nil {
 		v.Totals.ShippingName = q.Method.Name
 	}
-	for _, pm := range payment.SandboxMethods {
-		label := strings.TrimPrefix(pm.ID, "pm_card_")
-		v.Payments = append(v.Payments, payOption{ID: pm.ID, Label: paymentLabel(label), Outcome: pm.Outcome,
-			Declines: strings.Contains(pm.Outcome, "declined"), Checked: pm.ID == in.PaymentMethod})
+	if s.svc.Payments != nil {
+		for _, pm := range s.svc.Payments.Methods() {
+			v.Payments = append(v.Payments, payOption{ID: pm.ID, Label: pm.Name, Outcome: pm.Outcome, Declines: pm.Declines, Checked: pm.ID == in.PaymentMethod})
+		}
 	}
 	v.PaymentError = f.fields["payment_method"]
 	_, v.SignedIn = customerOf(r)
@@ -174,31 +173,15 @@ func (s *Storefront) renderCheckout(w http.ResponseWriter, r *http.Request, stat
 		Hint: "We send the order confirmation here."}
 	a := in.ShippingAddress
 	v.Address = []field{
-		{ID: "co-name", Name: "name", Label: "Full name", Type: "text", Value: a.Name, Error: f.fields["name"], Autocomplete: "shipping name", Required: true, Max: 100},
-		{ID: "co-line1", Name: "line1", Label: "Street and number", Type: "text", Value: a.Line1, Error: f.fields["line1"], Autocomplete: "shipping address-line1", Required: true, Max: 200},
-		{ID: "co-line2", Name: "line2", Label: "Apartment, floor, c/o", Type: "text", Value: a.Line2, Error: f.fields["line2"], Autocomplete: "shipping address-line2", Max: 200},
-		{ID: "co-postal", Name: "postal_code", Label: "Postal code", Type: "text", Value: a.PostalCode, Error: f.fields["postal_code"], Autocomplete: "shipping postal-code", Required: true, Max: 20},
-		{ID: "co-city", Name: "city", Label: "City", Type: "text", Value: a.City, Error: f.fields["city"], Autocomplete: "shipping address-level2", Required: true, Max: 100},
+		{ID: "co-name", Name: "name", Label: "Full name", Type: "text", Value: a.Name, Error: f.fields["name"], Autocomplete: "shipping name", Required: true, Max: address.MaxName},
+		{ID: "co-line1", Name: "line1", Label: "Street and number", Type: "text", Value: a.Line1, Error: f.fields["line1"], Autocomplete: "shipping address-line1", Required: true, Max: address.MaxLine},
+		{ID: "co-line2", Name: "line2", Label: "Apartment, floor, c/o", Type: "text", Value: a.Line2, Error: f.fields["line2"], Autocomplete: "shipping address-line2", Max: address.MaxLine},
+		{ID: "co-postal", Name: "postal_code", Label: "Postal code", Type: "text", Value: a.PostalCode, Error: f.fields["postal_code"], Autocomplete: "shipping postal-code", Required: true, Max: address.MaxPostalCode},
+		{ID: "co-city", Name: "city", Label: "City", Type: "text", Value: a.City, Error: f.fields["city"], Autocomplete: "shipping address-level2", Required: true, Max: address.MaxCity},
 	}
 	v.view = s.newView(r, "Checkout", "", "", cats, "")
 	v.NoIndex = true
 	return s.pages.Render(w, status, "checkout", v)
-}
-
-func paymentLabel(s string) string {
-	switch s {
-	case "visa":
-		return "Visa test card"
-	case "mastercard":
-		return "Mastercard test card"
-	case "chargeDeclined":
-		return "Declined test card"
-	case "insufficientFunds":
-		return "Card with insufficient funds"
-	case "expired":
-		return "Expired test card"
-	}
-	return s
 }
 
 // newCheckoutKey is the Idempotency-Key of one checkout attempt: made when

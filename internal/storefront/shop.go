@@ -15,6 +15,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/shipping"
 )
 
@@ -59,6 +60,12 @@ type Shipping interface {
 	DefaultCountry() string
 }
 
+// Payments tells which payment methods the configured provider offers at
+// checkout.
+type Payments interface {
+	Methods() []payment.Method
+}
+
 // Services are the modules behind the buying pages: cart, checkout, order
 // status and the customer account. Without Carts those pages are not
 // served (the routes answer 404).
@@ -68,6 +75,7 @@ type Services struct {
 	Orders    Orders
 	Customers Customers
 	Shipping  Shipping
+	Payments  Payments // nil: the checkout offers no payment method to choose
 	// AllowCheckout rate-limits checkout attempts (nil: no limit); its
 	// error is shown on the checkout page.
 	AllowCheckout func(r *http.Request) error
