@@ -64,7 +64,7 @@ type Input struct {
 	PaymentMethod    string          `json:"payment_method"`
 }
 
-// Result is a successful checkout.
+// Result is the HTTP API's answer to a successful checkout (201).
 type Result struct {
 	Order order.Order `json:"order"`
 }

@@ -96,8 +96,8 @@ func validKey(key string) error {
 
 // Checkout places the order for the cart cartID under the Idempotency-Key
 // key, or replays how the first checkout under the key ended. A retry under
-// the key must send the same input (Unprocessable otherwise); it never pays
-// or orders twice.
+// the key must send the same input (Unprocessable otherwise; the input is
+// compared by its JSON form); it never pays or orders twice.
 //
 // It returns the order placed, or an error:
 //   - Invalid (with a field per problem) for refused input or key, NotFound
