@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
-	"github.com/mercato-shop/mercato/internal/shipping/country"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 

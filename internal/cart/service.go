@@ -47,7 +47,7 @@ func mayUse(customerID string, p *auth.Principal) bool {
 // unknown id, someone else's cart) is NotFound, so ids of other people's
 // carts are not confirmed.
 func (s *Service) load(ctx context.Context, id string, p *auth.Principal) (record, error) {
-	if !plausibleID(id) {
+	if !ids.Plausible(id) {
 		return record{}, errCartNotFound()
 	}
 	r, err := s.store.get(ctx, s.db, id)
@@ -66,7 +66,7 @@ func (s *Service) load(ctx context.Context, id string, p *auth.Principal) (recor
 // ownership before doing anything else (the checkout, before it looks up an
 // idempotency key).
 func (s *Service) Access(ctx context.Context, id string) error {
-	if !plausibleID(id) {
+	if !ids.Plausible(id) {
 		return errCartNotFound()
 	}
 	cust, err := s.store.customerOf(ctx, id)
@@ -77,23 +77,6 @@ func (s *Service) Access(ctx context.Context, id string) error {
 		return errCartNotFound()
 	}
 	return nil
-}
-
-// plausibleID reports whether id can be one of the ids this module stores
-// or looks up (cart ids, UUIDs): 1 to 64 letters, digits, '-' and '_'.
-// Anything else is not found without asking the database, which would
-// refuse some bytes (PostgreSQL and NUL) with an error.
-func plausibleID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func principal(ctx context.Context) *auth.Principal {
@@ -256,7 +239,7 @@ func (s *Service) AddItem(ctx context.Context, cartID, variantID string, qty int
 	if variantID == "" {
 		return Cart{}, apperr.Field("variant_id", "is required")
 	}
-	if !plausibleID(variantID) {
+	if !ids.Plausible(variantID) {
 		return Cart{}, apperr.Field("variant_id", "no such product variant for sale")
 	}
 	p := principal(ctx)
@@ -435,7 +418,7 @@ func (s *Service) AcknowledgePrices(ctx context.Context, c Cart) error {
 	if len(seen) == 0 {
 		return nil
 	}
-	if !plausibleID(c.ID) {
+	if !ids.Plausible(c.ID) {
 		return errCartNotFound()
 	}
 	return s.store.update(ctx, nil, c.ID, func(r *record) error {
@@ -454,7 +437,7 @@ func (s *Service) AcknowledgePrices(ctx context.Context, c Cart) error {
 // cart that is not active (already converted, merged) or unknown is a
 // Conflict.
 func (s *Service) MarkConverted(ctx context.Context, tx *sqldb.Tx, cartID, orderID string) error {
-	if !plausibleID(cartID) {
+	if !ids.Plausible(cartID) {
 		return apperr.Conflictf("cart was already checked out")
 	}
 	return s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
@@ -479,7 +462,7 @@ var errNothingToClaim = errors.New("nothing to claim")
 // that is unknown, someone else's or no longer active is left alone, and
 // that is no error: signing in must not fail over a stale cookie.
 func (s *Service) Claim(ctx context.Context, customerID, guestCartID string) error {
-	if guestCartID == "" || !plausibleID(guestCartID) {
+	if guestCartID == "" || !ids.Plausible(guestCartID) {
 		return nil
 	}
 	owner := &auth.Principal{AccountID: customerID}

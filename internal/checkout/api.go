@@ -2,6 +2,7 @@ package checkout
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 
@@ -10,8 +11,11 @@ import (
 )
 
 // HandleCheckout serves POST /api/v1/carts/{id}/checkout. The
-// Idempotency-Key header is required; the answer is stored under it and
-// replayed for retries with the same body.
+// Idempotency-Key header is required; the answer is stored under it and a
+// retry with the same body gets it again, byte for byte: 201 with the order
+// ({"order": …}), or the refusal as a problem (402 declined, 409 sold out or
+// prices changed, 422 nothing to buy). Errors that are not stored are
+// written by the web layer as every API error is.
 func HandleCheckout(svc *Service, allow func(r *http.Request) error) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if allow != nil {
@@ -28,18 +32,35 @@ func HandleCheckout(svc *Service, allow func(r *http.Request) error) web.Handler
 		if err := web.Decode(w, r, &in); err != nil {
 			return err
 		}
-		resp, err := svc.Checkout(r.Context(), r.PathValue("id"), r.Header.Get("Idempotency-Key"), body, in)
+		a, err := svc.checkout(r.Context(), r.PathValue("id"), r.Header.Get("Idempotency-Key"), body, in)
 		if err != nil {
 			return err
 		}
+		status, doc := render(a)
 		ct := "application/json"
-		if resp.Status >= 400 {
+		if status >= 400 {
 			ct = "application/problem+json"
 		}
 		w.Header().Set("Content-Type", ct)
 		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(resp.Status)
-		w.Write(resp.Body)
+		w.WriteHeader(status)
+		w.Write(doc)
 		return nil
 	}
+}
+
+// render is the HTTP answer of a checkout's stored answer. It depends on
+// nothing but what the key stores, so that a replay is the first answer
+// byte for byte: the problem has no instance (the first answer had none),
+// and a placed order is its JSON as it was when placed.
+func render(a answer) (int, []byte) {
+	if a.refusal != nil {
+		p := web.ProblemOf(a.refusal)
+		b, _ := json.Marshal(p) // a Problem of strings and raw JSON always encodes
+		return p.Status, b
+	}
+	b, _ := json.Marshal(struct {
+		Order json.RawMessage `json:"order"`
+	}{a.doc})
+	return http.StatusCreated, b
 }

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
@@ -57,13 +58,13 @@ type Orders interface {
 
 // Input is the checkout request body.
 type Input struct {
-	Email            string        `json:"email"`
-	ShippingAddress  order.Address `json:"shipping_address"`
-	ShippingMethodID string        `json:"shipping_method_id"`
-	PaymentMethod    string        `json:"payment_method"`
+	Email            string          `json:"email"`
+	ShippingAddress  address.Address `json:"shipping_address"`
+	ShippingMethodID string          `json:"shipping_method_id"`
+	PaymentMethod    string          `json:"payment_method"`
 }
 
-// Result is a successful checkout.
+// Result is the HTTP API's answer to a successful checkout (201).
 type Result struct {
 	Order order.Order `json:"order"`
 }

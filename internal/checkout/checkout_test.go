@@ -3,11 +3,15 @@ package checkout_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,9 +104,30 @@ func input(pm string) checkout.Input {
 		ShippingAddress: order.Address{Name: "Ada Buyer", Line1: "Main St 1", City: "Berlin", PostalCode: "10115", Country: "de"}}
 }
 
-func (s *shop) checkoutCart(ctx context.Context, cartID, key string, in checkout.Input) (checkout.Response, error) {
+// response is a checkout's HTTP answer.
+type response struct {
+	Status int
+	Body   []byte
+}
+
+// checkoutCart checks the cart out over the HTTP API (as a client posting
+// in's JSON). An error is one the handler leaves to the web layer (it is not
+// stored under the key); a stored answer, placed or refused, is the response.
+func (s *shop) checkoutCart(ctx context.Context, cartID, key string, in checkout.Input) (response, error) {
+	return checkoutOverHTTP(ctx, s.checkout, cartID, key, in)
+}
+
+func checkoutOverHTTP(ctx context.Context, svc *checkout.Service, cartID, key string, in checkout.Input) (response, error) {
 	body, _ := json.Marshal(in)
-	return s.checkout.Checkout(ctx, cartID, key, body, in)
+	r := httptest.NewRequestWithContext(ctx, "POST", "/api/v1/carts/"+cartID+"/checkout", bytes.NewReader(body))
+	r.SetPathValue("id", cartID)
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Idempotency-Key", key)
+	w := httptest.NewRecorder()
+	if err := checkout.HandleCheckout(svc, nil)(w, r); err != nil {
+		return response{}, err
+	}
+	return response{Status: w.Code, Body: w.Body.Bytes()}, nil
 }
 
 func count(t *testing.T, db *sqldb.DB, q string, args ...any) int {
@@ -439,7 +464,7 @@ func TestSupersededAttemptCannotOrder(t *testing.T) {
 		v := s.product(t, "SLOW", 700, 5)
 		cartID := s.cartWith(t, ctx, map[string]int64{v: 1})
 
-		var retry checkout.Response
+		var retry response
 		slow := checkout.NewService(db, s.carts, s.stock, slowPayments{Payments: s.payments, during: func() {
 			// The slow attempt's lock runs out; the client's retry takes over and finishes.
 			if _, err := db.ExecContext(ctx, `UPDATE checkout_requests SET locked_until = ? WHERE cart_id = ?`, time.Now().Add(-time.Hour).UTC(), cartID); err != nil {
@@ -451,8 +476,7 @@ func TestSupersededAttemptCannotOrder(t *testing.T) {
 			}
 		}}, s.orders, slog.New(slog.NewTextHandler(io.Discard, nil)), checkout.Options{})
 
-		body, _ := json.Marshal(input("pm_card_visa"))
-		if _, err := slow.Checkout(ctx, cartID, "k", body, input("pm_card_visa")); !apperr.Is(err, apperr.Conflict) {
+		if _, err := checkoutOverHTTP(ctx, slow, cartID, "k", input("pm_card_visa")); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("superseded attempt: %v, want a conflict", err)
 		}
 		if n := count(t, db, `SELECT COUNT(*) FROM order_orders`); n != 1 {
@@ -466,6 +490,189 @@ func TestSupersededAttemptCannotOrder(t *testing.T) {
 		}
 		if again, _ := s.checkoutCart(ctx, cartID, "k", input("pm_card_visa")); !bytes.Equal(again.Body, retry.Body) {
 			t.Fatalf("the stored answer is not the retry's")
+		}
+	})
+}
+
+// TestCheckoutDirect is the storefront's path: a Go call that returns the
+// order or a typed error, the first time and on every retry with the key.
+func TestCheckoutDirect(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		p, err := s.catalog.CreateProduct(ctx, catalog.ProductInput{Title: "Direct", Status: catalog.StatusActive,
+			Variants: []catalog.VariantInput{{SKU: "DIRECT", Price: money.Money{Amount: 1200, Currency: "EUR"}, Stock: ptr[int64](3)}}}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := p.Variants[0].ID
+
+		cartID := s.cartWith(t, ctx, map[string]int64{v: 1})
+		o, err := s.checkout.Checkout(ctx, cartID, "web_1", input("pm_card_visa"))
+		if err != nil || o.ID == "" || o.AccessToken == "" || o.Email != "buyer@example.com" || o.ShippingAddress.Country != "DE" || o.Totals.Total.Amount != 1690 {
+			t.Fatalf("Checkout = %+v, %v", o, err)
+		}
+		again, err := s.checkout.Checkout(ctx, cartID, "web_1", input("pm_card_visa"))
+		if err != nil || again.ID != o.ID || again.AccessToken != o.AccessToken || again.Number != o.Number || !again.CreatedAt.Equal(o.CreatedAt) {
+			t.Fatalf("replay = %+v, %v; want the order placed", again, err)
+		}
+		// A client posting the same JSON under the key gets the order as the API renders it.
+		resp, err := s.checkoutCart(ctx, cartID, "web_1", input("pm_card_visa"))
+		want, _ := json.Marshal(checkout.Result{Order: o})
+		if err != nil || resp.Status != 201 || !bytes.Equal(resp.Body, want) {
+			t.Fatalf("over HTTP = %d %s, %v; want 201 %s", resp.Status, resp.Body, err, want)
+		}
+		other := input("pm_card_visa")
+		other.ShippingAddress.City = "Hamburg"
+		if _, err := s.checkout.Checkout(ctx, cartID, "web_1", other); !apperr.Is(err, apperr.Unprocessable) {
+			t.Fatalf("same key, other input: %v", err)
+		}
+
+		// Refused input names the field and stores nothing: the key is reused.
+		cart2 := s.cartWith(t, ctx, map[string]int64{v: 1})
+		bad := input("pm_card_visa")
+		bad.ShippingAddress.City = " "
+		if _, err := s.checkout.Checkout(ctx, cart2, "web_2", bad); !hasField(err, apperr.Invalid, "shipping_address.city") {
+			t.Fatalf("no city: %v", err)
+		}
+		// A decline is a stored refusal: the same typed error on every retry.
+		_, err = s.checkout.Checkout(ctx, cart2, "web_2", input("pm_card_chargeDeclined"))
+		var refusal *checkout.Refusal
+		if !errors.As(err, &refusal) || !apperr.Is(err, apperr.PaymentFailed) || refusal.PricesChanged() || refusal.SoldOut() {
+			t.Fatalf("declined: %v, want a PaymentFailed refusal", err)
+		}
+		_, again2 := s.checkout.Checkout(ctx, cart2, "web_2", input("pm_card_chargeDeclined"))
+		if !errors.As(again2, &refusal) || again2.Error() != err.Error() || !apperr.Is(again2, apperr.PaymentFailed) {
+			t.Fatalf("replayed decline: %v, want %v", again2, err)
+		}
+
+		// Stock that ran out and changed prices are told apart.
+		cart3 := s.cartWith(t, ctx, map[string]int64{v: 2})
+		if _, err := s.stock.Set(ctx, "DIRECT", inventory.SetInput{OnHand: ptr[int64](1)}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			_, err = s.checkout.Checkout(ctx, cart3, "web_3", input("pm_card_visa"))
+			if !errors.As(err, &refusal) || !refusal.SoldOut() || refusal.PricesChanged() || !apperr.Is(err, apperr.Conflict) {
+				t.Fatalf("sold out: %v", err)
+			}
+		}
+		if _, err := s.catalog.UpdateProduct(ctx, p.ID, catalog.ProductPatch{Variants: []catalog.VariantInput{{ID: v, Price: money.Money{Amount: 1300, Currency: "EUR"}}}}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		cart4 := s.cartWith(t, ctx, map[string]int64{v: 1})
+		if _, err := s.catalog.UpdateProduct(ctx, p.ID, catalog.ProductPatch{Variants: []catalog.VariantInput{{ID: v, Price: money.Money{Amount: 1400, Currency: "EUR"}}}}, "test"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			_, err = s.checkout.Checkout(ctx, cart4, "web_4", input("pm_card_visa"))
+			if !errors.As(err, &refusal) || !refusal.PricesChanged() || refusal.SoldOut() {
+				t.Fatalf("prices changed: %v", err)
+			}
+		}
+	})
+}
+
+func hasField(err error, code apperr.Code, field string) bool {
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Code != code {
+		return false
+	}
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStoredAnswersReplayByteForByte: over HTTP a retry gets the first
+// answer's bytes, a refusal with its detail as much as a placed order.
+func TestStoredAnswersReplayByteForByte(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		v := s.product(t, "BYTES", 999, 1)
+		late := s.cartWith(t, ctx, map[string]int64{v: 1}) // checks out after the stock is sold
+		for _, tt := range []struct {
+			cartID string
+			pm     string
+			status int
+			has    string
+		}{
+			{s.cartWith(t, ctx, map[string]int64{v: 1}), "pm_card_insufficientFunds", 402, `"extra":{"decline_code":"insufficient_funds"}`},
+			{s.cartWith(t, ctx, map[string]int64{v: 1}), "pm_card_visa", 201, `"order":{`},
+			{late, "pm_card_visa", 409, `"shortages"`},
+		} {
+			cartID := tt.cartID
+			first, err := s.checkoutCart(ctx, cartID, "k", input(tt.pm))
+			if err != nil || first.Status != tt.status || !bytes.Contains(first.Body, []byte(tt.has)) {
+				t.Fatalf("%s: %d %s, %v; want %d with %s", tt.pm, first.Status, first.Body, err, tt.status, tt.has)
+			}
+			for range 2 {
+				again, err := s.checkoutCart(ctx, cartID, "k", input(tt.pm))
+				if err != nil || again.Status != first.Status || !bytes.Equal(again.Body, first.Body) {
+					t.Fatalf("replay: %d %s, %v; want %d %s", again.Status, again.Body, err, first.Status, first.Body)
+				}
+			}
+		}
+	})
+}
+
+// TestAnswersStoredBeforeOutcomes: records stored as HTTP answers (before
+// migration 002) still replay byte for byte, and as the order or the
+// refusal to a Go caller.
+func TestAnswersStoredBeforeOutcomes(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s := newShop(t, db, nil, checkout.Options{})
+		v := s.product(t, "OLD", 500, 5)
+		in := input("pm_card_visa")
+		body, _ := json.Marshal(in)
+		sum := sha256.Sum256(body)
+		now := time.Now().UTC()
+		stored := func(cartID string, status int, answer string) {
+			t.Helper()
+			if _, err := db.ExecContext(ctx, `INSERT INTO checkout_requests (cart_id, idem_key, request_hash, order_id, status, locked_until, response_status, response_body, created_at, updated_at)
+				VALUES (?, 'old', ?, ?, 'done', ?, ?, ?, ?, ?)`, cartID, hex.EncodeToString(sum[:]), "01old000-0000-7000-8000-000000000001", now, status, answer, now, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// What the service stored then: json.Marshal(web.ProblemOf(err)) and json.Marshal(Result{o}).
+		declined := `{"type":"https://mercato.dev/problems/payment-failed","title":"Payment Required","status":402,"detail":"payment declined: your card was declined \u003cgeneric\u003e","extra":{"decline_code":"generic_decline"}}`
+		changed := `{"type":"https://mercato.dev/problems/conflict","title":"Conflict","status":409,"detail":"prices changed since you added these items: OLD: €5.00 → €6.00. Review the cart and check out again.","extra":{"price_changed":true,"total":{"amount":600,"currency":"EUR"}}}`
+		empty := `{"type":"https://mercato.dev/problems/unprocessable","title":"Unprocessable Entity","status":422,"detail":"the cart has items that cannot be bought","errors":[{"field":"items[0]","message":"OLD is no longer for sale; remove it from the cart"}]}`
+		placed := `{"order":{"id":"01old000-0000-7000-8000-000000000001","number":"1001","customer_id":"","email":"buyer@example.com","status":"paid","access_token":"oat_x","created_at":"2026-11-29T10:00:00.123456Z"}}`
+		for _, tt := range []struct {
+			status int
+			answer string
+			check  func(o order.Order, err error) bool
+		}{
+			{402, declined, func(_ order.Order, err error) bool {
+				var r *checkout.Refusal
+				return errors.As(err, &r) && apperr.Is(err, apperr.PaymentFailed) && strings.Contains(err.Error(), "<generic>")
+			}},
+			{409, changed, func(_ order.Order, err error) bool {
+				var r *checkout.Refusal
+				return errors.As(err, &r) && r.PricesChanged()
+			}},
+			{422, empty, func(_ order.Order, err error) bool { return hasField(err, apperr.Unprocessable, "items[0]") }},
+			{201, placed, func(o order.Order, err error) bool {
+				return err == nil && o.ID == "01old000-0000-7000-8000-000000000001" && o.AccessToken == "oat_x" && o.Number == "1001"
+			}},
+		} {
+			cartID := s.cartWith(t, ctx, map[string]int64{v: 1})
+			stored(cartID, tt.status, tt.answer)
+			resp, err := s.checkoutCart(ctx, cartID, "old", in)
+			if err != nil || resp.Status != tt.status || string(resp.Body) != tt.answer {
+				t.Fatalf("HTTP replay = %d %s, %v;\nwant %d %s", resp.Status, resp.Body, err, tt.status, tt.answer)
+			}
+			if o, err := s.checkout.Checkout(ctx, cartID, "old", in); !tt.check(o, err) {
+				t.Fatalf("Go replay of %d = %+v, %v", tt.status, o, err)
+			}
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_payments`); n != 0 {
+			t.Fatalf("%d payments: a replay paid", n)
 		}
 	})
 }

@@ -11,24 +11,22 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/cart"
-	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
-	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
 // Service runs checkouts.
 type Service struct {
 	db       *sqldb.DB
+	requests store
 	carts    Carts
 	stock    Stock
 	payments Payments
@@ -43,21 +41,16 @@ func NewService(db *sqldb.DB, carts Carts, stock Stock, payments Payments, order
 	if opt.ReservationTTL == 0 {
 		opt.ReservationTTL = 15 * time.Minute
 	}
-	return &Service{db: db, carts: carts, stock: stock, payments: payments, orders: orders, log: log, opt: opt,
+	return &Service{db: db, requests: store{db: db}, carts: carts, stock: stock, payments: payments, orders: orders, log: log, opt: opt,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
-}
-
-// Response is a checkout answer as the client sees it; it is stored under
-// the Idempotency-Key and replayed byte for byte.
-type Response struct {
-	Status int
-	Body   []byte
 }
 
 // lockFor is how long one attempt owns its idempotency key; a crashed
 // attempt's key can be taken over after this.
 const lockFor = 2 * time.Minute
 
+// validate normalises the input (the e-mail defaults to the signed-in
+// customer's) and returns an Invalid error naming every bad field.
 func validate(ctx context.Context, in *Input) error {
 	var v apperr.Validator
 	if in.Email == "" {
@@ -65,42 +58,16 @@ func validate(ctx context.Context, in *Input) error {
 			in.Email = p.Email
 		}
 	}
-	if e, err := customer.NormalizeEmail("email", in.Email); err != nil {
+	if e, err := address.NormalizeEmail("email", in.Email); err != nil {
 		var ae *apperr.Error
 		errors.As(err, &ae)
 		v.Add("email", ae.Fields[0].Message)
 	} else {
 		in.Email = e
 	}
-	a := &in.ShippingAddress
-	for _, f := range []struct {
-		name  string
-		value *string
-		req   bool
-		max   int
-	}{
-		{"shipping_address.name", &a.Name, true, 100},
-		{"shipping_address.line1", &a.Line1, true, 200},
-		{"shipping_address.line2", &a.Line2, false, 200},
-		{"shipping_address.city", &a.City, true, 100},
-		{"shipping_address.postal_code", &a.PostalCode, true, 20},
-	} {
-		*f.value = strings.TrimSpace(*f.value)
-		switch {
-		case !utf8.ValidString(*f.value):
-			v.Add(f.name, "must be valid UTF-8")
-		case strings.IndexFunc(*f.value, unicode.IsControl) >= 0:
-			v.Add(f.name, "must not contain control characters")
-		case f.req && *f.value == "":
-			v.Add(f.name, "is required")
-		case utf8.RuneCountInString(*f.value) > f.max:
-			v.Add(f.name, fmt.Sprintf("must be at most %d characters", f.max))
-		}
-	}
-	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
-	if !customer.ValidCountry(a.Country) {
-		v.Add("shipping_address.country", "must be an ISO 3166-1 alpha-2 code such as DE")
-	}
+	in.ShippingAddress.Normalize()
+	in.ShippingAddress.Check(&v, "shipping_address.")
+	v.Check(in.ShippingAddress.PostalCode != "", "shipping_address.postal_code", "is required") // for the carrier
 	v.Check(in.ShippingMethodID != "" && len(in.ShippingMethodID) <= 64, "shipping_method_id", "is required")
 	switch {
 	case in.PaymentMethod == "":
@@ -127,95 +94,118 @@ func validKey(key string) error {
 	return nil
 }
 
-// Checkout runs (or replays) the checkout of cartID under idemKey. body is
-// the raw request body (the key's fingerprint); in is its decoded form. The
-// returned Response is what the client must see; err is only for failures
-// whose answer must not be stored (the caller writes it as a problem and the
-// client may retry with the same key).
+// Checkout places the order for the cart cartID under the Idempotency-Key
+// key, or replays how the first checkout under the key ended. A retry under
+// the key must send the same input (Unprocessable otherwise; the input is
+// compared by its JSON form); it never pays or orders twice.
 //
-// Only whoever may use the cart runs or replays its checkouts (NotFound for
-// everybody else). Refused input (Invalid) and a cart that is not found are
-// answered without storing anything, so the corrected request can reuse the
-// key; every answer after that point is stored under the key.
-func (s *Service) Checkout(ctx context.Context, cartID, idemKey string, body []byte, in Input) (Response, error) {
-	if err := validKey(idemKey); err != nil {
-		return Response{}, err
+// It returns the order placed, or an error:
+//   - Invalid (with a field per problem) for refused input or key, NotFound
+//     for a cart the caller may not use; nothing is stored, so the
+//     corrected request can reuse the key;
+//   - a *Refusal when the checkout ran and was refused (PaymentFailed for a
+//     declined payment, Conflict when stock ran out (SoldOut), prices changed
+//     (PricesChanged) or the cart was already checked out, Unprocessable for
+//     an empty or unbuyable cart); it is stored under the key, and every retry
+//     gets it again;
+//   - Conflict (not stored) while another attempt under the key is running,
+//     or for an attempt a retry took the key over from (it ran past its
+//     lock); the client retries to see the answer;
+//   - an internal error (not stored: the client may retry with the key).
+func (s *Service) Checkout(ctx context.Context, cartID, key string, in Input) (order.Order, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return order.Order{}, fmt.Errorf("checkout: %w", err)
+	}
+	a, err := s.checkout(ctx, cartID, key, body, in)
+	switch {
+	case err != nil:
+		return order.Order{}, err
+	case a.refusal != nil:
+		return order.Order{}, a.refusal
+	}
+	return a.order, nil
+}
+
+// checkout is Checkout with the request's fingerprint: body, the request as
+// the client sent it (an HTTP body), whose hash a retry must match.
+//
+// Only whoever may use the cart runs or replays its checkouts. Refused input
+// and a cart that is not found are answered without storing anything; every
+// answer after that point is stored under the key.
+func (s *Service) checkout(ctx context.Context, cartID, key string, body []byte, in Input) (answer, error) {
+	if err := validKey(key); err != nil {
+		return answer{}, err
 	}
 	if err := s.carts.Access(ctx, cartID); err != nil {
-		return Response{}, err
+		return answer{}, err
 	}
 	if err := validate(ctx, &in); err != nil {
-		return Response{}, err
+		return answer{}, err
 	}
 	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	orderID, replay, err := s.begin(ctx, cartID, idemKey, hash)
-	if err != nil || replay != nil {
-		if replay != nil {
-			return *replay, nil
-		}
-		return Response{}, err
+	orderID, replay, err := s.begin(ctx, cartID, key, hex.EncodeToString(sum[:]))
+	if err != nil {
+		return answer{}, err
+	}
+	if replay != nil {
+		return *replay, nil
 	}
 	q, err := s.prepare(ctx, cartID, in)
 	if c := apperr.CodeOf(err); err != nil && (c == apperr.Invalid || c == apperr.NotFound) {
-		s.forget(ctx, cartID, idemKey, orderID) // nothing was reserved or paid
-		return Response{}, err
+		s.forget(ctx, cartID, key, orderID) // nothing was reserved or paid
+		return answer{}, err
 	}
-	var resp Response
+	var a answer
 	if err == nil {
-		resp, err = s.run(ctx, cartID, idemKey, orderID, in, q)
+		a, err = s.run(ctx, cartID, key, orderID, in, q)
 	}
-	if err != nil {
-		if web.StatusOf(err) >= 500 {
-			s.unlock(ctx, cartID, idemKey, orderID) // let a retry run again
-			return Response{}, err
-		}
-		if errors.Is(err, errSuperseded) {
-			return Response{}, err
-		}
-		resp = problemResponse(err)
-		if ferr := s.finish(ctx, nil, cartID, idemKey, orderID, resp); ferr != nil {
-			return Response{}, ferr
-		}
+	if err == nil {
+		return a, nil
 	}
-	return resp, nil
+	if apperr.CodeOf(err) == apperr.Internal {
+		s.unlock(ctx, cartID, key, orderID) // let a retry run again
+		return answer{}, err
+	}
+	if errors.Is(err, errSuperseded) {
+		return answer{}, err
+	}
+	rec, rerr := refusedRecord(err)
+	if rerr != nil {
+		return answer{}, rerr
+	}
+	if rerr := s.finish(ctx, nil, cartID, key, orderID, rec); rerr != nil {
+		return answer{}, rerr
+	}
+	return rec.answer()
 }
 
-func problemResponse(err error) Response {
-	p := web.ProblemOf(err)
-	b, _ := json.Marshal(p)
-	return Response{Status: p.Status, Body: b}
-}
-
-// begin claims the idempotency key. It returns the order id to use, or a
-// stored response to replay.
-func (s *Service) begin(ctx context.Context, cartID, key, hash string) (string, *Response, error) {
+// begin claims the idempotency key. It returns the order id to use, or the
+// stored answer to replay.
+func (s *Service) begin(ctx context.Context, cartID, key, hash string) (string, *answer, error) {
 	now := s.now()
 	orderID := ids.New()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO checkout_requests (cart_id, idem_key, request_hash, order_id, status, locked_until, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'in_progress', ?, ?, ?)`, cartID, key, hash, orderID, now.Add(lockFor), now, now)
-	if err == nil {
-		return orderID, nil, nil
+	ok, err := s.requests.claim(ctx, cartID, key, hash, orderID, now, now.Add(lockFor))
+	if err != nil || ok {
+		return orderID, nil, err
 	}
-	if !sqldb.IsUniqueViolation(err) {
-		return "", nil, fmt.Errorf("idempotency key: %w", err)
+	r, err := s.requests.get(ctx, cartID, key)
+	if isNoRows(err) {
+		return "", nil, errInProgress // claimed and forgotten meanwhile
 	}
-	var (
-		storedHash, status, body string
-		code                     int
-		lockedUntil              time.Time
-	)
-	err = s.db.QueryRowContext(ctx, `SELECT request_hash, order_id, status, locked_until, response_status, response_body FROM checkout_requests WHERE cart_id = ? AND idem_key = ?`,
-		cartID, key).Scan(&storedHash, &orderID, &status, &lockedUntil, &code, &body)
 	if err != nil {
-		return "", nil, fmt.Errorf("idempotency key: %w", err)
+		return "", nil, err
 	}
-	if storedHash != hash {
+	if r.hash != hash {
 		return "", nil, &apperr.Error{Code: apperr.Unprocessable, Message: "this Idempotency-Key was used with a different request body",
 			Fields: []apperr.FieldError{{Field: "Idempotency-Key", Message: "already used for another request; use a new key"}}}
 	}
-	if status == "done" {
-		return "", &Response{Status: code, Body: []byte(body)}, nil
+	if r.done {
+		a, err := r.answer()
+		if err != nil {
+			return "", nil, fmt.Errorf("replay checkout %s: %w", r.orderID, err)
+		}
+		return "", &a, nil
 	}
 	// In progress: wait for a running attempt, or take over a stale one (it
 	// crashed, or failed with a 5xx) under a new order id. What the stale
@@ -225,34 +215,48 @@ func (s *Service) begin(ctx context.Context, cartID, key, hash string) (string, 
 	// new order would hide the stale payment from the reconciler (a double
 	// charge).
 	orderID = ids.New()
-	res, err := s.db.ExecContext(ctx, `UPDATE checkout_requests SET order_id = ?, locked_until = ?, updated_at = ? WHERE cart_id = ? AND idem_key = ? AND status = 'in_progress' AND locked_until < ?`,
-		orderID, now.Add(lockFor), now, cartID, key, now)
-	if err != nil {
-		return "", nil, fmt.Errorf("idempotency key: %w", err)
+	if ok, err := s.requests.takeOver(ctx, cartID, key, orderID, now, now.Add(lockFor)); err != nil || ok {
+		return orderID, nil, err
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return orderID, nil, nil
-	}
-	return "", nil, apperr.Conflictf("a checkout with this Idempotency-Key is in progress; retry shortly")
+	return "", nil, errInProgress
 }
+
+// answer is the stored answer of a done request.
+func (r request) answer() (answer, error) {
+	var (
+		rec record
+		err error
+	)
+	if r.outcome != "" {
+		rec, err = decodeRecord(r.outcome)
+	} else {
+		rec, err = legacyRecord(r.legacyStatus, r.legacyBody)
+	}
+	if err != nil {
+		return answer{}, err
+	}
+	return rec.answer()
+}
+
+var errInProgress = apperr.Conflictf("a checkout with this Idempotency-Key is in progress; retry shortly")
 
 // errSuperseded: a retry took this attempt's key over (the attempt ran past
 // its lock); the attempt must not store an answer or commit an order.
 var errSuperseded = apperr.Conflictf("this checkout attempt was superseded by a retry with the same Idempotency-Key; retry to see its answer")
 
-// finish stores the answer under the key, fenced by the attempt's order id:
-// only the attempt that holds the key (the latest to claim it) may.
-func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key, orderID string, r Response) error {
-	q := sqldb.Querier(s.db)
-	if tx != nil {
-		q = tx
-	}
-	res, err := q.ExecContext(ctx, `UPDATE checkout_requests SET status = 'done', response_status = ?, response_body = ?, updated_at = ?
-		WHERE cart_id = ? AND idem_key = ? AND order_id = ? AND status = 'in_progress'`, r.Status, string(r.Body), s.now(), cartID, key, orderID)
+// finish stores the outcome under the key, in tx when it is not nil, fenced
+// by the attempt's order id: only the attempt that holds the key (the latest
+// to claim it) may; any other gets errSuperseded.
+func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key, orderID string, rec record) error {
+	outcome, err := rec.encode()
 	if err != nil {
-		return fmt.Errorf("store checkout response: %w", err)
+		return fmt.Errorf("store checkout outcome: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	ok, err := s.requests.finish(ctx, tx, cartID, key, orderID, outcome, s.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return errSuperseded
 	}
 	return nil
@@ -262,12 +266,17 @@ func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key, orderID
 // key can be used again with another body. Should it fail, the claim
 // expires after lockFor.
 func (s *Service) forget(ctx context.Context, cartID, key, orderID string) {
-	s.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM checkout_requests WHERE cart_id = ? AND idem_key = ? AND order_id = ? AND status = 'in_progress'`, cartID, key, orderID)
+	if err := s.requests.forget(context.WithoutCancel(ctx), cartID, key, orderID); err != nil {
+		s.log.WarnContext(ctx, "the key stays claimed until its lock expires", "cart_id", cartID, "err", err)
+	}
 }
 
+// unlock lets a retry take the key over at once. Should it fail, the claim
+// expires after lockFor.
 func (s *Service) unlock(ctx context.Context, cartID, key, orderID string) {
-	s.db.ExecContext(context.WithoutCancel(ctx), `UPDATE checkout_requests SET locked_until = ? WHERE cart_id = ? AND idem_key = ? AND order_id = ? AND status = 'in_progress'`,
-		s.now().Add(-time.Second), cartID, key, orderID)
+	if err := s.requests.unlock(context.WithoutCancel(ctx), cartID, key, orderID, s.now().Add(-time.Second)); err != nil {
+		s.log.WarnContext(ctx, "the key stays locked until its lock expires", "cart_id", cartID, "err", err)
+	}
 }
 
 // prepare prices the cart for the validated input and checks that it can
@@ -319,7 +328,7 @@ func (s *Service) prepare(ctx context.Context, cartID string, in Input) (cart.Qu
 
 // run is one checkout attempt under an order id fixed by the idempotency
 // key, for a cart that prepare priced and checked.
-func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in Input, q cart.Quote) (Response, error) {
+func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in Input, q cart.Quote) (answer, error) {
 	c := q.Cart
 	lines := make([]inventory.Line, len(c.Items))
 	for i, it := range c.Items {
@@ -329,7 +338,7 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 	// checkouts of the same items in another order cannot deadlock.
 	slices.SortFunc(lines, func(a, b inventory.Line) int { return strings.Compare(a.VariantID, b.VariantID) })
 	if _, err := s.stock.Reserve(ctx, orderID, lines, s.opt.ReservationTTL); err != nil {
-		return Response{}, err
+		return answer{}, err
 	}
 	capture := !s.opt.CaptureOnFulfilment
 	pay, err := s.payments.Pay(ctx, orderID, c.Totals.Total, in.PaymentMethod, capture)
@@ -337,7 +346,7 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 		if rerr := s.stock.Release(context.WithoutCancel(ctx), nil, orderID, "payment failed"); rerr != nil {
 			s.log.ErrorContext(ctx, "release stock after failed payment", "order_id", orderID, "err", rerr)
 		}
-		return Response{}, err
+		return answer{}, err
 	}
 
 	customerID := ""
@@ -350,7 +359,7 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 			Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: it.LineTotal}
 	}
 	t := c.Totals
-	var resp Response
+	var a answer
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		o, err := s.orders.Create(ctx, tx, order.NewOrder{
 			ID: orderID, CustomerID: customerID, Email: in.Email, Currency: c.Currency, Items: items,
@@ -371,14 +380,14 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 		if customerID != "" {
 			o.AccessToken = "" // the owner signs in to see it
 		}
-		body, err := json.Marshal(Result{Order: o})
+		rec, err := placedRecord(o)
 		if err != nil {
 			return err
 		}
-		resp = Response{Status: 201, Body: body}
-		if err := s.finish(ctx, tx, cartID, idemKey, orderID, resp); err != nil {
+		if err := s.finish(ctx, tx, cartID, idemKey, orderID, rec); err != nil {
 			return err
 		}
+		a = answer{order: o, doc: rec.Order}
 		// Last: a stock row is locked from here to the commit, and a
 		// popular item's row is what concurrent checkouts queue on.
 		if err := s.stock.Commit(ctx, tx, orderID, "checkout"); err != nil {
@@ -396,11 +405,11 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 			s.log.ErrorContext(ctx, "release stock after failed checkout", "order_id", orderID, "err", rerr)
 		}
 		if apperr.CodeOf(err) == apperr.Internal {
-			return Response{}, fmt.Errorf("checkout %s: %w", orderID, err)
+			return answer{}, fmt.Errorf("checkout %s: %w", orderID, err)
 		}
-		return Response{}, err
+		return answer{}, err
 	}
-	return resp, nil
+	return a, nil
 }
 
 // Reconcile releases expired reservations and undoes payments that no order
@@ -435,11 +444,8 @@ func (s *Service) Reconcile(ctx context.Context, age time.Duration) (released, c
 }
 
 // PurgeRequests deletes idempotency records older than age (they hold
-// replayable responses, including a guest's order access token).
+// replayable answers, including a guest's order access token) and returns
+// how many it deleted.
 func (s *Service) PurgeRequests(ctx context.Context, age time.Duration) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM checkout_requests WHERE created_at < ? AND status = 'done'`, s.now().Add(-age))
-	if err != nil {
-		return 0, fmt.Errorf("purge checkout requests: %w", err)
-	}
-	return res.RowsAffected()
+	return s.requests.purge(ctx, s.now().Add(-age))
 }

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
@@ -75,51 +75,24 @@ func (p AddressPatch) apply(a *Address) {
 	}
 }
 
-// normalize trims the fields, upper-cases country and postal code, and
-// returns an Invalid error naming every bad field.
+// normalize normalises the postal address (address.Address's rules) and
+// the phone, and returns an Invalid error naming every bad field.
 func (a *Address) normalize() error {
+	pa := address.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, PostalCode: a.PostalCode, Country: a.Country}
+	pa.Normalize()
+	a.Name, a.Line1, a.Line2, a.City, a.PostalCode, a.Country = pa.Name, pa.Line1, pa.Line2, pa.City, pa.PostalCode, pa.Country
 	var v apperr.Validator
-	text := func(field string, s *string, required bool, maxLen int) {
-		*s = strings.TrimSpace(*s)
-		switch {
-		case required && *s == "":
-			v.Add(field, "is required")
-		case len([]rune(*s)) > maxLen:
-			v.Add(field, fmt.Sprintf("must be at most %d characters", maxLen))
-		case hasControl(*s):
-			v.Add(field, "must not contain control characters")
-		}
-	}
-	text("name", &a.Name, true, 100)
-	text("line1", &a.Line1, true, 200)
-	text("line2", &a.Line2, false, 200)
-	text("city", &a.City, true, 100)
-	text("postal_code", &a.PostalCode, false, 20)
-	a.PostalCode = strings.ToUpper(a.PostalCode)
-	if a.PostalCode != "" && !validPostalCode(a.PostalCode) {
-		v.Add("postal_code", "may contain only letters, digits, spaces and hyphens")
-	}
-	a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+	pa.Check(&v, "")
+	a.Phone = strings.TrimSpace(a.Phone)
 	switch {
-	case a.Country == "":
-		v.Add("country", "is required")
-	case !ValidCountry(a.Country):
-		v.Add("country", "must be an ISO 3166-1 alpha-2 country code such as DE or US")
-	}
-	text("phone", &a.Phone, false, 32)
-	if a.Phone != "" && !validPhone(a.Phone) {
+	case len([]rune(a.Phone)) > 32:
+		v.Add("phone", "must be at most 32 characters")
+	case hasControl(a.Phone):
+		v.Add("phone", "must not contain control characters")
+	case a.Phone != "" && !validPhone(a.Phone):
 		v.Add("phone", "must be a phone number such as +49 30 1234567")
 	}
 	return v.Err()
-}
-
-func validPostalCode(s string) bool {
-	for _, r := range s {
-		if !(r == ' ' || r == '-' || (r >= '0' && r <= '9') || unicode.IsLetter(r)) {
-			return false
-		}
-	}
-	return true
 }
 
 // validPhone accepts digits with an optional leading + and the usual

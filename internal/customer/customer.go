@@ -11,7 +11,6 @@ package customer
 
 import (
 	"embed"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,19 +33,6 @@ type Account struct {
 	Name      string    `json:"name"`
 	Role      auth.Role `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
-}
-
-// NormalizeEmail trims and lower-cases an address and checks its form.
-func NormalizeEmail(field, email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	if e == "" {
-		return "", apperr.Field(field, "is required")
-	}
-	addr, err := mail.ParseAddress(e)
-	if err != nil || addr.Address != e || len(e) > 254 || !strings.Contains(e[strings.LastIndexByte(e, '@'):], ".") {
-		return "", apperr.Field(field, "must be an e-mail address like name@example.com")
-	}
-	return e, nil
 }
 
 // ValidatePassword checks the password rules: 8 to 128 characters, not all

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
@@ -129,7 +130,7 @@ func (s *Service) tokenReader() sqldb.Querier {
 // problem, and returns the normalised e-mail and name.
 func newAccount(email, password, name string, role auth.Role, nameRequired bool) (string, string, error) {
 	var v apperr.Validator
-	normEmail, err := NormalizeEmail("email", email)
+	normEmail, err := address.NormalizeEmail("email", email)
 	addFields(&v, err)
 	if normEmail == "" {
 		normEmail = strings.ToLower(strings.TrimSpace(email))

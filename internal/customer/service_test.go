@@ -691,11 +691,3 @@ func TestClientIP(t *testing.T) {
 		})
 	}
 }
-
-func TestValidCountry(t *testing.T) {
-	for code, want := range map[string]bool{"DE": true, "US": true, "GB": true, "ZW": true, "AD": true, "de": false, "XX": false, "UK": false, "EU": false, "D": false, "DEU": false, "E ": false, " D": false} {
-		if got := customer.ValidCountry(code); got != want {
-			t.Errorf("ValidCountry(%q) = %v, want %v", code, got, want)
-		}
-	}
-}

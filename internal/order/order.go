@@ -10,6 +10,7 @@ import (
 	"embed"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
@@ -55,15 +56,8 @@ const (
 	FulfillmentDelivered   = "delivered"
 )
 
-// Address is a postal address.
-type Address struct {
-	Name       string `json:"name"`
-	Line1      string `json:"line1"`
-	Line2      string `json:"line2"`
-	City       string `json:"city"`
-	PostalCode string `json:"postal_code"`
-	Country    string `json:"country"`
-}
+// Address is a postal address (the one address type, with its rules).
+type Address = address.Address
 
 // Totals of an order.
 type Totals struct {

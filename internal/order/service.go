@@ -115,23 +115,6 @@ func (s *Service) note(ctx context.Context, tx *sqldb.Tx, orderID, kind, msg, ac
 	return s.st.note(ctx, tx, orderID, TimelineEntry{Kind: kind, Message: msg, Actor: actor, CreatedAt: s.now()})
 }
 
-// plausibleID reports whether id can be an id this module stores (UUIDs,
-// or the ids of other modules it filters by): 1 to 64 letters, digits, '-'
-// and '_'. Anything else matches nothing, and is not sent to the database,
-// which would refuse some bytes (PostgreSQL and NUL) with an error.
-func plausibleID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // checkText records an error for field unless s is at most max characters
 // of text: valid UTF-8 without control characters (newlines and tabs allowed
 // when multiline).
@@ -207,13 +190,13 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 		var c listCursor
-		if err != nil || json.Unmarshal(b, &c) != nil || !plausibleID(c.ID) {
+		if err != nil || json.Unmarshal(b, &c) != nil || !ids.Plausible(c.ID) {
 			v.Add("cursor", "is not a cursor returned by this list")
 		} else {
 			f.after = &c
 		}
 	}
-	if q.CustomerID != "" && !plausibleID(q.CustomerID) {
+	if q.CustomerID != "" && !ids.Plausible(q.CustomerID) {
 		v.Add("customer_id", "is not an account id")
 	}
 	if q.Email != "" {

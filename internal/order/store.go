@@ -138,7 +138,7 @@ func scanTimelineEntry(row sqldb.Scanner) (TimelineEntry, error) {
 // get loads an order with its items, fulfilments and timeline; NotFound
 // when unknown (or when id cannot be an order id).
 func (s store) get(ctx context.Context, q sqldb.Querier, id string) (storedOrder, error) {
-	if !plausibleID(id) {
+	if !ids.Plausible(id) {
 		return storedOrder{}, apperr.NotFoundf("order not found")
 	}
 	so, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderCols+` FROM order_orders WHERE id = ?`, id))

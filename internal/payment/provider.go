@@ -157,16 +157,6 @@ func (s *Sandbox) ParseWebhook(payload []byte, header http.Header) (WebhookEvent
 	return WebhookEvent{ID: body.ID, Type: body.Type, ProviderRef: body.Data.PaymentRef, Amount: body.Data.Amount, RefundRef: body.Data.RefundRef}, nil
 }
 
-// SandboxMethods lists the sandbox's test payment methods and what they do
-// (for the checkout page).
-var SandboxMethods = []struct{ ID, Outcome string }{
-	{"pm_card_visa", "succeeds"},
-	{"pm_card_mastercard", "succeeds"},
-	{"pm_card_chargeDeclined", "is declined (generic decline)"},
-	{"pm_card_insufficientFunds", "is declined (insufficient funds)"},
-	{"pm_card_expired", "is declined (expired card)"},
-}
-
 // Name implements Provider.
 func (s *Sandbox) Name() string { return "sandbox" }
 

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
-	"github.com/mercato-shop/mercato/internal/shipping/country"
 )
 
 // seededKey marks, in shipping_settings, that the default zones were created

@@ -18,9 +18,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
-	"github.com/mercato-shop/mercato/internal/shipping/country"
 )
 
 //go:embed migrations/*.sql

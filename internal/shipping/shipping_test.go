@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
-	"github.com/mercato-shop/mercato/internal/shipping/country"
 )
 
 var migrations = []sqldb.Migrations{Migrations()}

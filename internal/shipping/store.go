@@ -8,9 +8,9 @@ import (
 	"sort"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
-	"github.com/mercato-shop/mercato/internal/shipping/country"
 )
 
 // store is the shipping module's SQL: the zone table and the module's

@@ -1,16 +1,14 @@
 package storefront
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/checkout"
-	"github.com/mercato-shop/mercato/internal/order"
-	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 	"github.com/mercato-shop/mercato/internal/ui"
@@ -63,7 +61,7 @@ func (f *checkoutForm) read(r *http.Request) {
 	get := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	f.in = checkout.Input{
 		Email: get("email"),
-		ShippingAddress: order.Address{Name: get("name"), Line1: get("line1"), Line2: get("line2"), City: get("city"),
+		ShippingAddress: address.Address{Name: get("name"), Line1: get("line1"), Line2: get("line2"), City: get("city"),
 			PostalCode: get("postal_code"), Country: strings.ToUpper(get("country"))},
 		ShippingMethodID: get("shipping_method_id"),
 		PaymentMethod:    get("payment_method"),
@@ -95,7 +93,7 @@ func (s *Storefront) Checkout() http.Handler {
 			f.in.ShippingAddress.Name = p.Name
 			if addrs, err := s.svc.Customers.Addresses(r.Context(), p.AccountID); err == nil && len(addrs) > 0 {
 				a := addrs[0] // the default comes first
-				f.in.ShippingAddress = order.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, PostalCode: a.PostalCode, Country: a.Country}
+				f.in.ShippingAddress = address.Address{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, PostalCode: a.PostalCode, Country: a.Country}
 			}
 		}
 		return s.renderCheckout(w, r, http.StatusOK, c.ID, f)
@@ -165,10 +163,10 @@ func (s *Storefront) renderCheckout(w http.ResponseWriter, r *http.Request, stat
 	if q.Method != nil {
 		v.Totals.ShippingName = q.Method.Name
 	}
-	for _, pm := range payment.SandboxMethods {
-		label := strings.TrimPrefix(pm.ID, "pm_card_")
-		v.Payments = append(v.Payments, payOption{ID: pm.ID, Label: paymentLabel(label), Outcome: pm.Outcome,
-			Declines: strings.Contains(pm.Outcome, "declined"), Checked: pm.ID == in.PaymentMethod})
+	if s.svc.Payments != nil {
+		for _, pm := range s.svc.Payments.Methods() {
+			v.Payments = append(v.Payments, payOption{ID: pm.ID, Label: pm.Name, Outcome: pm.Outcome, Declines: pm.Declines, Checked: pm.ID == in.PaymentMethod})
+		}
 	}
 	v.PaymentError = f.fields["payment_method"]
 	_, v.SignedIn = customerOf(r)
@@ -176,31 +174,15 @@ func (s *Storefront) renderCheckout(w http.ResponseWriter, r *http.Request, stat
 		Hint: "We send the order confirmation here."}
 	a := in.ShippingAddress
 	v.Address = []field{
-		{ID: "co-name", Name: "name", Label: "Full name", Type: "text", Value: a.Name, Error: f.fields["name"], Autocomplete: "shipping name", Required: true, Max: 100},
-		{ID: "co-line1", Name: "line1", Label: "Street and number", Type: "text", Value: a.Line1, Error: f.fields["line1"], Autocomplete: "shipping address-line1", Required: true, Max: 200},
-		{ID: "co-line2", Name: "line2", Label: "Apartment, floor, c/o", Type: "text", Value: a.Line2, Error: f.fields["line2"], Autocomplete: "shipping address-line2", Max: 200},
-		{ID: "co-postal", Name: "postal_code", Label: "Postal code", Type: "text", Value: a.PostalCode, Error: f.fields["postal_code"], Autocomplete: "shipping postal-code", Required: true, Max: 20},
-		{ID: "co-city", Name: "city", Label: "City", Type: "text", Value: a.City, Error: f.fields["city"], Autocomplete: "shipping address-level2", Required: true, Max: 100},
+		{ID: "co-name", Name: "name", Label: "Full name", Type: "text", Value: a.Name, Error: f.fields["name"], Autocomplete: "shipping name", Required: true, Max: address.MaxName},
+		{ID: "co-line1", Name: "line1", Label: "Street and number", Type: "text", Value: a.Line1, Error: f.fields["line1"], Autocomplete: "shipping address-line1", Required: true, Max: address.MaxLine},
+		{ID: "co-line2", Name: "line2", Label: "Apartment, floor, c/o", Type: "text", Value: a.Line2, Error: f.fields["line2"], Autocomplete: "shipping address-line2", Max: address.MaxLine},
+		{ID: "co-postal", Name: "postal_code", Label: "Postal code", Type: "text", Value: a.PostalCode, Error: f.fields["postal_code"], Autocomplete: "shipping postal-code", Required: true, Max: address.MaxPostalCode},
+		{ID: "co-city", Name: "city", Label: "City", Type: "text", Value: a.City, Error: f.fields["city"], Autocomplete: "shipping address-level2", Required: true, Max: address.MaxCity},
 	}
 	v.view = s.newView(r, "Checkout", "", "", cats, "")
 	v.NoIndex = true
 	return s.pages.Render(w, status, "checkout", v)
-}
-
-func paymentLabel(s string) string {
-	switch s {
-	case "visa":
-		return "Visa test card"
-	case "mastercard":
-		return "Mastercard test card"
-	case "chargeDeclined":
-		return "Declined test card"
-	case "insufficientFunds":
-		return "Card with insufficient funds"
-	case "expired":
-		return "Expired test card"
-	}
-	return s
 }
 
 // newCheckoutKey is the Idempotency-Key of one checkout attempt: made when
@@ -242,26 +224,9 @@ func (s *Storefront) PlaceOrder() http.Handler {
 		if f.key == "" {
 			f.key = newCheckoutKey()
 		}
-		body, err := json.Marshal(f.in)
-		if err != nil {
-			return err
-		}
-		resp, err := s.svc.Checkout.Checkout(ctx, c.ID, f.key, body, f.in)
-		if err != nil {
-			if !userError(err) {
-				return err
-			}
-			f.errMsg, f.fields = problemMessage(err)
-			f.key = ""
-			return s.renderCheckout(w, r, web.StatusOf(err), c.ID, f)
-		}
-		if resp.Status == http.StatusCreated || resp.Status == http.StatusOK {
-			var res checkout.Result
-			if err := json.Unmarshal(resp.Body, &res); err != nil {
-				return err
-			}
+		o, err := s.svc.Checkout.Checkout(ctx, c.ID, f.key, f.in)
+		if err == nil {
 			forgetCart(w, r)
-			o := res.Order
 			if o.CustomerID != "" {
 				http.Redirect(w, r, "/account/orders/"+url.PathEscape(o.ID), http.StatusSeeOther)
 				return nil
@@ -270,63 +235,46 @@ func (s *Storefront) PlaceOrder() http.Handler {
 			http.Redirect(w, r, "/orders/"+url.PathEscape(o.ID)+"?token="+url.QueryEscape(o.AccessToken), http.StatusSeeOther)
 			return nil
 		}
-		var p web.Problem
-		if err := json.Unmarshal(resp.Body, &p); err != nil {
+		if !userError(err) {
 			return err
 		}
-		extra, _ := p.Extra.(map[string]any)
+		var (
+			refusal *checkout.Refusal
+			e       *apperr.Error
+		)
+		refused := errors.As(err, &refusal)
+		errors.As(err, &e)
 		switch {
-		case p.Status == http.StatusConflict && extra["price_changed"] == true:
-			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(p.Detail)})
+		case refused && refusal.PricesChanged():
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(e.Message)})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
-		case p.Status == http.StatusConflict && extra["shortages"] != nil:
-			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Sorry, some items sold out while you were checking out: " + strings.TrimPrefix(p.Detail, "not enough stock for ") + ". Please adjust your cart. You have not been charged."})
+		case refused && refusal.SoldOut():
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Sorry, some items sold out while you were checking out: " + strings.TrimPrefix(e.Message, "not enough stock for ") + ". Please adjust your cart. You have not been charged."})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
-		case p.Status == http.StatusUnprocessableEntity && !hasField(p, "Idempotency-Key"):
-			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(p.Detail)})
+		case refused && e.Code == apperr.Unprocessable: // nothing in the cart can be bought as it is
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(e.Message)})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		}
-		f.errMsg, f.fields = problemMessage(problemError(p))
-		if hasField(p, "Idempotency-Key") {
+		f.errMsg, f.fields = problemMessage(err)
+		switch {
+		case hasField(e, "Idempotency-Key"):
 			f.errMsg = "This form was already sent with other details. Please check them and place the order again."
-		}
-		if p.Status == http.StatusPaymentRequired {
-			f.errMsg = sentence(p.Detail) + " You have not been charged. Choose another payment method and place the order again."
+		case e.Code == apperr.PaymentFailed:
+			f.errMsg = sentence(e.Message) + " You have not been charged. Choose another payment method and place the order again."
 		}
 		f.key = "" // the old key holds this answer; the next attempt needs a new one
-		return s.renderCheckout(w, r, p.Status, c.ID, f)
+		return s.renderCheckout(w, r, web.StatusOf(err), c.ID, f)
 	})
 }
 
-func hasField(p web.Problem, name string) bool {
-	for _, f := range p.Errors {
+func hasField(e *apperr.Error, name string) bool {
+	for _, f := range e.Fields {
 		if f.Field == name {
 			return true
 		}
 	}
 	return false
-}
-
-// problemError turns a stored problem answer back into an error.
-func problemError(p web.Problem) error {
-	code := apperr.Conflict
-	switch p.Status {
-	case http.StatusBadRequest:
-		code = apperr.Invalid
-	case http.StatusPaymentRequired:
-		code = apperr.PaymentFailed
-	case http.StatusUnprocessableEntity:
-		code = apperr.Unprocessable
-	case http.StatusNotFound:
-		code = apperr.NotFound
-	case http.StatusTooManyRequests:
-		code = apperr.TooManyRequest
-	}
-	if p.Status >= 500 {
-		return errors.New(p.Detail)
-	}
-	return &apperr.Error{Code: code, Message: p.Detail, Fields: p.Errors}
 }

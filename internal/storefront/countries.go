@@ -4,29 +4,11 @@ import (
 	"context"
 	"sort"
 
-	"github.com/mercato-shop/mercato/internal/shipping/country"
+	"github.com/mercato-shop/mercato/internal/country"
 )
 
-// countryNames are the English names of the countries a shop most often
-// ships to; other codes are shown as they are.
-var countryNames = map[string]string{
-	"AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "CY": "Cyprus", "CZ": "Czechia", "DE": "Germany", "DK": "Denmark",
-	"EE": "Estonia", "ES": "Spain", "FI": "Finland", "FR": "France", "GR": "Greece", "HR": "Croatia", "HU": "Hungary",
-	"IE": "Ireland", "IT": "Italy", "LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MT": "Malta", "NL": "Netherlands",
-	"PL": "Poland", "PT": "Portugal", "RO": "Romania", "SE": "Sweden", "SI": "Slovenia", "SK": "Slovakia",
-	"GB": "United Kingdom", "CH": "Switzerland", "NO": "Norway", "IS": "Iceland", "LI": "Liechtenstein", "US": "United States",
-	"CA": "Canada", "AU": "Australia", "NZ": "New Zealand", "JP": "Japan", "KR": "South Korea", "CN": "China", "IN": "India",
-	"BR": "Brazil", "MX": "Mexico", "AR": "Argentina", "ZA": "South Africa", "TR": "Türkiye", "UA": "Ukraine", "IL": "Israel",
-	"AE": "United Arab Emirates", "SG": "Singapore", "HK": "Hong Kong", "TW": "Taiwan", "RS": "Serbia", "BA": "Bosnia and Herzegovina",
-	"ME": "Montenegro", "MK": "North Macedonia", "AL": "Albania", "MD": "Moldova", "MC": "Monaco", "AD": "Andorra", "SM": "San Marino",
-}
-
-func countryName(code string) string {
-	if n, ok := countryNames[code]; ok {
-		return n
-	}
-	return code
-}
+// countryName is the English name of a country code, for display.
+func countryName(code string) string { return country.Name(code) }
 
 // shipCountries lists the destinations the shop ships to (named zones'
 // countries first, by name; every other country after them when a zone

@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
@@ -33,7 +34,7 @@ type Carts interface {
 
 // Checkout places orders (idempotently, per cart and key).
 type Checkout interface {
-	Checkout(ctx context.Context, cartID, idemKey string, body []byte, in checkout.Input) (checkout.Response, error)
+	Checkout(ctx context.Context, cartID, idemKey string, in checkout.Input) (order.Order, error)
 }
 
 // Orders reads orders for their customer or a guest holding the access token.
@@ -58,6 +59,12 @@ type Shipping interface {
 	DefaultCountry() string
 }
 
+// Payments tells which payment methods the configured provider offers at
+// checkout.
+type Payments interface {
+	Methods() []payment.Method
+}
+
 // Services are the modules behind the buying pages: cart, checkout, order
 // status and the customer account. Without Carts those pages are not
 // served (the routes answer 404).
@@ -67,6 +74,7 @@ type Services struct {
 	Orders    Orders
 	Customers Customers
 	Shipping  Shipping
+	Payments  Payments // nil: the checkout offers no payment method to choose
 	// AllowCheckout rate-limits checkout attempts (nil: no limit); its
 	// error is shown on the checkout page.
 	AllowCheckout func(r *http.Request) error

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
-	"github.com/mercato-shop/mercato/internal/shipping/country"
 )
 
 // DefaultCountry is the shop's country when Options leave it empty.

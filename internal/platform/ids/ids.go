@@ -28,3 +28,21 @@ func Secret(n int) string {
 	rand.Read(b) // never fails on supported platforms (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// Plausible reports whether id can be an id Mercato made or stores (UUIDs,
+// cart and payment ids, keys of other modules): 1 to 64 ASCII letters,
+// digits, '-' and '_'. An id that is not plausible is not found, without
+// asking the database, which would refuse some bytes (PostgreSQL and NUL)
+// with an error.
+func Plausible(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -37,6 +37,8 @@ func TestValid(t *testing.T) {
 		{"EL", false, false}, // Greece's VAT prefix, not an ISO code
 		{"UK", false, false}, // reserved, not assigned
 		{"XK", false, false}, // Kosovo: user-assigned
+		{"EU", false, false}, // exceptionally reserved, not a country
+		{"XX", false, false},
 		{"de", false, false}, {" DE", false, false}, {"D", false, false}, {"DEU", false, false},
 		{"", false, false}, {"*", false, false}, {"E ", false, false}, {" A", false, false}, {"D\x00", false, false},
 	}
@@ -52,5 +54,25 @@ func TestValid(t *testing.T) {
 	}
 	if got := Normalize("  de\t"); got != "DE" {
 		t.Errorf("Normalize = %q", got)
+	}
+}
+
+func TestName(t *testing.T) {
+	for _, c := range Codes() {
+		if n := Name(c); n == c || n == "" {
+			t.Errorf("Name(%s) = %q, want its English name", c, n)
+		}
+	}
+	tests := []struct{ code, want string }{
+		{"DE", "Germany"}, {"GB", "United Kingdom"}, {"US", "United States"}, {"CZ", "Czechia"}, {"TR", "Türkiye"},
+		{"KR", "South Korea"}, {"CI", "Côte d'Ivoire"}, {"AX", "Åland Islands"}, {"ZW", "Zimbabwe"},
+		{"XX", "XX"}, {"de", "de"}, {"", ""}, {"*", "*"}, {"EU", "EU"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			if got := Name(tt.code); got != tt.want {
+				t.Errorf("Name(%q) = %q, want %q", tt.code, got, tt.want)
+			}
+		})
 	}
 }
