@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/shipping"
+	"github.com/mercato-shop/mercato/internal/storefront"
 	"github.com/mercato-shop/mercato/internal/tax"
 )
 
@@ -62,6 +63,18 @@ func (a *App) allowCheckout(r *http.Request) error {
 		return ratelimit.Exceeded("too many checkout attempts from this address; try again shortly", retry)
 	}
 	return nil
+}
+
+// paymentMethods adapts the payment module to what the storefront shows.
+type paymentMethods struct{ payments *payment.Service }
+
+func (p paymentMethods) PaymentMethods() []storefront.PaymentMethod {
+	ms := p.payments.Methods()
+	out := make([]storefront.PaymentMethod, len(ms))
+	for i, m := range ms {
+		out[i] = storefront.PaymentMethod{ID: m.ID, Name: m.Name, Outcome: m.Outcome, Declines: m.Declines}
+	}
+	return out
 }
 
 // pricing adapts the shipping and tax modules to what the cart needs.

@@ -164,7 +164,7 @@ func (s *Storefront) renderCheckout(w http.ResponseWriter, r *http.Request, stat
 		v.Totals.ShippingName = q.Method.Name
 	}
 	if s.svc.Payments != nil {
-		for _, pm := range s.svc.Payments.Methods() {
+		for _, pm := range s.svc.Payments.PaymentMethods() {
 			v.Payments = append(v.Payments, payOption{ID: pm.ID, Label: pm.Name, Outcome: pm.Outcome, Declines: pm.Declines, Checked: pm.ID == in.PaymentMethod})
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/order"
-	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
@@ -59,10 +58,18 @@ type Shipping interface {
 	DefaultCountry() string
 }
 
-// Payments tells which payment methods the configured provider offers at
+// PaymentMethod is a way to pay offered at checkout.
+type PaymentMethod struct {
+	ID       string // what checkout takes as payment_method, e.g. pm_card_visa
+	Name     string // for the shopper, e.g. "Visa test card"
+	Outcome  string // what a test method does ("succeeds", "is declined ..."); empty for a real one
+	Declines bool   // a test method that is always declined
+}
+
+// Payments tells which payment methods the configured providers offer at
 // checkout.
 type Payments interface {
-	Methods() []payment.Method
+	PaymentMethods() []PaymentMethod
 }
 
 // Services are the modules behind the buying pages: cart, checkout, order
