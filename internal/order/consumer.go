@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/money"
@@ -25,9 +26,21 @@ type Subscriber interface {
 	Subscribe(consumer string, topics []string, handler outbox.Handler)
 }
 
-// Subscribe registers HandlePaymentEvent for PaymentTopics on bus.
-func (s *Service) Subscribe(bus Subscriber) {
+// Subscribe registers HandlePaymentEvent for PaymentTopics on bus; log
+// receives the events it has to drop (a payload it cannot decode).
+func (s *Service) Subscribe(bus Subscriber, log *slog.Logger) {
+	s.log = log
 	bus.Subscribe(Consumer, PaymentTopics(), s.HandlePaymentEvent)
+}
+
+// dropped logs an event the consumer cannot use. Decoding is deterministic:
+// returning the error would only make the relay retry it forever and hold
+// back every later event.
+func (s *Service) dropped(ctx context.Context, e outbox.Event, err error) error {
+	if s.log != nil {
+		s.log.ErrorContext(ctx, "order: payment event dropped", "topic", e.Topic, "event", e.ID, "err", err)
+	}
+	return nil
 }
 
 // providerActor is who the timeline names for changes made at the provider.
@@ -55,19 +68,28 @@ func (s *Service) HandlePaymentEvent(ctx context.Context, e outbox.Event) error 
 	switch e.Topic {
 	case payment.TopicPaymentCaptured:
 		var p payment.PaymentCaptured
-		if err := e.Decode(&p); err != nil || !p.AtProvider {
-			return nil // written by payment from this type: undecodable means not for us
+		if err := e.Decode(&p); err != nil {
+			return s.dropped(ctx, e, err)
+		}
+		if !p.AtProvider {
+			return nil
 		}
 		apply = func(tx *sqldb.Tx) error { return s.providerCaptured(ctx, tx, p) }
 	case payment.TopicPaymentCancelled:
 		var p payment.PaymentCancelled
-		if err := e.Decode(&p); err != nil || !p.AtProvider {
+		if err := e.Decode(&p); err != nil {
+			return s.dropped(ctx, e, err)
+		}
+		if !p.AtProvider {
 			return nil
 		}
 		apply = func(tx *sqldb.Tx) error { return s.providerCancelled(ctx, tx, p) }
 	case payment.TopicPaymentRefunded:
 		var p payment.PaymentRefunded
-		if err := e.Decode(&p); err != nil || p.RefundID == "" || p.Amount.Amount <= 0 {
+		if err := e.Decode(&p); err != nil {
+			return s.dropped(ctx, e, err)
+		}
+		if p.RefundID == "" || p.Amount.Amount <= 0 {
 			return nil
 		}
 		apply = func(tx *sqldb.Tx) error { return s.providerRefunded(ctx, tx, p) }

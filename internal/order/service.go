@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ type Service struct {
 	st       store
 	payments Payments
 	stock    Stock
+	log      *slog.Logger // set by Subscribe
 	now      func() time.Time
 }
 
