@@ -3,7 +3,6 @@ package catalog_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,34 +12,17 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/platform/outbox/outboxtest"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 )
-
-type collector struct{ evs []outbox.Event }
-
-func (c *collector) Publish(_ context.Context, e outbox.Event) error {
-	c.evs = append(c.evs, e)
-	return nil
-}
 
 // catalogEvents returns the catalog events committed since the last call,
 // in order (the stock events the same transactions wrote are left out).
 func catalogEvents(t *testing.T, db *sqldb.DB) []outbox.Event {
 	t.Helper()
-	c := &collector{}
-	r := outbox.NewRelay(db, c, slog.New(slog.DiscardHandler), time.Hour)
-	for {
-		n, err := r.Flush(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
-	}
 	var out []outbox.Event
-	for _, e := range c.evs {
+	for _, e := range outboxtest.Drain(t, db) {
 		if !strings.HasPrefix(e.Topic, "stock.") {
 			out = append(out, e)
 		}

@@ -2,51 +2,15 @@ package inventory_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/inventory"
-	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/platform/outbox/outboxtest"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
 )
-
-type collector struct{ evs []outbox.Event }
-
-func (c *collector) Publish(_ context.Context, e outbox.Event) error {
-	c.evs = append(c.evs, e)
-	return nil
-}
-
-// published returns the events committed since the last call, in order.
-func published(t *testing.T, db *sqldb.DB) []outbox.Event {
-	t.Helper()
-	c := &collector{}
-	r := outbox.NewRelay(db, c, slog.New(slog.DiscardHandler), time.Hour)
-	for {
-		n, err := r.Flush(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			return c.evs
-		}
-	}
-}
-
-func decode[T outbox.Message](t *testing.T, e outbox.Event) T {
-	t.Helper()
-	var p T
-	if err := e.Decode(&p); err != nil {
-		t.Fatal(err)
-	}
-	if e.Topic != p.EventTopic() || e.AggregateID != p.EventAggregate() {
-		t.Fatalf("event %s/%s carries %+v (topic %s, aggregate %s)", e.Topic, e.AggregateID, p, p.EventTopic(), p.EventAggregate())
-	}
-	return p
-}
 
 // TestStockEvents: every movement writes stock.changed in its transaction,
 // stock.low is written once when the level crosses its threshold, and a
@@ -58,11 +22,11 @@ func TestStockEvents(t *testing.T) {
 
 		// A new row with stock above the threshold (5): one stock.changed.
 		track(t, svc, "v1", "SKU-1", 10)
-		evs := published(t, db)
+		evs := outboxtest.Drain(t, db)
 		if len(evs) != 1 {
 			t.Fatalf("track wrote %d events, want 1: %+v", len(evs), evs)
 		}
-		if got, want := decode[inventory.StockChanged](t, evs[0]), (inventory.StockChanged{VariantID: "v1", SKU: "SKU-1", OnHand: 10, Available: 10, Reason: inventory.ReasonInitial}); got != want {
+		if got, want := outboxtest.Decode[inventory.StockChanged](t, evs[0]), (inventory.StockChanged{VariantID: "v1", SKU: "SKU-1", OnHand: 10, Available: 10, Reason: inventory.ReasonInitial}); got != want {
 			t.Fatalf("stock.changed = %+v, want %+v", got, want)
 		}
 
@@ -70,14 +34,14 @@ func TestStockEvents(t *testing.T) {
 		if _, err := svc.Reserve(ctx, "co-1", []inventory.Line{{VariantID: "v1", Quantity: 6}}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		evs = published(t, db)
+		evs = outboxtest.Drain(t, db)
 		if len(evs) != 2 {
 			t.Fatalf("reserve wrote %d events, want 2: %+v", len(evs), evs)
 		}
-		if got, want := decode[inventory.StockChanged](t, evs[0]), (inventory.StockChanged{VariantID: "v1", SKU: "SKU-1", OnHand: 10, Reserved: 6, Available: 4, Reason: inventory.ReasonReserve}); got != want {
+		if got, want := outboxtest.Decode[inventory.StockChanged](t, evs[0]), (inventory.StockChanged{VariantID: "v1", SKU: "SKU-1", OnHand: 10, Reserved: 6, Available: 4, Reason: inventory.ReasonReserve}); got != want {
 			t.Fatalf("stock.changed = %+v, want %+v", got, want)
 		}
-		if got, want := decode[inventory.StockLow](t, evs[1]), (inventory.StockLow{VariantID: "v1", SKU: "SKU-1", Available: 4, Threshold: 5}); got != want {
+		if got, want := outboxtest.Decode[inventory.StockLow](t, evs[1]), (inventory.StockLow{VariantID: "v1", SKU: "SKU-1", Available: 4, Threshold: 5}); got != want {
 			t.Fatalf("stock.low = %+v, want %+v", got, want)
 		}
 
@@ -85,11 +49,11 @@ func TestStockEvents(t *testing.T) {
 		if err := svc.Commit(ctx, nil, "co-1", "test"); err != nil {
 			t.Fatal(err)
 		}
-		evs = published(t, db)
+		evs = outboxtest.Drain(t, db)
 		if len(evs) != 1 || evs[0].Topic != inventory.TopicStockChanged {
 			t.Fatalf("commit wrote %+v, want one stock.changed", evs)
 		}
-		if got := decode[inventory.StockChanged](t, evs[0]); got.OnHand != 4 || got.Reserved != 0 || got.Reason != inventory.ReasonCommit {
+		if got := outboxtest.Decode[inventory.StockChanged](t, evs[0]); got.OnHand != 4 || got.Reserved != 0 || got.Reason != inventory.ReasonCommit {
 			t.Fatalf("stock.changed after commit = %+v", got)
 		}
 
@@ -100,7 +64,7 @@ func TestStockEvents(t *testing.T) {
 		if _, err := svc.Reserve(ctx, "co-2", []inventory.Line{{VariantID: "v1", Quantity: 1}, {VariantID: "nope", Quantity: 1}}, time.Minute); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("reserve unknown variant: %v", err)
 		}
-		if evs := published(t, db); len(evs) != 0 {
+		if evs := outboxtest.Drain(t, db); len(evs) != 0 {
 			t.Fatalf("refused movements wrote %+v", evs)
 		}
 
@@ -120,7 +84,7 @@ func TestStockEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		var topics []string
-		for _, e := range published(t, db) {
+		for _, e := range outboxtest.Drain(t, db) {
 			topics = append(topics, e.Topic+" "+e.AggregateID)
 		}
 		want := []string{"stock.changed v1", "stock.changed v1", "stock.low v1", "stock.changed v2"}
