@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,17 +37,18 @@ type Relay struct {
 }
 
 // mark is a candidate horizon (PostgreSQL): seq is the last number the
-// sequence had handed out, xid a transaction id taken after reading it.
-// Every transaction that drew a number up to seq took its own id before
-// drawing (outbox_next_seq), hence has an id below xid; once no transaction
-// below xid is running, each of those numbers is committed or never will be.
+// sequence had handed out, drawers the transactions (virtual ids) that held
+// the sequence's lock when looked at after reading it. Every transaction
+// that drew a number up to seq took that lock before drawing and keeps it
+// until it ends, so it is among drawers or has ended; once none of drawers
+// runs, each of those numbers is committed or never will be.
 type mark struct {
-	seq int64
-	xid uint64
+	seq     int64
+	drawers []string
 }
 
-// maxMarks caps the horizons a relay tracks while a long transaction holds
-// them back; past it the newest is replaced, which only delays delivery.
+// maxMarks caps the horizons a relay tracks while a transaction holds them
+// back; past it the newest is replaced, which only delays delivery.
 const maxMarks = 16
 
 // NewRelay returns a relay that polls every interval (and whenever Notify is called).
@@ -113,14 +114,16 @@ const relayLock = 0x6d6572636174_6f78 // "mercatox"
 // before the commit: seq 11 may be visible while seq 10 is still in flight.
 // Flush therefore only claims events up to a horizon below which no running
 // transaction can still commit one: it reads the sequence's last number,
-// then takes a transaction id, and the numbers up to that last one are
-// settled once every transaction below that id has ended (the snapshot's
-// xmin passed it). Flush waits a moment (settleWait) for that; a
-// transaction that stays open longer holds back delivery of the events
-// numbered after it started writing (never loses them) until it ends.
-// Because Add numbers events after the transaction's last lock and read, the
-// resulting order also respects causality: an event never goes before one
-// whose change its transaction saw or waited for.
+// then lists the transactions holding the lock that nextval takes on the
+// sequence (PostgreSQL keeps it until the drawing transaction ends), and the
+// numbers up to that last one are settled once none of those transactions
+// runs. Add draws just before COMMIT, so that is a wait for commits in
+// flight; Flush waits up to settleWait for it. A transaction stopped between
+// drawing and committing (only an event-writing one, in its commit) holds
+// back the events numbered after its own, never loses them. Because Add
+// numbers events after the transaction's last lock and read, the order also
+// respects causality: an event never goes before one whose change its
+// transaction saw or waited for.
 //
 // Several relays. Claims are serialised (an advisory lock on PostgreSQL, the
 // single writer on SQLite) and a relay does not claim an event whose
@@ -170,21 +173,19 @@ func (r *Relay) horizon(ctx context.Context) (int64, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.mark(ctx); err != nil {
+	running, err := r.mark(ctx)
+	if err != nil {
 		return 0, err
+	}
+	if running == nil && len(r.marks) > 0 {
+		if running, err = r.drawers(ctx); err != nil {
+			return 0, err
+		}
 	}
 	deadline := time.Now().Add(r.settleWait)
 	pause := time.Millisecond
 	for {
-		var s string
-		if err := r.db.QueryRowContext(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&s); err != nil {
-			return 0, fmt.Errorf("outbox horizon: %w", err)
-		}
-		xmin, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("outbox horizon: xmin %q: %w", s, err)
-		}
-		for len(r.marks) > 0 && r.marks[0].xid <= xmin {
+		for len(r.marks) > 0 && !slices.ContainsFunc(r.marks[0].drawers, func(v string) bool { return running[v] }) {
 			r.settled = max(r.settled, r.marks[0].seq)
 			r.marks = r.marks[1:]
 		}
@@ -197,41 +198,63 @@ func (r *Relay) horizon(ctx context.Context) (int64, error) {
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 20*time.Millisecond)
+		if running, err = r.drawers(ctx); err != nil {
+			return 0, err
+		}
 	}
 }
 
+// drawers returns the transactions (virtual ids) that hold the lock nextval
+// takes on the outbox sequence: those that drew a number and have not ended.
+func (r *Relay) drawers(ctx context.Context) (map[string]bool, error) {
+	vs, err := sqldb.All(ctx, r.db, "outbox horizon: transactions drawing numbers", func(row sqldb.Scanner) (string, error) {
+		var v string
+		err := row.Scan(&v)
+		return v, err
+	}, `SELECT virtualtransaction FROM pg_locks
+		WHERE locktype = 'relation' AND relation = 'outbox_events_seq'::regclass AND mode = 'RowExclusiveLock'`)
+	if err != nil {
+		return nil, err
+	}
+	running := make(map[string]bool, len(vs))
+	for _, v := range vs {
+		running[v] = true
+	}
+	return running, nil
+}
+
 // mark records a new candidate horizon when numbers were drawn since the
-// last one. The two reads are separate statements, in this order: the
-// transaction id must be taken after the number was read.
-func (r *Relay) mark(ctx context.Context) error {
+// last one, and returns the drawers it listed (nil when it took no mark).
+// The two reads are separate statements, in this order: the drawers must be
+// listed after the number was read.
+func (r *Relay) mark(ctx context.Context) (map[string]bool, error) {
 	var (
 		last   int64
 		called bool
 	)
 	if err := r.db.QueryRowContext(ctx, `SELECT last_value, is_called FROM outbox_events_seq`).Scan(&last, &called); err != nil {
-		return fmt.Errorf("outbox horizon: read sequence: %w", err)
+		return nil, fmt.Errorf("outbox horizon: read sequence: %w", err)
 	}
 	if !called {
 		last-- // set up but not drawn from since (setval ..., false)
 	}
 	if last <= r.settled || (len(r.marks) > 0 && last <= r.marks[len(r.marks)-1].seq) {
-		return nil
+		return nil, nil
 	}
-	var s string
-	if err := r.db.QueryRowContext(ctx, `SELECT pg_current_xact_id()::text`).Scan(&s); err != nil {
-		return fmt.Errorf("outbox horizon: transaction id: %w", err)
-	}
-	xid, err := strconv.ParseUint(s, 10, 64)
+	running, err := r.drawers(ctx)
 	if err != nil {
-		return fmt.Errorf("outbox horizon: transaction id %q: %w", s, err)
+		return nil, err
 	}
-	m := mark{seq: last, xid: xid}
+	m := mark{seq: last}
+	for v := range running {
+		m.drawers = append(m.drawers, v)
+	}
 	if len(r.marks) == maxMarks {
 		r.marks[maxMarks-1] = m
 	} else {
 		r.marks = append(r.marks, m)
 	}
-	return nil
+	return running, nil
 }
 
 func scanEvent(row sqldb.Scanner) (Event, error) {
