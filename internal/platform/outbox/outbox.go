@@ -1,8 +1,10 @@
 // Package outbox is Mercato's transactional outbox. A module that changes
 // state calls Add inside the same transaction, so an event exists exactly
 // when its change committed. A Relay publishes pending events to a Bus after
-// commit, in order, at least once; consumers use Once to process each event
-// exactly once.
+// commit, at least once, in Seq order (per aggregate when several relays
+// run); consumers use Once to process each event exactly once. There is no
+// counter row that event-writing transactions share: the engine numbers the
+// events, and the relay waits for numbers still in flight (see Flush).
 package outbox
 
 import (
@@ -23,7 +25,10 @@ var migrationFS embed.FS
 func Migrations() sqldb.Migrations { return sqldb.Embedded("outbox", migrationFS, "migrations") }
 
 // Event is a domain event as it travels: a topic such as "order.placed",
-// the id of the aggregate it concerns, and a JSON payload.
+// the id of the aggregate it concerns, and a JSON payload. Seq is its
+// delivery order, numbered by the engine when its transaction commits;
+// numbers are increasing but not contiguous (a rolled-back transaction
+// leaves a gap).
 type Event struct {
 	ID          string          `json:"id"`
 	Seq         int64           `json:"seq"`
@@ -42,13 +47,18 @@ func (e Event) Decode(v any) error {
 }
 
 // Add records an event inside tx. It must be called in the transaction that
-// makes the change the event reports. The sequence row serialises writers
-// briefly, which gives a total delivery order on every engine. The row is
-// written just before the transaction commits (sqldb.Tx.BeforeCommit), so
-// the sequence is the last lock a transaction takes and it is held only
-// for the commit: taking it at the call deadlocked against transactions
-// that held a row this one wanted next (a stock level) and waited for the
-// sequence. A payload that cannot be encoded is an error at the call.
+// makes the change the event reports. A payload that cannot be encoded is an
+// error at the call.
+//
+// The row is inserted just before the transaction commits
+// (sqldb.Tx.BeforeCommit), and the engine numbers it there (Event.Seq: a
+// PostgreSQL sequence, SQLite's rowid). No row is locked for the number, so
+// transactions that write events do not wait for each other. Numbering after
+// the transaction's last read and lock is what makes Seq a sound delivery
+// order: a transaction that saw another's committed change, or waited for
+// its lock, draws its numbers after that one committed, so its events come
+// later. On PostgreSQL numbers are drawn before the commit, and a lower one
+// can commit after a higher one; the relay accounts for that (see Flush).
 func Add(ctx context.Context, tx *sqldb.Tx, topic, aggregateID string, payload any) error {
 	body, err := json.Marshal(payload)
 	if err != nil {
@@ -56,12 +66,8 @@ func Add(ctx context.Context, tx *sqldb.Tx, topic, aggregateID string, payload a
 	}
 	id, at := ids.New(), time.Now().UTC()
 	tx.BeforeCommit(func() error {
-		var seq int64
-		if err := tx.QueryRowContext(ctx, `UPDATE outbox_sequence SET value = value + 1 WHERE name = 'events' RETURNING value`).Scan(&seq); err != nil {
-			return fmt.Errorf("outbox %s: sequence: %w", topic, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_events (seq, id, topic, aggregate_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			seq, id, topic, aggregateID, string(body), at); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_events (id, topic, aggregate_id, payload, created_at) VALUES (?, ?, ?, ?, ?)`,
+			id, topic, aggregateID, string(body), at); err != nil {
 			return fmt.Errorf("outbox %s: insert: %w", topic, err)
 		}
 		return nil

@@ -212,9 +212,7 @@ func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
 // BeforeCommit registers f to run in the transaction after the InTx
 // function has returned nil, just before COMMIT, in registration order; an
 // error rolls the transaction back and is returned by InTx. The outbox uses
-// it so that the lock on its sequence row is the last one a transaction
-// takes: taken in the middle, it deadlocked against transactions holding a
-// stock row and waiting for the sequence (PostgreSQL).
+// it to number its events after every read and lock of the transaction.
 func (tx *Tx) BeforeCommit(f func() error) { tx.before = append(tx.before, f) }
 
 // InTx runs fn in a transaction on the write pool, committing when fn returns
