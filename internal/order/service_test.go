@@ -648,3 +648,54 @@ func TestProviderEventsThroughTheBus(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent refunds of one order, each restocking one unit of an item:
+// the order's refunded total is the sum of the refunds that succeeded,
+// never more than what was paid, and no unit is restocked twice.
+func TestConcurrentRefunds(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		o := e.place(true, line{"a", 4, 1000})
+		const workers = 8 // 8 refunds of 1,000 each against 4,000 paid and 4 units
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			ok     int64
+			others []error
+		)
+		for range workers {
+			wg.Go(func() {
+				_, err := e.orders.Refund(ctx, o.ID, order.RefundInput{Amount: 1000, Restock: true,
+					Items: []order.FulfillmentLine{{ItemID: o.Items[0].ID, Quantity: 1}}, Reason: "race"}, "staff")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case apperr.Is(err, apperr.Invalid), apperr.Is(err, apperr.Conflict):
+				default:
+					others = append(others, err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(others) > 0 {
+			t.Fatalf("unexpected errors: %v", others)
+		}
+		got := e.get(o.ID)
+		if ok != 4 || got.Refunded.Amount != ok*1000 {
+			t.Fatalf("%d refunds succeeded, order refunded %d; want 4 and 4000", ok, got.Refunded.Amount)
+		}
+		if r := e.stock.of("a"); r != ok || got.Items[0].Restocked != ok {
+			t.Fatalf("restocked %d in stock, %d on the item; want %d", r, got.Items[0].Restocked, ok)
+		}
+		p, err := e.pay.Get(ctx, o.PaymentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.RefundedAmount != ok*1000 {
+			t.Fatalf("payment refunded %d, want %d", p.RefundedAmount, ok*1000)
+		}
+	})
+}

@@ -170,9 +170,17 @@ func (s store) get(ctx context.Context, q sqldb.Querier, id string) (storedOrder
 // update re-reads an order in the caller's transaction (or one of its own
 // when tx is nil), applies fn and writes back the order's statuses and
 // refunded amount. fn's error, or NotFound, leaves the order unchanged
-// (and rolls back a transaction of update's own).
+// (and rolls back a transaction of update's own). The order's row is
+// locked first (PostgreSQL; SQLite has one writer), so concurrent updates
+// (staff and the payment-event consumer) apply one after the other, each
+// to what the other wrote.
 func (s store) update(ctx context.Context, tx *sqldb.Tx, id string, at time.Time, fn func(tx *sqldb.Tx, o *Order) error) error {
 	return s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
+		if tx.Dialect() == sqldb.Postgres && ids.Plausible(id) {
+			if _, err := tx.ExecContext(ctx, `SELECT id FROM order_orders WHERE id = ? FOR UPDATE`, id); err != nil {
+				return fmt.Errorf("lock order: %w", err)
+			}
+		}
 		so, err := s.get(ctx, tx, id)
 		if err != nil {
 			return err
@@ -289,10 +297,21 @@ func (s store) fulfilItem(ctx context.Context, tx *sqldb.Tx, itemID string, qty 
 }
 
 // restockItem adds qty to an item's restocked quantity, never beyond its
-// quantity.
+// quantity: a Conflict when that would exceed it (a concurrent restock), so
+// the caller's transaction, and the stock it put back, roll back.
 func (s store) restockItem(ctx context.Context, tx *sqldb.Tx, itemID string, qty int64) error {
-	_, err := tx.ExecContext(ctx, `UPDATE order_items SET restocked = restocked + ? WHERE id = ? AND restocked + ? <= quantity`, qty, itemID, qty)
-	return err
+	res, err := tx.ExecContext(ctx, `UPDATE order_items SET restocked = restocked + ? WHERE id = ? AND restocked + ? <= quantity`, qty, itemID, qty)
+	if err != nil {
+		return fmt.Errorf("restock item: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("restock item: %w", err)
+	}
+	if n != 1 {
+		return apperr.Conflictf("the item was restocked concurrently; reload the order")
+	}
+	return nil
 }
 
 // insertFulfillment records a parcel of lines.
