@@ -121,8 +121,11 @@ func (r record) encode() (string, error) {
 
 func decodeRecord(s string) (record, error) {
 	var r record
-	if err := json.Unmarshal([]byte(s), &r); err != nil || (r.Order == nil && r.Refusal == nil) {
-		return record{}, fmt.Errorf("decode stored checkout outcome: %v", err)
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		return record{}, fmt.Errorf("decode stored checkout outcome: %w", err)
+	}
+	if r.Order == nil && r.Refusal == nil {
+		return record{}, fmt.Errorf("decode stored checkout outcome: neither an order nor a refusal")
 	}
 	return r, nil
 }

@@ -165,13 +165,18 @@ func (st store) reserve(ctx context.Context, tx *sqldb.Tx, l Level, qty int64, n
 }
 
 // settleStock moves a settled reservation of qty out of reserved, and
-// dOnHand onto on_hand (minus qty for a sale, 0 for a release).
+// dOnHand onto on_hand (minus qty for a sale, 0 for a release). A level
+// that holds less reserved than the reservation is an error (the ledger
+// and the level disagree): settling it silently would sell without taking
+// the units off on_hand.
 func (st store) settleStock(ctx context.Context, tx *sqldb.Tx, variantID, locationID string, dOnHand, qty int64, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET on_hand = on_hand + ?, reserved = reserved - ?, updated_at = ?
-		WHERE variant_id = ? AND location_id = ? AND reserved >= ?`, dOnHand, qty, now, variantID, locationID, qty); err != nil {
-		return fmt.Errorf("settle stock of %s: %w", variantID, err)
+	res, err := tx.ExecContext(ctx, `UPDATE inventory_stock SET on_hand = on_hand + ?, reserved = reserved - ?, updated_at = ?
+		WHERE variant_id = ? AND location_id = ? AND reserved >= ?`, dOnHand, qty, now, variantID, locationID, qty)
+	ok, err := affected(res, err, "settle stock of "+variantID)
+	if err == nil && !ok {
+		err = fmt.Errorf("settle stock of %s: fewer than %d units reserved at %s", variantID, qty, locationID)
 	}
-	return nil
+	return err
 }
 
 func (st store) insertReservation(ctx context.Context, tx *sqldb.Tx, r Reservation, locationID string, now time.Time) error {

@@ -13,6 +13,8 @@ import (
 	"embed"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
@@ -38,7 +40,7 @@ const (
 
 // Topics returns the event topics notify consumes.
 func Topics() []string {
-	return []string{"customer.registered", order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, "stock.low"}
+	return []string{customer.TopicRegistered, order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, inventory.TopicStockLow}
 }
 
 // EmailSummary is an e-mail in a list.

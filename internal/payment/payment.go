@@ -261,7 +261,9 @@ func (s *Service) Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, am
 			return err
 		}
 		// The provider moves money only once this decision has committed.
-		tx.AfterCommit(func() { s.sendRefund(context.WithoutCancel(ctx), refundID) })
+		// A failure leaves the refund pending: the payment-refunds job sends
+		// it again (SendPendingRefunds) and reports what still fails.
+		tx.AfterCommit(func() { _ = s.sendRefund(context.WithoutCancel(ctx), refundID) })
 		return outbox.Write(ctx, tx, newPaymentRefunded(p, refundID, amount, false))
 	})
 	if err != nil {

@@ -142,6 +142,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	published := 0
 	for i, e := range evs {
 		if err := r.pub.Publish(ctx, e); err != nil {
+			// A consumer failed: the event (and everything after it) goes
+			// again at the next flush; the error is kept on its row.
+			r.log.WarnContext(ctx, "outbox: delivery failed; it will be retried", "topic", e.Topic, "event", e.ID, "err", err)
 			if _, uerr := r.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox_events SET attempts = attempts + 1, last_error = ?, claimed_until = NULL WHERE seq = ?`,
 				truncate(err.Error(), 500), e.Seq); uerr != nil {
 				return published, fmt.Errorf("record failure of %s: %w", e.ID, uerr)
@@ -183,7 +186,7 @@ func (r *Relay) horizon(ctx context.Context) (int64, error) {
 		}
 	}
 	deadline := time.Now().Add(r.settleWait)
-	pause := time.Millisecond
+	pause := 5 * time.Millisecond
 	for {
 		for len(r.marks) > 0 && !slices.ContainsFunc(r.marks[0].drawers, func(v string) bool { return running[v] }) {
 			r.settled = max(r.settled, r.marks[0].seq)
@@ -212,7 +215,8 @@ func (r *Relay) drawers(ctx context.Context) (map[string]bool, error) {
 		err := row.Scan(&v)
 		return v, err
 	}, `SELECT virtualtransaction FROM pg_locks
-		WHERE locktype = 'relation' AND relation = 'outbox_events_seq'::regclass AND mode = 'RowExclusiveLock'`)
+		WHERE locktype = 'relation' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		AND relation = 'outbox_events_seq'::regclass AND mode = 'RowExclusiveLock'`)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +338,10 @@ func (r *Relay) claim(ctx context.Context, bound int64) ([]Event, error) {
 
 func (r *Relay) unclaim(ctx context.Context, evs []Event) {
 	for _, e := range evs {
-		r.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox_events SET claimed_until = NULL WHERE seq = ?`, e.Seq)
+		if _, err := r.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox_events SET claimed_until = NULL WHERE seq = ?`, e.Seq); err != nil {
+			// The lease runs out by itself; until then the event waits.
+			r.log.WarnContext(ctx, "outbox: release claim", "event", e.ID, "err", err)
+		}
 	}
 }
 

@@ -216,8 +216,8 @@ func (tx *Tx) AfterCommit(f func()) { tx.after = append(tx.after, f) }
 func (tx *Tx) BeforeCommit(f func() error) { tx.before = append(tx.before, f) }
 
 // InTx runs fn in a transaction on the write pool, committing when fn returns
-// nil and rolling back otherwise. A Querier that is already a *Tx is reused,
-// so module services compose without nesting transactions.
+// nil and rolling back otherwise. A service method that may join its
+// caller's transaction uses Within instead.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
