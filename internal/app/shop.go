@@ -30,8 +30,8 @@ const (
 // and subscribes orders to the payment events (wireEvents made the bus).
 func (a *App) wireShop() {
 	a.Payments = payment.NewService(a.DB, payment.NewSandbox())
-	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory)
-	a.Orders.Subscribe(a.Bus, a.Log) // changes made at the payment provider reach orders as payment events
+	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log)
+	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
 		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment})

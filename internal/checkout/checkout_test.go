@@ -67,7 +67,7 @@ func newShop(t *testing.T, db *sqldb.DB, orders checkout.Orders, opt checkout.Op
 	s.catalog = catalog.NewService(db, s.stock)
 	s.carts = cart.NewService(db, s.catalog, s.stock, flatPricing{}, "EUR")
 	s.payments = payment.NewService(db, payment.NewSandbox())
-	s.orders = order.NewService(db, s.payments, s.stock)
+	s.orders = order.NewService(db, s.payments, s.stock, slog.New(slog.DiscardHandler))
 	if orders == nil {
 		orders = s.orders
 	}

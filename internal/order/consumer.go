@@ -3,7 +3,6 @@ package order
 import (
 	"context"
 	"errors"
-	"log/slog"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/money"
@@ -26,10 +25,8 @@ type Subscriber interface {
 	Subscribe(consumer string, topics []string, handler outbox.Handler)
 }
 
-// Subscribe registers HandlePaymentEvent for PaymentTopics on bus; log
-// receives the events it has to drop (a payload it cannot decode).
-func (s *Service) Subscribe(bus Subscriber, log *slog.Logger) {
-	s.log = log
+// Subscribe registers HandlePaymentEvent for PaymentTopics on bus.
+func (s *Service) Subscribe(bus Subscriber) {
 	bus.Subscribe(Consumer, PaymentTopics(), s.HandlePaymentEvent)
 }
 
@@ -37,9 +34,7 @@ func (s *Service) Subscribe(bus Subscriber, log *slog.Logger) {
 // returning the error would only make the relay retry it forever and hold
 // back every later event.
 func (s *Service) dropped(ctx context.Context, e outbox.Event, err error) error {
-	if s.log != nil {
-		s.log.ErrorContext(ctx, "order: payment event dropped", "topic", e.Topic, "event", e.ID, "err", err)
-	}
+	s.log.ErrorContext(ctx, "order: payment event dropped", "topic", e.Topic, "event", e.ID, "err", err)
 	return nil
 }
 

@@ -18,10 +18,10 @@ import (
 // not retried (it would hold back every later event) and not lost silently.
 func TestUndecodablePaymentEventIsLoggedAndDropped(t *testing.T) {
 	db := sqldbtest.SQLite(t, migrations...)
-	orders := order.NewService(db, payment.NewService(db, payment.NewSandbox()), &fakeStock{restocked: map[string]int64{}})
 	var logs bytes.Buffer
+	orders := order.NewService(db, payment.NewService(db, payment.NewSandbox()), &fakeStock{restocked: map[string]int64{}}, slog.New(slog.NewTextHandler(&logs, nil)))
 	bus := outbox.NewLocalBus()
-	orders.Subscribe(bus, slog.New(slog.NewTextHandler(&logs, nil)))
+	orders.Subscribe(bus)
 	for _, topic := range order.PaymentTopics() {
 		ev := outbox.Event{ID: "ev-" + topic, Topic: topic, AggregateID: "pay-1", Payload: json.RawMessage(`{"amount": "lots"}`)}
 		if err := bus.Publish(context.Background(), ev); err != nil {

@@ -44,13 +44,14 @@ type Service struct {
 	st       store
 	payments Payments
 	stock    Stock
-	log      *slog.Logger // set by Subscribe
+	log      *slog.Logger
 	now      func() time.Time
 }
 
-// NewService returns an order service.
-func NewService(db *sqldb.DB, payments Payments, stock Stock) *Service {
-	return &Service{db: db, st: store{db}, payments: payments, stock: stock, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+// NewService returns an order service; log receives what its event consumer
+// has to drop (see HandlePaymentEvent).
+func NewService(db *sqldb.DB, payments Payments, stock Stock, log *slog.Logger) *Service {
+	return &Service{db: db, st: store{db}, payments: payments, stock: stock, log: log, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
 // NewOrder is what the checkout hands over to create an order.

@@ -64,9 +64,9 @@ type env struct {
 
 func newEnv(t *testing.T, db *sqldb.DB) *env {
 	e := &env{t: t, db: db, pay: payment.NewService(db, payment.NewSandbox()), stock: &fakeStock{restocked: map[string]int64{}}}
-	e.orders = order.NewService(db, e.pay, e.stock)
+	e.orders = order.NewService(db, e.pay, e.stock, slog.New(slog.DiscardHandler))
 	bus := outbox.NewLocalBus()
-	e.orders.Subscribe(bus, slog.New(slog.DiscardHandler))
+	e.orders.Subscribe(bus)
 	bus.Subscribe("recorder", []string{"*"}, func(_ context.Context, ev outbox.Event) error {
 		e.mu.Lock()
 		defer e.mu.Unlock()
