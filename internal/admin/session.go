@@ -8,6 +8,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/ui"
 )
 
 // maxForm bounds a form body that carries no file.
@@ -21,7 +22,7 @@ type loginView struct {
 
 // safeNext keeps a post-sign-in destination inside the admin panel.
 func safeNext(s string) string {
-	if s == "/admin" || (strings.HasPrefix(s, "/admin/") && !strings.HasPrefix(s, "/admin//") && !strings.ContainsAny(s, "\\\r\n")) {
+	if s = ui.LocalPath(s, "/admin"); s == "/admin" || strings.HasPrefix(s, "/admin/") || strings.HasPrefix(s, "/admin?") {
 		return s
 	}
 	return "/admin"

@@ -65,7 +65,7 @@ func (s *Storefront) renderAuth(w http.ResponseWriter, r *http.Request, status i
 // SignInPage serves GET /account/login.
 func (s *Storefront) SignInPage() http.Handler {
 	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
-		next := safeNext(r.URL.Query().Get("next"), "/account")
+		next := ui.LocalPath(r.URL.Query().Get("next"), "/account")
 		if _, ok := customerOf(r); ok {
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return nil
@@ -77,7 +77,7 @@ func (s *Storefront) SignInPage() http.Handler {
 // RegisterPage serves GET /account/register.
 func (s *Storefront) RegisterPage() http.Handler {
 	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
-		next := safeNext(r.URL.Query().Get("next"), "/account")
+		next := ui.LocalPath(r.URL.Query().Get("next"), "/account")
 		if _, ok := customerOf(r); ok {
 			http.Redirect(w, r, next, http.StatusSeeOther)
 			return nil
@@ -118,7 +118,7 @@ func (s *Storefront) signedIn(w http.ResponseWriter, r *http.Request, a customer
 func (s *Storefront) SignIn() http.Handler {
 	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
 		email, password := strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
-		next := safeNext(r.PostFormValue("next"), "/account")
+		next := ui.LocalPath(r.PostFormValue("next"), "/account")
 		errs := map[string]string{}
 		if email == "" {
 			errs["email"] = "Enter your e-mail address."
@@ -153,7 +153,7 @@ func (s *Storefront) SignIn() http.Handler {
 func (s *Storefront) Register() http.Handler {
 	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
 		name, email, password := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
-		next := safeNext(r.PostFormValue("next"), "/account")
+		next := ui.LocalPath(r.PostFormValue("next"), "/account")
 		a, token, err := s.svc.Customers.Register(r.Context(), email, password, name)
 		if err != nil {
 			if !userError(err) {

@@ -226,11 +226,3 @@ func sentence(s string) string {
 	}
 	return s
 }
-
-// safeNext returns a same-site path to go to after signing in, or def.
-func safeNext(next, def string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || len(next) > 500 {
-		return def
-	}
-	return next
-}

@@ -2,6 +2,7 @@ package storefront_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -168,6 +169,33 @@ func TestShopPages(t *testing.T) {
 			}
 			if cart = b.get("/cart"); !strings.Contains(cart.body, "notice-error") || !strings.Contains(cart.body, "available") {
 				t.Errorf("no stock message on the cart page:\n%s", cart.body)
+			}
+		})
+
+		t.Run("sign-in next stays on this site", func(t *testing.T) {
+			hostile := []string{"/\t/evil.example", "//evil.example", "/\\evil.example", "https://evil.example/", "/\n/evil.example"}
+			b := s.browser()
+			for i, next := range hostile {
+				email := fmt.Sprintf("redirect%d@example.com", i)
+				p := b.post("/account/register", url.Values{"name": {"R"}, "email": {email}, "password": {"long enough password"}, "next": {next}})
+				if p.code != http.StatusSeeOther || p.location != "/account" {
+					t.Errorf("register with next %q: %d to %q, want 303 to /account", next, p.code, p.location)
+				}
+				for _, path := range []string{"/account/login", "/account/register"} { // signed in: GET redirects to next
+					if p := b.get(path + "?next=" + url.QueryEscape(next)); p.code != http.StatusSeeOther || p.location != "/account" {
+						t.Errorf("GET %s?next=%q signed in: %d to %q, want 303 to /account", path, next, p.code, p.location)
+					}
+				}
+				b.post("/account/logout", nil)
+				p = b.post("/account/login", url.Values{"email": {email}, "password": {"long enough password"}, "next": {next}})
+				if p.code != http.StatusSeeOther || p.location != "/account" {
+					t.Errorf("login with next %q: %d to %q, want 303 to /account", next, p.code, p.location)
+				}
+				b.post("/account/logout", nil)
+			}
+			p := b.post("/account/register", url.Values{"name": {"R"}, "email": {"redirect-ok@example.com"}, "password": {"long enough password"}, "next": {"/account/orders"}})
+			if p.code != http.StatusSeeOther || p.location != "/account/orders" {
+				t.Errorf("register with a local next: %d to %q, want /account/orders", p.code, p.location)
 			}
 		})
 
