@@ -34,7 +34,7 @@ type Config struct {
 	PricesIncludeTax bool   // MERCATO_PRICES_INCLUDE_TAX: catalog prices include tax (default true); false adds it on top
 	pricesIncludeTax string // the raw MERCATO_PRICES_INCLUDE_TAX, checked by validate
 
-	TrustedProxies []netip.Prefix // MERCATO_TRUSTED_PROXIES: comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed
+	TrustedProxies []netip.Prefix // MERCATO_TRUSTED_PROXIES: comma-separated CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed
 	trustedProxies string
 
 	CaptureOnFulfilment bool   // MERCATO_PAYMENT_CAPTURE=fulfilment: authorize at checkout, capture at the first fulfilment (default: capture at checkout)

@@ -29,7 +29,7 @@ func SetSessionCookie(w http.ResponseWriter, r *http.Request, token string, expi
 		Expires:  expires.UTC(),
 		MaxAge:   max(int(time.Until(expires).Seconds()), 1),
 		HttpOnly: true,
-		Secure:   r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+		Secure:   r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https", // the app keeps the header only from trusted proxies (web.TrustForwardedProto)
 		SameSite: http.SameSiteLaxMode,
 	})
 }

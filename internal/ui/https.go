@@ -3,19 +3,14 @@ package ui
 import (
 	"net/http"
 	"time"
+
+	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
-// IsHTTPS reports whether the visitor reached the shop over HTTPS: the
-// connection itself is TLS, or the reverse proxy in front of the shop says
-// so with X-Forwarded-Proto: https (exactly that value, the first one).
-//
-// The header is believed from any peer, not only from the trusted proxies
-// whose X-Forwarded-For names the client: it only turns on the Secure flag
-// of cookies, and a client that claims HTTPS over plain HTTP only keeps its
-// own cookies from coming back.
-func IsHTTPS(r *http.Request) bool {
-	return r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
-}
+// IsHTTPS reports whether the visitor reached the shop over HTTPS: see
+// web.IsHTTPS (TLS, or X-Forwarded-Proto: https from a trusted proxy; the
+// app removes the header from everybody else with web.TrustForwardedProto).
+func IsHTTPS(r *http.Request) bool { return web.IsHTTPS(r) }
 
 // SetCookie sets a cookie the way every page cookie is set: HttpOnly,
 // SameSite=Lax, and Secure when the request came over HTTPS (IsHTTPS).
