@@ -48,6 +48,23 @@ func ValidatePassword(field, password, email string) error {
 		return apperr.Field(field, "must not be one character repeated")
 	case email != "" && strings.EqualFold(password, email):
 		return apperr.Field(field, "must not be your e-mail address")
+	case commonPasswords[strings.ToLower(password)]:
+		return apperr.Field(field, "is one of the most used passwords, which are guessed first; choose another")
 	}
 	return nil
 }
+
+//go:embed common_passwords.txt
+var commonPasswordList string
+
+// commonPasswords holds the lower-cased passwords of common_passwords.txt.
+// It is read once and never changed.
+var commonPasswords = func() map[string]bool {
+	m := map[string]bool{}
+	for line := range strings.Lines(commonPasswordList) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			m[strings.ToLower(line)] = true
+		}
+	}
+	return m
+}()

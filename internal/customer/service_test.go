@@ -133,6 +133,9 @@ func TestRegister(t *testing.T) {
 				{"repeated password", "b@example.com", "aaaaaaaaaa", "X", "password"},
 				{"password is the e-mail", "bob.builder@example.com", "Bob.Builder@example.com", "X", "password"},
 				{"long password", "b@example.com", string(make([]byte, 129)), "X", "password"},
+				{"common password", "b@example.com", "12345678", "X", "password"},
+				{"common password, any case", "b@example.com", "Password1", "X", "password"},
+				{"common password, spelled", "b@example.com", "P@ssw0rd", "X", "password"},
 				{"missing name", "b@example.com", pw, "  ", "name"},
 				{"name with newline", "b@example.com", pw, "Bob\nBuilder", "name"},
 			} {
