@@ -30,12 +30,12 @@ type ErrorPages struct {
 func (e ErrorPages) Render(w http.ResponseWriter, r *http.Request, err error) {
 	p := web.ProblemOf(err)
 	if p.Status >= 500 {
-		e.Log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		e.Log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", web.LogPath(r), "err", err)
 	}
 	data, heading := e.View(w, r, p)
 	w.Header().Set("Cache-Control", "no-store")
 	if rerr := e.Pages.Render(w, p.Status, "error", data); rerr != nil {
-		e.Log.ErrorContext(r.Context(), "error page failed", "path", r.URL.Path, "err", rerr)
+		e.Log.ErrorContext(r.Context(), "error page failed", "path", web.LogPath(r), "err", rerr)
 		http.Error(w, heading, p.Status)
 	}
 }

@@ -72,7 +72,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		// reads the answer. 499 keeps it apart from 5xx in the metrics.
 		p = Problem{Type: "about:blank", Title: "Client Closed Request", Status: StatusClientClosedRequest, Detail: "the client closed the request"}
 	case p.Status >= 500 && log != nil:
-		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", LogPath(r), "err", err)
 	}
 	p.Instance = r.URL.Path
 	if p.Status == http.StatusUnauthorized {

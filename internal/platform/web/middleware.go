@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -67,6 +68,9 @@ func (m *Metrics) Route(pattern string, next http.Handler) http.Handler {
 	method, _, _ := strings.Cut(pattern, " ")
 	latency := m.latency.WithLabelValues(pattern, method)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok {
+			ri.pattern = pattern
+		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
@@ -84,6 +88,7 @@ func (m *Metrics) Route(pattern string, next http.Handler) http.Handler {
 // debug level.
 func Observe(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &routeInfo{}))
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h := w.Header()
@@ -99,13 +104,30 @@ func Observe(log *slog.Logger, next http.Handler) http.Handler {
 				if rec == http.ErrAbortHandler {
 					panic(rec)
 				}
-				log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+				log.ErrorContext(r.Context(), "panic", "method", r.Method, "path", LogPath(r), "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					Error(sw, r, nil, fmt.Errorf("panic: %v", rec))
 				}
 			}
-			log.DebugContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes, "dur", time.Since(start))
+			log.DebugContext(r.Context(), "http", "method", r.Method, "path", LogPath(r), "status", sw.status, "bytes", sw.bytes, "dur", time.Since(start))
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// routeInfo is where Metrics.Route records the pattern of the route that
+// serves a request, for the logs that Observe and Error write.
+type routeInfo struct{ pattern string }
+
+type routeKey struct{}
+
+// LogPath is what logs name a request by: its route's pattern
+// ("POST /api/v1/carts/{id}/items") once a route took it, else the path. A
+// path can carry a credential (a guest cart's id is its bearer secret), so
+// logs never show the path of a routed request.
+func LogPath(r *http.Request) string {
+	if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && ri.pattern != "" {
+		return ri.pattern
+	}
+	return r.URL.Path
 }

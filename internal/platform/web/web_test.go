@@ -1,14 +1,18 @@
 package web_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
@@ -156,5 +160,26 @@ func TestCheckTextRefusesNULAndInvalidUTF8(t *testing.T) {
 	var v struct{ Name string }
 	if err := web.Decode(httptest.NewRecorder(), r, &v); !apperr.Is(err, apperr.Invalid) {
 		t.Errorf("JSON with \\u0000: %v", err)
+	}
+}
+
+// Logs name a routed request by its pattern, never by its path: a guest
+// cart's id in the path is the cart's bearer credential.
+func TestLogsNameTheRouteNotThePath(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mux := http.NewServeMux()
+	const pattern = "GET /api/v1/carts/{id}"
+	mux.Handle(pattern, web.NewMetrics(prometheus.NewRegistry()).Route(pattern, web.Handle(log, func(w http.ResponseWriter, r *http.Request) error {
+		return errors.New("boom")
+	})))
+	h := web.Observe(log, mux)
+	const secret = "cart_s3cr3tS3CR3Ts3cr3t"
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/carts/"+secret, nil))
+	if strings.Contains(logs.String(), secret) {
+		t.Fatalf("the cart id was logged:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "/api/v1/carts/{id}") || !strings.Contains(logs.String(), "request failed") {
+		t.Fatalf("the request and its failure are not logged by route:\n%s", logs.String())
 	}
 }
