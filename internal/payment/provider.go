@@ -79,12 +79,57 @@ type Result struct {
 //	pm_card_expired                                 declined: expired_card
 //
 // Any other method is declined as invalid. It moves no real money and keeps
-// its idempotency memory in the process.
+// its idempotency memory in the process, bounded like Stripe's: a key is
+// remembered for a retention (24 hours by default) from its first use, and
+// at most a cap of keys (100,000 by default) are kept, the oldest dropped
+// first. A key forgotten either way is answered as a new payment.
 type Sandbox struct {
-	mu     sync.Mutex
-	seen   map[string]Result
-	secret []byte
-	now    func() time.Time
+	mu        sync.Mutex
+	seen      map[string]seenResult
+	order     []seenKey // keys of seen in the order they were first used, oldest first
+	retention time.Duration
+	maxKeys   int
+	secret    []byte
+	now       func() time.Time
+}
+
+// seenResult is a remembered answer and when its key was first used.
+type seenResult struct {
+	r  Result
+	at time.Time
+}
+
+type seenKey struct {
+	key string
+	at  time.Time
+}
+
+// Defaults of the sandbox's idempotency memory: Stripe keeps keys for 24
+// hours; the cap bounds memory under a burst (about 100 bytes a key).
+const (
+	DefaultIdempotencyRetention = 24 * time.Hour
+	DefaultIdempotencyKeys      = 100_000
+)
+
+// SandboxOption configures a Sandbox.
+type SandboxOption func(*Sandbox)
+
+// WithSandboxClock makes the sandbox read time from now (for tests): it
+// dates idempotency keys and checks webhook timestamps.
+func WithSandboxClock(now func() time.Time) SandboxOption {
+	return func(s *Sandbox) { s.now = now }
+}
+
+// WithIdempotencyRetention sets how long a key is remembered after its
+// first use (DefaultIdempotencyRetention by default; at least 1ns).
+func WithIdempotencyRetention(d time.Duration) SandboxOption {
+	return func(s *Sandbox) { s.retention = max(d, 1) }
+}
+
+// WithIdempotencyKeys caps how many keys are remembered at once
+// (DefaultIdempotencyKeys by default; at least 1).
+func WithIdempotencyKeys(n int) SandboxOption {
+	return func(s *Sandbox) { s.maxKeys = max(n, 1) }
 }
 
 // SandboxWebhookSecret signs the sandbox's webhooks. It is public on
@@ -99,8 +144,34 @@ const SignatureHeader = "Mercato-Signature"
 const webhookTolerance = 5 * time.Minute
 
 // NewSandbox returns the sandbox provider.
-func NewSandbox() *Sandbox {
-	return &Sandbox{seen: map[string]Result{}, secret: []byte(SandboxWebhookSecret), now: time.Now}
+func NewSandbox(opts ...SandboxOption) *Sandbox {
+	s := &Sandbox{
+		seen:      map[string]seenResult{},
+		retention: DefaultIdempotencyRetention,
+		maxKeys:   DefaultIdempotencyKeys,
+		secret:    []byte(SandboxWebhookSecret),
+		now:       time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// forget drops, oldest first, the keys older than the retention and those
+// beyond the cap with room for one more. Called with s.mu held.
+func (s *Sandbox) forget(now time.Time) {
+	for len(s.order) > 0 {
+		k := s.order[0]
+		if len(s.order) < s.maxKeys && now.Sub(k.at) < s.retention {
+			return
+		}
+		if e, ok := s.seen[k.key]; ok && e.at.Equal(k.at) {
+			delete(s.seen, k.key)
+		}
+		s.order[0] = seenKey{} // let the key's string be collected
+		s.order = s.order[1:]
+	}
 }
 
 func (s *Sandbox) mac(t int64, payload []byte) string {
@@ -162,10 +233,12 @@ func (s *Sandbox) Name() string { return "sandbox" }
 
 // Authorize implements Provider.
 func (s *Sandbox) Authorize(ctx context.Context, req AuthorizeRequest) (Result, error) {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.seen[req.IdempotencyKey]; ok && req.IdempotencyKey != "" {
-		return r, nil
+	s.forget(now)
+	if e, ok := s.seen[req.IdempotencyKey]; ok && req.IdempotencyKey != "" && now.Sub(e.at) < s.retention {
+		return e.r, nil
 	}
 	var r Result
 	switch req.PaymentMethod {
@@ -181,7 +254,8 @@ func (s *Sandbox) Authorize(ctx context.Context, req AuthorizeRequest) (Result, 
 		r = Result{Declined: true, DeclineCode: "invalid_payment_method", Message: "Unknown payment method."}
 	}
 	if req.IdempotencyKey != "" {
-		s.seen[req.IdempotencyKey] = r
+		s.seen[req.IdempotencyKey] = seenResult{r: r, at: now}
+		s.order = append(s.order, seenKey{key: req.IdempotencyKey, at: now})
 	}
 	return r, nil
 }
