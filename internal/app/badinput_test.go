@@ -257,6 +257,8 @@ func TestBadInput(t *testing.T) {
 			badCase{"category parent a number", "POST", "/api/v1/admin/categories", `{"name":"X","parent_id":5}`, staff, 400, "parent_id"},
 			badCase{"category position 1e30", "POST", "/api/v1/admin/categories", `{"name":"X","position":1e30}`, staff, 400, "position"},
 			badCase{"category position 2^63", "POST", "/api/v1/admin/categories", `{"name":"X","position":9223372036854775808}`, staff, 400, "position"},
+			badCase{"category position beyond int32", "POST", "/api/v1/admin/categories", `{"name":"X","position":3000000000}`, staff, 400, "position"},
+			badCase{"category position below int32", "POST", "/api/v1/admin/categories", `{"name":"X","position":-3000000000}`, staff, 400, "position"},
 			badCase{"category position a string", "POST", "/api/v1/admin/categories", `{"name":"X","position":"1"}`, staff, 400, "position"},
 			badCase{"category slug malformed", "POST", "/api/v1/admin/categories", `{"name":"X","slug":"Not OK"}`, staff, 400, "slug"},
 			badCase{"category slug taken", "POST", "/api/v1/admin/categories", `{"name":"Clothing again","slug":"clothing"}`, staff, 409, "slug"},

@@ -158,3 +158,35 @@ func TestCompensationRefundIsCountedNowhere(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookTextPostgreSQLCannotStore: a correctly signed notification
+// whose id, type or references hold a NUL byte, or whose body is not valid
+// UTF-8, used to reach SQL (a 500 on PostgreSQL, stored as is on SQLite). It
+// is a 400 naming the field, and nothing is recorded.
+func TestWebhookTextPostgreSQLCannotStore(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		api := newShopAPI(t, db, shopConfig(t))
+		v := api.product("HOOKNUL", 2000, 10)
+		o := api.placeOrder(nil, v, 1)
+		p := api.paymentOf(o)
+		now := time.Now()
+
+		api.webhook("evt_\x00", payment.EventRefunded, p.ProviderRef, 100, "re_1", now).wantProblem(http.StatusBadRequest, "id")
+		api.webhook("evt_1", payment.EventRefunded+"\x00", p.ProviderRef, 100, "re_1", now).wantProblem(http.StatusBadRequest, "type")
+		api.webhook("evt_2", payment.EventRefunded, p.ProviderRef+"\x00", 100, "re_1", now).wantProblem(http.StatusBadRequest, "data.payment_ref")
+		api.webhook("evt_3", payment.EventRefunded, p.ProviderRef, 100, "re_\x00", now).wantProblem(http.StatusBadRequest, "data.refund_ref")
+		raw := []byte(`{"id":"evt_\xff","type":"charge.refunded","data":{"payment_ref":"` + p.ProviderRef + `","amount":100}}`)
+		sig := payment.NewSandbox().SignWebhook(raw, now)
+		api.do("POST", "/api/v1/payments/webhook", raw, header(payment.SignatureHeader, sig)).wantProblem(http.StatusBadRequest, "body")
+
+		if n := api.rows(`SELECT COUNT(*) FROM payment_webhook_events`); n != 0 {
+			t.Fatalf("refused webhooks recorded %d events", n)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM payment_refunds`); n != 0 {
+			t.Fatalf("refused webhooks recorded %d refunds", n)
+		}
+		if pay := api.paymentOf(o); pay.RefundedAmount != 0 || pay.Status != p.Status {
+			t.Fatalf("payment after refused webhooks: %+v", pay)
+		}
+	})
+}

@@ -8,6 +8,7 @@ package catalog
 import (
 	"embed"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -365,7 +366,8 @@ type CategoryInput struct {
 	Position int     `json:"position"`
 }
 
-// Validate checks a category.
+// Validate checks a category and returns an Invalid error naming each bad
+// field (name, slug, position); an empty slug is derived from the name.
 func (in *CategoryInput) Validate() error {
 	var v apperr.Validator
 	validateText(&v, "name", strings.TrimSpace(in.Name), 1, 100)
@@ -374,6 +376,11 @@ func (in *CategoryInput) Validate() error {
 	}
 	if len(in.Slug) > maxSlug || !slugRE.MatchString(in.Slug) {
 		v.Add("slug", "must be lower-case letters, digits and single dashes")
+	}
+	// catalog_categories.position is an INTEGER: PostgreSQL refuses a value
+	// beyond 32 bits ("integer out of range").
+	if in.Position < math.MinInt32 || in.Position > math.MaxInt32 {
+		v.Add("position", fmt.Sprintf("must be between %d and %d", math.MinInt32, math.MaxInt32))
 	}
 	return v.Err()
 }

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -134,6 +135,32 @@ func TestValidation(t *testing.T) {
 		}
 		if n, _ := svc.CountProducts(context.Background()); n != 0 {
 			t.Fatalf("invalid input created %d products", n)
+		}
+	})
+}
+
+// TestCategoryPositionRange: catalog_categories.position is an INTEGER, so
+// a position beyond 32 bits is Invalid (it was an internal error on
+// PostgreSQL); the limits themselves are stored.
+func TestCategoryPositionRange(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		svc := newService(db)
+		ctx := context.Background()
+		for _, pos := range []int{math.MaxInt32 + 1, math.MinInt32 - 1, 3_000_000_000} {
+			_, err := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Far", Position: pos})
+			e, isApp := err.(*apperr.Error)
+			if !isApp || e.Code != apperr.Invalid || !slices.ContainsFunc(e.Fields, func(f apperr.FieldError) bool { return f.Field == "position" }) {
+				t.Fatalf("position %d: %v, want Invalid naming position", pos, err)
+			}
+		}
+		for _, pos := range []int{math.MaxInt32, math.MinInt32} {
+			if _, err := svc.CreateCategory(ctx, catalog.CategoryInput{Name: fmt.Sprint("At ", pos), Position: pos}); err != nil {
+				t.Fatalf("position %d: %v", pos, err)
+			}
+		}
+		cats, err := svc.Categories(ctx)
+		if err != nil || len(cats) != 2 || cats[0].Position != math.MinInt32 || cats[1].Position != math.MaxInt32 {
+			t.Fatalf("categories = %+v, %v", cats, err)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"context"
 	"fmt"
@@ -188,7 +189,10 @@ func (s *Sandbox) SignWebhook(payload []byte, t time.Time) string {
 }
 
 // ParseWebhook implements Provider. The payload is
-// {"id","type","data":{"payment_ref","amount","refund_ref"}}.
+// {"id","type","data":{"payment_ref","amount","refund_ref"}}. A missing,
+// malformed, wrong or stale signature is Invalid (naming the signature
+// header); so is a signed body that is not valid UTF-8 or not such an event
+// (naming "body").
 func (s *Sandbox) ParseWebhook(payload []byte, header http.Header) (WebhookEvent, error) {
 	bad := func(msg string) (WebhookEvent, error) { return WebhookEvent{}, apperr.Field(SignatureHeader, msg) }
 	var (
@@ -212,6 +216,11 @@ func (s *Sandbox) ParseWebhook(payload []byte, header http.Header) (WebhookEvent
 	}
 	if age := s.now().Sub(time.Unix(t, 0)); age > webhookTolerance || age < -webhookTolerance {
 		return bad("signature timestamp is outside the 5 minute tolerance")
+	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD silently; a
+	// provider never sends it, so a body that holds some is refused.
+	if !utf8.Valid(payload) {
+		return WebhookEvent{}, apperr.Field("body", "must be valid UTF-8")
 	}
 	var body struct {
 		ID   string `json:"id"`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
@@ -14,7 +16,10 @@ import (
 // HandleWebhook verifies and applies a provider notification, once: a
 // redelivered event id is acknowledged and ignored. Events about payments
 // Mercato does not know are acknowledged too (the provider would otherwise
-// retry them forever). A bad signature is an Invalid error. A change the
+// retry them forever). A bad signature is an Invalid error, and so is a
+// correctly signed event whose id, type, payment or refund reference holds a
+// NUL byte or invalid UTF-8 (refused before any SQL: PostgreSQL cannot store
+// them). A change the
 // provider made on its side (a capture, a cancellation, a refund) is recorded
 // on the payment and announced with AtProvider set (payment.captured,
 // payment.cancelled, payment.refunded), in the same transaction; the order
@@ -22,6 +27,9 @@ import (
 func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http.Header) error {
 	ev, err := s.provider.ParseWebhook(payload, header)
 	if err != nil {
+		return err
+	}
+	if err := ev.validate(); err != nil {
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
@@ -46,6 +54,18 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http
 		}
 		return nil // a type we do not act on
 	})
+}
+
+// validate refuses text no database column can hold: a NUL byte or invalid
+// UTF-8 (PostgreSQL rejects both). The error names the payload's field.
+func (ev WebhookEvent) validate() error {
+	var v apperr.Validator
+	for _, f := range []struct{ name, val string }{
+		{"id", ev.ID}, {"type", ev.Type}, {"data.payment_ref", ev.ProviderRef}, {"data.refund_ref", ev.RefundRef},
+	} {
+		v.Check(utf8.ValidString(f.val) && !strings.ContainsRune(f.val, 0), f.name, "must be valid UTF-8 without NUL bytes")
+	}
+	return v.Err()
 }
 
 func (s *Service) webhookCaptured(ctx context.Context, tx *sqldb.Tx, p Payment) error {
