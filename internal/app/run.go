@@ -176,15 +176,8 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 	defer a.Close()
 	if cfg.Demo {
-		n, err := a.Catalog.CountProducts(ctx)
-		if err != nil {
+		if err := a.seedDemoIfEmpty(ctx, stderr); err != nil {
 			return err
-		}
-		if n == 0 {
-			log.Info("empty catalog: loading the demo catalog (MERCATO_DEMO=false to skip)")
-			if _, err := demo.Seed(ctx, a.Catalog, a.Blob, cfg.Currency, stderr); err != nil {
-				return fmt.Errorf("seed demo catalog: %w", err)
-			}
 		}
 	}
 	// The outbox relay and periodic jobs outlive the signal until HTTP has
@@ -228,4 +221,24 @@ func displayAddr(addr net.Addr) string {
 		}
 	}
 	return addr.String()
+}
+
+// seedDemoIfEmpty loads the demo catalog when the catalog is empty. It holds
+// the seeding lock while it looks and loads, so that instances starting
+// together on one empty database seed it once (the others find it full).
+func (a *App) seedDemoIfEmpty(ctx context.Context, progress io.Writer) error {
+	return a.DB.WithLock(ctx, "mercato-demo-seed", func() error {
+		n, err := a.Catalog.CountProducts(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		a.Log.Info("empty catalog: loading the demo catalog (MERCATO_DEMO=false to skip)")
+		if _, err := demo.Seed(ctx, a.Catalog, a.Blob, a.Config.Currency, progress); err != nil {
+			return fmt.Errorf("seed demo catalog: %w", err)
+		}
+		return nil
+	})
 }

@@ -76,20 +76,39 @@ func (m Migrations) load(d Dialect) ([]migration, error) {
 // own transaction. On PostgreSQL an advisory lock keeps instances that start
 // together from migrating twice. It returns the names of what it applied.
 func (db *DB) Migrate(ctx context.Context, sets ...Migrations) ([]string, error) {
-	if db.dialect == Postgres {
-		conn, err := db.w.Conn(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("migrate: %w", err)
-		}
-		defer conn.Close()
-		h := fnv.New32a()
-		h.Write([]byte("mercato-migrate"))
-		key := int64(h.Sum32())
-		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-			return nil, fmt.Errorf("migrate: lock: %w", err)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	var applied []string
+	err := db.WithLock(ctx, "mercato-migrate", func() error {
+		var err error
+		applied, err = db.migrate(ctx, sets)
+		return err
+	})
+	return applied, err
+}
+
+// WithLock runs fn while holding the lock called name: on PostgreSQL a
+// session advisory lock, so that instances sharing the database run fn one
+// at a time (starting together, they would otherwise both migrate, or both
+// seed); on SQLite, whose file one process serves, fn just runs.
+func (db *DB) WithLock(ctx context.Context, name string, fn func() error) error {
+	if db.dialect != Postgres {
+		return fn()
 	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	defer conn.Close()
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	key := int64(h.Sum32())
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	return fn()
+}
+
+func (db *DB) migrate(ctx context.Context, sets []Migrations) ([]string, error) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		module TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
 		applied_at TIMESTAMP NOT NULL, PRIMARY KEY (module, version))`); err != nil {
