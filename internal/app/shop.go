@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 
@@ -57,7 +58,10 @@ func (a *App) wireShop() {
 func (a *App) allowCheckout(r *http.Request) error {
 	ip := customer.ClientIPFrom(r.Context())
 	if ip == "" {
-		ip = r.RemoteAddr
+		ip = r.RemoteAddr // without customer.Authenticate in front: the address, not the port
+		if host, _, err := net.SplitHostPort(ip); err == nil {
+			ip = host
+		}
 	}
 	if ok, retry := a.checkoutLimit.Allow("checkout:" + ip); !ok {
 		return ratelimit.Exceeded("too many checkout attempts from this address; try again shortly", retry)
