@@ -2,7 +2,7 @@
 GO ?= go
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: run build test test-short vet fmt bench
+.PHONY: run build test test-short vet fmt bench fuzz
 
 run: ## run the shop on the embedded default (SQLite in ./mercato-data)
 	$(GO) run ./cmd/mercato
@@ -26,3 +26,11 @@ test-short:
 
 bench:
 	MERCATO_TEST_POSTGRES_URL="$${MERCATO_TEST_POSTGRES_URL-$(PG_URL)}" $(GO) test -run '^$$' -bench . -benchmem ./...
+
+## Fuzz every fuzz target for FUZZTIME each (their seed corpora also run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' internal | xargs grep -ho '^func Fuzz[A-Za-z0-9_]*' | sed 's/func //' | sort -u); do \
+	  pkg=$$(dirname $$(grep -rl --include='*_test.go' "^func $$t(" internal | head -1)); \
+	  echo "== $$t ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
