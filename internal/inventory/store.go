@@ -119,14 +119,11 @@ func (st store) updateSettings(ctx context.Context, tx *sqldb.Tx, l Level, now t
 
 // affected reports whether a conditional statement changed a row.
 func affected(res sql.Result, err error, what string) (bool, error) {
+	ok, err := sqldb.Changed(res, err)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", what, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", what, err)
-	}
-	return n > 0, nil
+	return ok, nil
 }
 
 // setOnHand sets l's on_hand to onHand unless that is below what is

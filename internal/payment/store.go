@@ -82,34 +82,26 @@ func (s store) list(ctx context.Context, what, where string, args ...any) ([]Pay
 // attachOrder links an authorized or captured payment to its order; false
 // when the payment is in no such state (or unknown).
 func (s store) attachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string, at time.Time) (bool, error) {
-	return changed(tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured')`, orderID, at, paymentID))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured')`, orderID, at, paymentID))
 }
 
 // markCaptured moves an authorized payment to captured (its whole amount);
 // false when it was not authorized any more.
 func (s store) markCaptured(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
-	return changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'captured', captured_amount = amount, updated_at = ? WHERE id = ? AND status = 'authorized'`, at, id))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'captured', captured_amount = amount, updated_at = ? WHERE id = ? AND status = 'authorized'`, at, id))
 }
 
 // markVoided moves an authorized payment to voided; false when it was not
 // authorized any more.
 func (s store) markVoided(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
-	return changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status = 'authorized'`, at, id))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status = 'authorized'`, at, id))
 }
 
 // addRefunded adds amount to a payment's refunded amount and sets status,
 // unless less than amount is left to refund (then false).
 func (s store) addRefunded(ctx context.Context, tx *sqldb.Tx, id string, amount int64, status string, at time.Time) (bool, error) {
-	return changed(tx.ExecContext(ctx, `UPDATE payment_payments SET refunded_amount = refunded_amount + ?, status = ?, updated_at = ?
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET refunded_amount = refunded_amount + ?, status = ?, updated_at = ?
 		WHERE id = ? AND captured_amount - refunded_amount >= ?`, amount, status, at, id, amount))
-}
-
-func changed(res sql.Result, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
 }
 
 // refund is a row of payment_refunds.
@@ -166,7 +158,7 @@ func (s store) pendingRefunds(ctx context.Context, limit int) ([]string, error) 
 // recordWebhook remembers a provider event; false when it was recorded
 // before (a redelivery).
 func (s store) recordWebhook(ctx context.Context, tx *sqldb.Tx, id, provider, typ string, at time.Time) (bool, error) {
-	ok, err := changed(tx.ExecContext(ctx, `INSERT INTO payment_webhook_events (id, provider, type, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	ok, err := sqldb.Changed(tx.ExecContext(ctx, `INSERT INTO payment_webhook_events (id, provider, type, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		id, provider, typ, at))
 	if err != nil {
 		return false, fmt.Errorf("record webhook %s: %w", id, err)

@@ -60,3 +60,14 @@ func Collect[T any](rows *sql.Rows, what string, scan func(Scanner) (T, error)) 
 	}
 	return out, nil
 }
+
+// Changed reports whether a statement changed any row, passing on its
+// error: ok, err := sqldb.Changed(tx.ExecContext(ctx, `UPDATE … WHERE …`)).
+// A conditional update that matched nothing is (false, nil).
+func Changed(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
