@@ -8,7 +8,9 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/ui"
@@ -39,6 +41,9 @@ type Config struct {
 
 	CaptureOnFulfilment bool   // MERCATO_PAYMENT_CAPTURE=fulfilment: authorize at checkout, capture at the first fulfilment (default: capture at checkout)
 	paymentCapture      string // the raw MERCATO_PAYMENT_CAPTURE, checked by validate
+
+	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
+	checkoutTimeout string
 }
 
 func defaultConfig(getenv func(string) string) Config {
@@ -69,6 +74,7 @@ func defaultConfig(getenv func(string) string) Config {
 		CaptureOnFulfilment: getenv("MERCATO_PAYMENT_CAPTURE") == "fulfilment",
 		paymentCapture:      env("MERCATO_PAYMENT_CAPTURE", "checkout"),
 		trustedProxies:      getenv("MERCATO_TRUSTED_PROXIES"),
+		checkoutTimeout:     env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
 	}
 }
 
@@ -78,6 +84,16 @@ func (c *Config) bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder for SQLite and uploads (env MERCATO_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "empty for SQLite in the data folder, or postgres://... (env MERCATO_DATABASE_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env MERCATO_LOG_LEVEL)")
+}
+
+// parseCheckoutTimeout reads MERCATO_CHECKOUT_TIMEOUT ("20s").
+func (c *Config) parseCheckoutTimeout() error {
+	d, err := time.ParseDuration(c.checkoutTimeout)
+	if err != nil || d < time.Second || d > 5*time.Minute {
+		return fmt.Errorf("MERCATO_CHECKOUT_TIMEOUT %q: want a duration between 1s and 5m such as 20s", c.checkoutTimeout)
+	}
+	c.CheckoutTimeout = d
+	return nil
 }
 
 // parseProxies reads MERCATO_TRUSTED_PROXIES ("10.0.0.0/8, 127.0.0.1/32").

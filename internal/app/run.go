@@ -45,6 +45,9 @@ Configuration (flags override the environment):
   MERCATO_PAYMENT_CAPTURE
                         checkout: capture payment when the order is placed (default);
                         fulfilment: authorize at checkout, capture at the first fulfilment
+  MERCATO_CHECKOUT_TIMEOUT
+                        how long one checkout attempt may run, payment provider calls included
+                        (default 20s); a retry takes over from a crashed attempt after 1.5 times this
   MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
   MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)
@@ -149,6 +152,9 @@ func parse(fs *flag.FlagSet, args []string, cfg *Config) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := cfg.parseProxies(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseCheckoutTimeout(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return nil

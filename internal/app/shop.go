@@ -18,29 +18,43 @@ import (
 	"github.com/mercato-shop/mercato/internal/tax"
 )
 
-// Checkout rate limit per client address, and how often the reconciler runs.
+// Checkout rate limit per client address, and how long a payment that no
+// order claimed waits for the shopper's retry (which uses it) before the
+// reconciler voids or refunds it.
 const (
 	checkoutsPerMinute = 30
-	reconcileEvery     = 30 * time.Second
-	// orphanAge must exceed the longest checkout: a payment without an
-	// order that is older than this is undone by the reconciler.
-	orphanAge = 20 * time.Minute
+	orphanAge          = 15 * time.Minute
 )
+
+// reconcileEvery is how often the checkout reconciler and the refund sender
+// run: often enough that a crashed attempt's reservations are released soon
+// after its key's lock runs out (1.5 checkout timeouts).
+func reconcileEvery(checkoutTimeout time.Duration) time.Duration {
+	if checkoutTimeout <= 0 {
+		checkoutTimeout = checkout.DefaultAttemptTimeout
+	}
+	return min(max(checkoutTimeout/2, 500*time.Millisecond), 15*time.Second)
+}
 
 // wireShop builds the buying path: payments, orders, carts and checkout,
 // and subscribes orders to the payment events (wireEvents made the bus).
 func (a *App) wireShop() {
-	a.Payments = payment.NewService(a.DB, payment.NewSandbox())
+	// The sandbox keeps its books in the database, as a real provider keeps
+	// them on its side: a payment replayed after a crash is answered as the
+	// first time, never charged again.
+	a.Payments = payment.NewService(a.DB, payment.NewSandbox(payment.WithSandboxLedger(a.DB)))
 	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log)
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
-		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment})
+		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout})
 	a.checkoutLimit = ratelimit.NewMemory(checkoutsPerMinute, time.Minute)
-	a.Every(reconcileEvery, "checkout-reconcile", func(ctx context.Context) error {
-		released, cancelled, err := a.Checkout.Reconcile(ctx, orphanAge)
-		if released > 0 || cancelled > 0 {
-			a.Log.Info("checkout reconciler", "expired_reservations_released", released, "orphan_payments_undone", cancelled)
+	every := reconcileEvery(a.Config.CheckoutTimeout)
+	a.Every(every, "checkout-reconcile", func(ctx context.Context) error {
+		r, err := a.Checkout.Reconcile(ctx, orphanAge)
+		if r.Any() {
+			a.Log.Info("checkout reconciler", "dead_attempts_settled", r.Settled, "payments_resolved", r.Resolved,
+				"orphan_payments_undone", r.Cancelled, "expired_reservations_released", r.Released)
 		}
 		if err != nil {
 			return err
@@ -48,7 +62,7 @@ func (a *App) wireShop() {
 		_, err = a.Checkout.PurgeRequests(ctx, 24*time.Hour)
 		return err
 	})
-	a.Every(reconcileEvery, "payment-refunds", func(ctx context.Context) error {
+	a.Every(every, "payment-refunds", func(ctx context.Context) error {
 		_, err := a.Payments.SendPendingRefunds(ctx)
 		return err
 	})

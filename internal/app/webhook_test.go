@@ -139,7 +139,7 @@ func TestCompensationRefundIsCountedNowhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := api.app.Payments.Cancel(ctx, dead.ID, "no order was created for this payment"); err != nil {
+		if _, err := api.app.Payments.Cancel(ctx, dead.ID, "no order was created for this payment"); err != nil {
 			t.Fatal(err)
 		}
 		drainOutbox(t, api.app)

@@ -46,8 +46,11 @@ type Stock interface {
 type Payments interface {
 	Pay(ctx context.Context, reference string, amount money.Money, method string, capture bool) (payment.Payment, error)
 	AttachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string) error
-	Cancel(ctx context.Context, paymentID, reason string) error
+	Cancel(ctx context.Context, paymentID, reason string) (bool, error)
 	Orphans(ctx context.Context, age time.Duration) ([]payment.Payment, error)
+	ForReference(ctx context.Context, reference string) ([]payment.Payment, error)
+	Resolve(ctx context.Context, paymentID string) (payment.Payment, error)
+	Unresolved(ctx context.Context, before time.Time, limit int) ([]payment.Payment, error)
 }
 
 // Orders is what checkout needs of the order module.
@@ -75,6 +78,11 @@ type Options struct {
 	// parcel is fulfilled; the default captures at checkout.
 	CaptureOnFulfilment bool
 	// ReservationTTL is how long stock stays reserved for a checkout that
-	// does not finish (default 15 minutes).
+	// does not finish (default 15 minutes); a backstop: the reconciler
+	// releases a dead attempt's reservations once its key's lock runs out.
 	ReservationTTL time.Duration
+	// AttemptTimeout bounds one checkout attempt, provider calls included
+	// (DefaultAttemptTimeout when zero). An attempt's key stays locked for
+	// 1.5 times this; a retry after that takes over from a dead attempt.
+	AttemptTimeout time.Duration
 }

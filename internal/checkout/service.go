@@ -41,13 +41,22 @@ func NewService(db *sqldb.DB, carts Carts, stock Stock, payments Payments, order
 	if opt.ReservationTTL == 0 {
 		opt.ReservationTTL = 15 * time.Minute
 	}
+	if opt.AttemptTimeout <= 0 {
+		opt.AttemptTimeout = DefaultAttemptTimeout
+	}
 	return &Service{db: db, requests: store{db: db}, carts: carts, stock: stock, payments: payments, orders: orders, log: log, opt: opt,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
-// lockFor is how long one attempt owns its idempotency key; a crashed
-// attempt's key can be taken over after this.
-const lockFor = 2 * time.Minute
+// DefaultAttemptTimeout bounds one checkout attempt: the provider calls
+// and the database work of an attempt all end by then.
+const DefaultAttemptTimeout = 20 * time.Second
+
+// lockFor is how long one attempt owns its idempotency key: half as long
+// again as an attempt may run, so that a live attempt (its clock skewed a
+// little from the other instances') has always ended when a retry or the
+// reconciler takes the key over, and never runs beside its successor.
+func (s *Service) lockFor() time.Duration { return s.opt.AttemptTimeout * 3 / 2 }
 
 // validate normalises the input (the e-mail defaults to the signed-in
 // customer's) and returns an Invalid error naming every bad field.
@@ -144,27 +153,32 @@ func (s *Service) checkout(ctx context.Context, cartID, key string, body []byte,
 		return answer{}, err
 	}
 	sum := sha256.Sum256(body)
-	orderID, replay, err := s.begin(ctx, cartID, key, hex.EncodeToString(sum[:]))
+	att, replay, err := s.begin(ctx, cartID, key, hex.EncodeToString(sum[:]))
 	if err != nil {
 		return answer{}, err
 	}
 	if replay != nil {
 		return *replay, nil
 	}
+	// The attempt ends within its timeout, well before its lock does (see
+	// lockFor); what it must still record after that (an answer, a
+	// compensation) runs without the deadline, fenced by the attempt.
+	ctx, cancel := context.WithTimeout(ctx, s.opt.AttemptTimeout)
+	defer cancel()
 	q, err := s.prepare(ctx, cartID, in)
-	if c := apperr.CodeOf(err); err != nil && (c == apperr.Invalid || c == apperr.NotFound) {
-		s.forget(ctx, cartID, key, orderID) // nothing was reserved or paid
+	if c := apperr.CodeOf(err); err != nil && (c == apperr.Invalid || c == apperr.NotFound) && att.n == 1 {
+		s.forget(ctx, att) // nothing was reserved or paid
 		return answer{}, err
 	}
 	var a answer
 	if err == nil {
-		a, err = s.run(ctx, cartID, key, orderID, in, q)
+		a, err = s.run(ctx, att, in, q)
 	}
 	if err == nil {
 		return a, nil
 	}
 	if apperr.CodeOf(err) == apperr.Internal {
-		s.unlock(ctx, cartID, key, orderID) // let a retry run again
+		s.unlock(ctx, att) // let a retry run again
 		return answer{}, err
 	}
 	if errors.Is(err, errSuperseded) {
@@ -174,51 +188,48 @@ func (s *Service) checkout(ctx context.Context, cartID, key string, body []byte,
 	if rerr != nil {
 		return answer{}, rerr
 	}
-	if rerr := s.finish(ctx, nil, cartID, key, orderID, rec); rerr != nil {
+	if rerr := s.finish(context.WithoutCancel(ctx), nil, att, rec); rerr != nil {
 		return answer{}, rerr
 	}
 	return rec.answer()
 }
 
-// begin claims the idempotency key. It returns the order id to use, or the
+// begin claims the idempotency key. It returns the attempt to run, or the
 // stored answer to replay.
-func (s *Service) begin(ctx context.Context, cartID, key, hash string) (string, *answer, error) {
+func (s *Service) begin(ctx context.Context, cartID, key, hash string) (attempt, *answer, error) {
 	now := s.now()
 	orderID := ids.New()
-	ok, err := s.requests.claim(ctx, cartID, key, hash, orderID, now, now.Add(lockFor))
+	ok, err := s.requests.claim(ctx, cartID, key, hash, orderID, now, now.Add(s.lockFor()))
 	if err != nil || ok {
-		return orderID, nil, err
+		return attempt{cartID: cartID, key: key, orderID: orderID, n: 1}, nil, err
 	}
 	r, err := s.requests.get(ctx, cartID, key)
 	if isNoRows(err) {
-		return "", nil, errInProgress // claimed and forgotten meanwhile
+		return attempt{}, nil, errInProgress // claimed and forgotten meanwhile
 	}
 	if err != nil {
-		return "", nil, err
+		return attempt{}, nil, err
 	}
 	if r.hash != hash {
-		return "", nil, &apperr.Error{Code: apperr.Unprocessable, Message: "this Idempotency-Key was used with a different request body",
+		return attempt{}, nil, &apperr.Error{Code: apperr.Unprocessable, Message: "this Idempotency-Key was used with a different request body",
 			Fields: []apperr.FieldError{{Field: "Idempotency-Key", Message: "already used for another request; use a new key"}}}
 	}
 	if r.done {
 		a, err := r.answer()
 		if err != nil {
-			return "", nil, fmt.Errorf("replay checkout %s: %w", r.orderID, err)
+			return attempt{}, nil, fmt.Errorf("replay checkout %s: %w", r.orderID, err)
 		}
-		return "", &a, nil
+		return attempt{}, &a, nil
 	}
-	// In progress: wait for a running attempt, or take over a stale one (it
-	// crashed, or failed with a 5xx) under a new order id. What the stale
-	// attempt reserved then expires, and a payment it took is an orphan the
-	// reconciler undoes, because no order ever gets its reference. Reusing
-	// the id would commit the stale reservations with the new ones, and the
-	// new order would hide the stale payment from the reconciler (a double
-	// charge).
-	orderID = ids.New()
-	if ok, err := s.requests.takeOver(ctx, cartID, key, orderID, now, now.Add(lockFor)); err != nil || ok {
-		return orderID, nil, err
+	// In progress: wait for a running attempt, or take over from a dead
+	// one (it crashed, or failed with a 5xx) under the same order id. The
+	// new attempt first settles what the dead ones left under that id (run
+	// calls settlePrior): it releases their reservations and uses a payment
+	// they took instead of paying again.
+	if ok, err := s.requests.takeOver(ctx, cartID, key, r.attempt, now, now.Add(s.lockFor())); err != nil || ok {
+		return attempt{cartID: cartID, key: key, orderID: r.orderID, n: r.attempt + 1}, nil, err
 	}
-	return "", nil, errInProgress
+	return attempt{}, nil, errInProgress
 }
 
 // answer is the stored answer of a done request.
@@ -245,14 +256,14 @@ var errInProgress = apperr.Conflictf("a checkout with this Idempotency-Key is in
 var errSuperseded = apperr.Conflictf("this checkout attempt was superseded by a retry with the same Idempotency-Key; retry to see its answer")
 
 // finish stores the outcome under the key, in tx when it is not nil, fenced
-// by the attempt's order id: only the attempt that holds the key (the latest
-// to claim it) may; any other gets errSuperseded.
-func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key, orderID string, rec record) error {
+// by the attempt number: only the attempt that holds the key (the latest to
+// claim it) may; any other gets errSuperseded.
+func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, att attempt, rec record) error {
 	outcome, err := rec.encode()
 	if err != nil {
 		return fmt.Errorf("store checkout outcome: %w", err)
 	}
-	ok, err := s.requests.finish(ctx, tx, cartID, key, orderID, outcome, s.now())
+	ok, err := s.requests.finish(ctx, tx, att, outcome, s.now())
 	if err != nil {
 		return err
 	}
@@ -265,17 +276,17 @@ func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key, orderID
 // forget drops the claim on a key whose attempt did nothing, so that the
 // key can be used again with another body. Should it fail, the claim
 // expires after lockFor.
-func (s *Service) forget(ctx context.Context, cartID, key, orderID string) {
-	if err := s.requests.forget(context.WithoutCancel(ctx), cartID, key, orderID); err != nil {
-		s.log.WarnContext(ctx, "the key stays claimed until its lock expires", "cart_id", cartID, "err", err)
+func (s *Service) forget(ctx context.Context, att attempt) {
+	if err := s.requests.forget(context.WithoutCancel(ctx), att); err != nil {
+		s.log.WarnContext(ctx, "the key stays claimed until its lock expires", "order_id", att.orderID, "err", err)
 	}
 }
 
-// unlock lets a retry take the key over at once. Should it fail, the claim
-// expires after lockFor.
-func (s *Service) unlock(ctx context.Context, cartID, key, orderID string) {
-	if err := s.requests.unlock(context.WithoutCancel(ctx), cartID, key, orderID, s.now().Add(-time.Second)); err != nil {
-		s.log.WarnContext(ctx, "the key stays locked until its lock expires", "cart_id", cartID, "err", err)
+// unlock lets a retry take the key over at once (it settles what this
+// attempt left). Should it fail, the claim expires after lockFor.
+func (s *Service) unlock(ctx context.Context, att attempt) {
+	if err := s.requests.unlock(context.WithoutCancel(ctx), att, s.now().Add(-time.Second), false); err != nil {
+		s.log.WarnContext(ctx, "the key stays locked until its lock expires", "order_id", att.orderID, "err", err)
 	}
 }
 
@@ -326,10 +337,20 @@ func (s *Service) prepare(ctx context.Context, cartID string, in Input) (cart.Qu
 	return q, nil
 }
 
-// run is one checkout attempt under an order id fixed by the idempotency
-// key, for a cart that prepare priced and checked.
-func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in Input, q cart.Quote) (answer, error) {
+// run is one checkout attempt for a cart that prepare priced and checked.
+// An attempt after the first settles what the earlier ones left first, and
+// uses a payment one of them took instead of paying again.
+func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) (answer, error) {
 	c := q.Cart
+	orderID := att.orderID
+	var prior *payment.Payment
+	if att.n > 1 {
+		p, err := s.settlePrior(ctx, orderID)
+		if err != nil {
+			return answer{}, err
+		}
+		prior = p
+	}
 	lines := make([]inventory.Line, len(c.Items))
 	for i, it := range c.Items {
 		lines[i] = inventory.Line{VariantID: it.VariantID, Quantity: it.Quantity}
@@ -338,15 +359,29 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 	// checkouts of the same items in another order cannot deadlock.
 	slices.SortFunc(lines, func(a, b inventory.Line) int { return strings.Compare(a.VariantID, b.VariantID) })
 	if _, err := s.stock.Reserve(ctx, orderID, lines, s.opt.ReservationTTL); err != nil {
-		return answer{}, err
-	}
-	capture := !s.opt.CaptureOnFulfilment
-	pay, err := s.payments.Pay(ctx, orderID, c.Totals.Total, in.PaymentMethod, capture)
-	if err != nil {
-		if rerr := s.stock.Release(context.WithoutCancel(ctx), nil, orderID, "payment failed"); rerr != nil {
-			s.log.ErrorContext(ctx, "release stock after failed payment", "order_id", orderID, "err", rerr)
+		if prior != nil {
+			if cerr := s.cancelPayment(ctx, *prior, "the checkout was refused"); cerr != nil {
+				return answer{}, cerr
+			}
 		}
 		return answer{}, err
+	}
+	var pay payment.Payment
+	if prior != nil && prior.Amount == c.Totals.Total {
+		pay = *prior // what a crashed attempt paid: never charge twice
+	} else {
+		if prior != nil {
+			if err := s.cancelPayment(ctx, *prior, "the order total changed before the checkout was retried"); err != nil {
+				s.releaseStock(ctx, orderID, "checkout failed")
+				return answer{}, err
+			}
+		}
+		var err error
+		pay, err = s.payments.Pay(ctx, orderID, c.Totals.Total, in.PaymentMethod, !s.opt.CaptureOnFulfilment)
+		if err != nil {
+			s.releaseStock(ctx, orderID, "payment failed")
+			return answer{}, err
+		}
 	}
 
 	customerID := ""
@@ -360,13 +395,13 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 	}
 	t := c.Totals
 	var a answer
-	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		o, err := s.orders.Create(ctx, tx, order.NewOrder{
 			ID: orderID, CustomerID: customerID, Email: in.Email, Currency: c.Currency, Items: items,
 			Totals:      order.Totals{Subtotal: t.Subtotal, Discount: t.Discount, Shipping: t.Shipping, Tax: t.Tax, Total: t.Total},
 			TaxIncluded: c.TaxIncluded, ShippingAddress: in.ShippingAddress,
 			ShippingMethod: order.ShippingMethod{ID: q.Method.ID, Name: q.Method.Name, Price: q.Method.Price},
-			PaymentID:      pay.ID, Captured: capture, CartID: cartID,
+			PaymentID:      pay.ID, Captured: pay.Status == payment.StatusCaptured, CartID: c.ID,
 		})
 		if err != nil {
 			return fmt.Errorf("create order: %w", err)
@@ -374,7 +409,7 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 		if err := s.payments.AttachOrder(ctx, tx, pay.ID, orderID); err != nil {
 			return err
 		}
-		if err := s.carts.MarkConverted(ctx, tx, cartID, orderID); err != nil {
+		if err := s.carts.MarkConverted(ctx, tx, c.ID, orderID); err != nil {
 			return err
 		}
 		if customerID != "" {
@@ -384,7 +419,7 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 		if err != nil {
 			return err
 		}
-		if err := s.finish(ctx, tx, cartID, idemKey, orderID, rec); err != nil {
+		if err := s.finish(ctx, tx, att, rec); err != nil {
 			return err
 		}
 		a = answer{order: o, doc: rec.Order}
@@ -397,14 +432,14 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 	})
 	if err != nil {
 		// The order did not commit: give the money and the stock back.
-		bg := context.WithoutCancel(ctx)
-		if cerr := s.payments.Cancel(bg, pay.ID, "checkout could not complete"); cerr != nil {
+		if cerr := s.cancelPayment(ctx, pay, "checkout could not complete"); cerr != nil {
 			s.log.ErrorContext(ctx, "compensate payment; the reconciler will retry", "payment_id", pay.ID, "err", cerr)
 		}
-		if rerr := s.stock.Release(bg, nil, orderID, "checkout failed"); rerr != nil {
-			s.log.ErrorContext(ctx, "release stock after failed checkout", "order_id", orderID, "err", rerr)
-		}
+		s.releaseStock(ctx, orderID, "checkout failed")
 		if apperr.CodeOf(err) == apperr.Internal {
+			if s.superseded(ctx, att) {
+				return answer{}, errSuperseded // its successor's order was in the way
+			}
 			return answer{}, fmt.Errorf("checkout %s: %w", orderID, err)
 		}
 		return answer{}, err
@@ -412,40 +447,183 @@ func (s *Service) run(ctx context.Context, cartID, idemKey, orderID string, in I
 	return a, nil
 }
 
-// Reconcile releases expired reservations and undoes payments that no order
-// claimed (what a crash between payment and order commit leaves behind).
-// It runs periodically; age must exceed the longest checkout.
-func (s *Service) Reconcile(ctx context.Context, age time.Duration) (released, cancelled int, err error) {
-	released, err = s.stock.ReleaseExpired(ctx)
-	if err != nil {
-		return 0, 0, err
+// superseded reports whether another attempt took the key over from att.
+func (s *Service) superseded(ctx context.Context, att attempt) bool {
+	r, err := s.requests.get(context.WithoutCancel(ctx), att.cartID, att.key)
+	return err == nil && r.attempt != att.n
+}
+
+// settlePrior settles what the earlier attempts under orderID left (they
+// are dead: their lock ran out, or they failed): it releases their stock
+// reservations and learns the outcome of payments whose answer they never
+// recorded. It returns the successful payment no order claimed, for this
+// attempt to use; should there be more than one, it undoes the others.
+func (s *Service) settlePrior(ctx context.Context, orderID string) (*payment.Payment, error) {
+	if err := s.stock.Release(ctx, nil, orderID, "checkout retried"); err != nil {
+		return nil, fmt.Errorf("release the stock of an earlier attempt: %w", err)
 	}
-	orphans, err := s.payments.Orphans(ctx, age)
+	ps, err := s.payments.ForReference(ctx, orderID)
 	if err != nil {
-		return released, 0, err
+		return nil, err
 	}
-	for _, p := range orphans {
-		exists, err := s.orders.Exists(ctx, p.Reference)
-		if err != nil {
-			return released, cancelled, err
+	var use *payment.Payment
+	for _, p := range ps {
+		if p.Unresolved() {
+			if p, err = s.payments.Resolve(ctx, p.ID); err != nil {
+				return nil, internal("resolve the payment of an earlier attempt", err)
+			}
 		}
-		if exists {
+		if !p.Succeeded() || p.OrderID != "" {
 			continue
 		}
-		if err := s.payments.Cancel(ctx, p.ID, "no order was created for this payment"); err != nil {
-			return released, cancelled, fmt.Errorf("cancel orphan payment %s: %w", p.ID, err)
+		if use == nil {
+			use = &p
+			continue
 		}
-		if err := s.stock.Release(ctx, nil, p.Reference, "checkout abandoned"); err != nil {
-			return released, cancelled, err
+		if err := s.cancelPayment(ctx, p, "a retry of the checkout used an earlier payment"); err != nil {
+			return nil, err
 		}
-		cancelled++
 	}
-	return released, cancelled, nil
+	return use, nil
+}
+
+// cancelPayment undoes a payment no order claimed; a failure is internal
+// (the reconciler undoes it later).
+func (s *Service) cancelPayment(ctx context.Context, p payment.Payment, reason string) error {
+	if _, err := s.payments.Cancel(context.WithoutCancel(ctx), p.ID, reason); err != nil {
+		return internal("undo payment "+p.ID, err)
+	}
+	return nil
+}
+
+// releaseStock gives back the reservations of a failed attempt; should it
+// fail, the reconciler does it when the attempt's lock has run out.
+func (s *Service) releaseStock(ctx context.Context, orderID, reason string) {
+	if err := s.stock.Release(context.WithoutCancel(ctx), nil, orderID, reason); err != nil {
+		s.log.ErrorContext(ctx, "release stock after failed checkout", "order_id", orderID, "err", err)
+	}
+}
+
+// internal makes err an internal error whatever its code: a refusal of a
+// step of the checkout machinery must not be stored as the checkout's answer.
+func internal(what string, err error) error {
+	if apperr.CodeOf(err) == apperr.Internal {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %s", what, err)
+}
+
+// Reconciled counts what one Reconcile run did.
+type Reconciled struct {
+	Released  int // references whose expired reservations were released
+	Settled   int // dead checkout attempts settled: stock released, payments resolved
+	Resolved  int // payments whose unknown outcome was learnt from the provider
+	Cancelled int // successful payments no order claimed, voided or refunded
+}
+
+// Any reports whether the run did anything.
+func (r Reconciled) Any() bool { return r != Reconciled{} }
+
+// Reconcile cleans up after checkouts that did not finish; it runs
+// periodically (and its steps are safe to run on several instances at
+// once):
+//   - a dead attempt (its lock ran out, nobody settled it) is settled under
+//     the key, so that no retry runs meanwhile: its reservations are
+//     released at once, and its payments' unknown outcomes are asked of the
+//     provider; the shopper's retry then uses a payment it took;
+//   - every other payment whose outcome is unknown is resolved the same way;
+//   - a successful payment that no order claimed within orphanAge (the
+//     shopper did not retry) is voided or refunded;
+//   - reservations past their expiry are released (a backstop).
+func (s *Service) Reconcile(ctx context.Context, orphanAge time.Duration) (Reconciled, error) {
+	var (
+		r    Reconciled
+		errs []error
+	)
+	stale, err := s.requests.stale(ctx, s.now(), 100)
+	errs = append(errs, err)
+	for _, req := range stale {
+		resolved, ok, err := s.settleDead(ctx, req)
+		r.Resolved += resolved
+		if ok {
+			r.Settled++
+		}
+		errs = append(errs, err)
+	}
+	unresolved, err := s.payments.Unresolved(ctx, s.now().Add(-s.lockFor()), 100)
+	errs = append(errs, err)
+	for _, p := range unresolved {
+		if _, err := s.payments.Resolve(ctx, p.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r.Resolved++
+	}
+	orphans, err := s.payments.Orphans(ctx, orphanAge)
+	errs = append(errs, err)
+	for _, p := range orphans {
+		exists, err := s.orders.Exists(ctx, p.Reference)
+		if err != nil || exists {
+			errs = append(errs, err)
+			continue
+		}
+		ok, err := s.payments.Cancel(ctx, p.ID, "no order was created for this payment")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cancel orphan payment %s: %w", p.ID, err))
+		}
+		if ok {
+			r.Cancelled++
+		}
+	}
+	r.Released, err = s.stock.ReleaseExpired(ctx)
+	errs = append(errs, err)
+	return r, errors.Join(errs...)
+}
+
+// settleDead takes a dead attempt's key over and settles what it left, then
+// unlocks the key for the shopper's retry. It reports how many payments it
+// resolved and whether it settled the attempt (false: someone else took the
+// key meanwhile).
+func (s *Service) settleDead(ctx context.Context, req request) (int, bool, error) {
+	now := s.now()
+	ok, err := s.requests.takeOver(ctx, req.cartID, req.key, req.attempt, now, now.Add(s.lockFor()))
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	att := attempt{cartID: req.cartID, key: req.key, orderID: req.orderID, n: req.attempt + 1}
+	resolved, err := s.settleAttempt(ctx, att.orderID)
+	if uerr := s.requests.unlock(context.WithoutCancel(ctx), att, s.now().Add(-time.Second), err == nil); uerr != nil {
+		err = errors.Join(err, uerr)
+	}
+	return resolved, err == nil, err
+}
+
+// settleAttempt releases the reservations under orderID and resolves its
+// payments whose outcome is unknown; it returns how many it resolved.
+func (s *Service) settleAttempt(ctx context.Context, orderID string) (int, error) {
+	if err := s.stock.Release(ctx, nil, orderID, "checkout abandoned"); err != nil {
+		return 0, err
+	}
+	ps, err := s.payments.ForReference(ctx, orderID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range ps {
+		if !p.Unresolved() {
+			continue
+		}
+		if _, err := s.payments.Resolve(ctx, p.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // PurgeRequests deletes idempotency records older than age (they hold
 // replayable answers, including a guest's order access token) and returns
 // how many it deleted.
 func (s *Service) PurgeRequests(ctx context.Context, age time.Duration) (int64, error) {
-	return s.requests.purge(ctx, s.now().Add(-age))
+	return s.requests.purge(ctx, s.now().Add(-age), s.now())
 }

@@ -139,7 +139,7 @@ func TestEventsCarryPaymentFacts(t *testing.T) {
 		// its event names the reference (there is no order to name).
 		x, _ := svc.Pay(ctx, "order-4", eur(900), "pm_card_visa", true)
 		pub.next()
-		if err := svc.Cancel(ctx, x.ID, "no order"); err != nil {
+		if ok, err := svc.Cancel(ctx, x.ID, "no order"); err != nil || !ok {
 			t.Fatal(err)
 		}
 		if r, _ := one[payment.PaymentRefunded](t, pub.next(), payment.TopicPaymentRefunded); r.OrderID != "order-4" || r.Amount != eur(900) || r.AtProvider {

@@ -51,6 +51,9 @@ type Payment struct {
 	DeclineCode    string      `json:"decline_code,omitempty"`
 	Message        string      `json:"message,omitempty"`
 	CreatedAt      time.Time   `json:"created_at"`
+	// Capture is what was asked of the provider: take the money (true) or
+	// only authorize it.
+	Capture bool `json:"-"`
 }
 
 // Service records payments and talks to the provider.
@@ -91,13 +94,13 @@ func (s *Service) Pay(ctx context.Context, reference string, amount money.Money,
 		return Payment{}, apperr.Field("payment_method", "must be a payment method id such as pm_card_visa")
 	}
 	now := s.now()
-	p := Payment{ID: ids.New(), Reference: reference, Provider: s.provider.Name(), Method: method, Amount: amount, Status: StatusPending, CreatedAt: now}
+	p := Payment{ID: ids.New(), Reference: reference, Provider: s.provider.Name(), Method: method, Amount: amount, Status: StatusPending, Capture: capture, CreatedAt: now}
 	if err := s.st.insert(ctx, p); err != nil {
 		return Payment{}, err
 	}
 	// The provider key is per attempt: a retry after a compensated failure
 	// (voided or refunded) must pay anew, not get the refunded charge back.
-	res, err := s.provider.Authorize(ctx, AuthorizeRequest{Amount: amount, PaymentMethod: method, Capture: capture, Reference: reference, IdempotencyKey: "pay:" + p.ID})
+	res, err := s.provider.Authorize(ctx, authorizeRequest(p))
 	if err != nil {
 		// Outcome unknown: keep the row as failed so the reconciler can look at it.
 		s.st.markFailed(context.WithoutCancel(ctx), p.ID, truncate(err.Error(), 300), s.now())
@@ -136,6 +139,79 @@ func (s *Service) Pay(ctx context.Context, reference string, amount money.Money,
 			Fields: []apperr.FieldError{{Field: "payment_method", Message: res.Message}}}
 	}
 	return p, nil
+}
+
+// authorizeRequest is what the provider is asked for p, with p's own
+// idempotency key: asking again (Resolve) gets the first answer.
+func authorizeRequest(p Payment) AuthorizeRequest {
+	return AuthorizeRequest{Amount: p.Amount, PaymentMethod: p.Method, Capture: p.Capture, Reference: p.Reference, IdempotencyKey: "pay:" + p.ID}
+}
+
+// Unresolved reports whether the provider's answer to p is unknown: a crash
+// or a provider failure came between the request and its recorded answer.
+func (p Payment) Unresolved() bool { return p.Status == StatusPending || p.Status == StatusFailed }
+
+// Succeeded reports whether p took or reserved the money and nothing has
+// given it back yet.
+func (p Payment) Succeeded() bool { return p.Status == StatusAuthorized || p.Status == StatusCaptured }
+
+// Resolve learns the outcome of a payment whose answer was never recorded
+// (pending: the process stopped during the provider call; failed: the call
+// failed, so the money may or may not have moved). It asks the provider
+// again with the same parameters and idempotency key, which answers as it
+// did the first time without charging again, and records that answer
+// (writing payment.captured for a capture). A resolved payment is returned
+// as it is. It must run within the provider's idempotency window (24 hours
+// at Stripe): after it, asking again would be a new charge, so an older
+// unresolved payment is a Conflict for a person to look at.
+func (s *Service) Resolve(ctx context.Context, paymentID string) (Payment, error) {
+	p, err := s.Get(ctx, paymentID)
+	if err != nil || !p.Unresolved() {
+		return p, err
+	}
+	if s.now().Sub(p.CreatedAt) > ResolveWindow {
+		return p, apperr.Conflictf("payment %s is %s since %s, beyond the provider's idempotency window; check it at %s", p.ID, p.Status, p.CreatedAt.Format(time.RFC3339), p.Provider)
+	}
+	res, err := s.provider.Authorize(ctx, authorizeRequest(p))
+	if err != nil {
+		return p, fmt.Errorf("resolve payment %s at %s: %w", p.ID, p.Provider, err)
+	}
+	p.ProviderRef, p.DeclineCode, p.Message = res.ProviderRef, res.DeclineCode, res.Message
+	switch {
+	case res.Declined:
+		p.Status = StatusDeclined
+	case res.Captured:
+		p.Status, p.CapturedAmount = StatusCaptured, p.Amount.Amount
+	default:
+		p.Status = StatusAuthorized
+	}
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		ok, err := s.st.saveResolved(ctx, tx, p, s.now())
+		if err != nil || !ok {
+			return err // !ok: resolved meanwhile; read it below
+		}
+		if p.Status == StatusCaptured {
+			return outbox.Write(ctx, tx, newPaymentCaptured(p, false))
+		}
+		return nil
+	})
+	if err != nil {
+		return p, fmt.Errorf("record resolved payment %s: %w", p.ID, err)
+	}
+	return s.Get(ctx, p.ID)
+}
+
+// ResolveWindow is how long after a payment its outcome may be asked for
+// again with its idempotency key: inside the providers' window (Stripe
+// keeps keys for 24 hours) with a margin.
+const ResolveWindow = 23 * time.Hour
+
+// Unresolved returns up to limit payments whose provider answer is unknown
+// (pending or failed), created between the resolve window's start and
+// before, oldest first: the reconciler resolves them.
+func (s *Service) Unresolved(ctx context.Context, before time.Time, limit int) ([]Payment, error) {
+	return s.st.list(ctx, "find unresolved payments",
+		`WHERE status IN ('pending', 'failed') AND created_at < ? AND created_at > ? ORDER BY created_at LIMIT ?`, before, s.now().Add(-ResolveWindow), limit)
 }
 
 func truncate(s string, n int) string {
@@ -280,24 +356,58 @@ func (s *Service) Orphans(ctx context.Context, age time.Duration) ([]Payment, er
 		`WHERE order_id IS NULL AND status IN ('authorized', 'captured') AND created_at < ? ORDER BY created_at`, s.now().Add(-age))
 }
 
-// Cancel undoes an unclaimed payment: void when authorized, full refund when
-// captured (other statuses: nothing to do). It is the compensation for a
-// checkout that took money but could not commit its order. Its events
-// (payment.cancelled, payment.refunded) name no order but the reference; no
-// order.refunded follows, so the sales figures never count it.
-func (s *Service) Cancel(ctx context.Context, paymentID, reason string) error {
+// Cancel undoes a payment that no order claimed: void when authorized, full
+// refund when captured (other statuses, and a payment an order claimed:
+// nothing to do). It is the compensation for a checkout that took money
+// but could not commit its order, and the reconciler's for a payment no
+// retry adopted. The decision commits first, conditionally on the payment
+// being still unclaimed, so that it cannot race with an order claiming the
+// payment; the provider is asked after that (a refund is retried by
+// SendPendingRefunds; an authorization the provider failed to void lapses
+// there by itself). Its events (payment.cancelled, payment.refunded) name
+// no order but the reference; no order.refunded follows, so the sales
+// figures never count it. It reports whether it undid the payment.
+func (s *Service) Cancel(ctx context.Context, paymentID, reason string) (bool, error) {
 	p, err := s.Get(ctx, paymentID)
+	if err != nil || p.OrderID != "" || !p.Succeeded() {
+		return false, err
+	}
+	var (
+		done     bool
+		refundID string
+		amount   = p.CapturedAmount - p.RefundedAmount
+	)
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		if p.Status == StatusAuthorized {
+			if done, err = s.st.voidUnclaimed(ctx, tx, p.ID, s.now()); err != nil || !done {
+				return err
+			}
+			return outbox.Write(ctx, tx, newPaymentCancelled(p, false))
+		}
+		if done, err = s.st.refundUnclaimed(ctx, tx, p.ID, amount, s.now()); err != nil || !done {
+			return err
+		}
+		refundID = ids.New()
+		if err := s.st.insertRefund(ctx, tx, refund{ID: refundID, PaymentID: p.ID, Amount: amount, Reason: reason, Status: "pending", CreatedAt: s.now()}); err != nil {
+			return err
+		}
+		return outbox.Write(ctx, tx, newPaymentRefunded(p, refundID, amount, false))
+	})
 	if err != nil {
-		return err
+		return false, fmt.Errorf("cancel payment %s: %w", p.ID, err)
 	}
-	switch p.Status {
-	case StatusAuthorized:
-		return s.Void(ctx, p.ID)
-	case StatusCaptured:
-		_, err := s.Refund(ctx, nil, p.ID, p.CapturedAmount-p.RefundedAmount, reason)
-		return err
+	if !done {
+		return false, nil // claimed or undone meanwhile
 	}
-	return nil
+	bg := context.WithoutCancel(ctx)
+	if refundID != "" {
+		return true, s.sendRefund(bg, refundID)
+	}
+	if err := s.provider.Void(bg, p.ProviderRef, "void:"+p.ID); err != nil {
+		return true, fmt.Errorf("void %s at %s (recorded as voided; the authorization lapses there by itself): %w", p.ID, p.Provider, err)
+	}
+	return true, nil
 }
 
 // sendRefund asks the provider to pay out a pending refund and marks it

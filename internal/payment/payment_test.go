@@ -85,7 +85,7 @@ func TestRefundsNeverExceedTheCapture(t *testing.T) {
 			t.Fatalf("void after capture: %v", err)
 		}
 		b, _ := svc.Pay(ctx, "order-3", eur(500), "pm_card_visa", false)
-		if err := svc.Cancel(ctx, b.ID, "test"); err != nil {
+		if ok, err := svc.Cancel(ctx, b.ID, "test"); err != nil || !ok {
 			t.Fatal(err)
 		}
 		if got, _ := svc.Get(ctx, b.ID); got.Status != payment.StatusVoided {

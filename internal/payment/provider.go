@@ -92,6 +92,7 @@ type Sandbox struct {
 	maxKeys   int
 	secret    []byte
 	now       func() time.Time
+	ledger    *sandboxLedger // nil: the books are seen (memory)
 }
 
 // seenResult is a remembered answer and when its key was first used.
@@ -243,12 +244,26 @@ func (s *Sandbox) Name() string { return "sandbox" }
 // Authorize implements Provider.
 func (s *Sandbox) Authorize(ctx context.Context, req AuthorizeRequest) (Result, error) {
 	now := s.now()
+	if s.ledger != nil && req.IdempotencyKey != "" {
+		return s.ledger.authorize(ctx, req, sandboxAnswer(req), now)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forget(now)
 	if e, ok := s.seen[req.IdempotencyKey]; ok && req.IdempotencyKey != "" && now.Sub(e.at) < s.retention {
 		return e.r, nil
 	}
+	r := sandboxAnswer(req)
+	if req.IdempotencyKey != "" {
+		s.seen[req.IdempotencyKey] = seenResult{r: r, at: now}
+		s.order = append(s.order, seenKey{key: req.IdempotencyKey, at: now})
+	}
+	return r, nil
+}
+
+// sandboxAnswer is how the sandbox answers an authorization, by the test
+// payment method.
+func sandboxAnswer(req AuthorizeRequest) Result {
 	var r Result
 	switch req.PaymentMethod {
 	case "pm_card_visa", "pm_card_mastercard", "pm_card_amex":
@@ -262,11 +277,7 @@ func (s *Sandbox) Authorize(ctx context.Context, req AuthorizeRequest) (Result, 
 	default:
 		r = Result{Declined: true, DeclineCode: "invalid_payment_method", Message: "Unknown payment method."}
 	}
-	if req.IdempotencyKey != "" {
-		s.seen[req.IdempotencyKey] = seenResult{r: r, at: now}
-		s.order = append(s.order, seenKey{key: req.IdempotencyKey, at: now})
-	}
-	return r, nil
+	return r
 }
 
 func sandboxRef(ref string) error {
@@ -278,16 +289,27 @@ func sandboxRef(ref string) error {
 
 // Capture implements Provider.
 func (s *Sandbox) Capture(ctx context.Context, ref string, amount money.Money, idemKey string) error {
-	return sandboxRef(ref)
+	if err := sandboxRef(ref); err != nil || s.ledger == nil {
+		return err
+	}
+	return s.ledger.setStatus(ctx, ref, StatusCaptured, StatusAuthorized)
 }
 
 // Void implements Provider.
-func (s *Sandbox) Void(ctx context.Context, ref, idemKey string) error { return sandboxRef(ref) }
+func (s *Sandbox) Void(ctx context.Context, ref, idemKey string) error {
+	if err := sandboxRef(ref); err != nil || s.ledger == nil {
+		return err
+	}
+	return s.ledger.setStatus(ctx, ref, StatusVoided, StatusAuthorized)
+}
 
 // Refund implements Provider.
 func (s *Sandbox) Refund(ctx context.Context, ref string, amount money.Money, idemKey string) (string, error) {
 	if err := sandboxRef(ref); err != nil {
 		return "", err
+	}
+	if s.ledger != nil {
+		return s.ledger.refund(ctx, ref, amount, idemKey, s.now())
 	}
 	return "sb_re_" + strings.ReplaceAll(ids.New(), "-", ""), nil
 }

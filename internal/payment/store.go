@@ -16,20 +16,20 @@ import (
 // events already applied. The same statements run on SQLite and PostgreSQL.
 type store struct{ db *sqldb.DB }
 
-const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at`
+const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at, capture`
 
 func scan(row sqldb.Scanner) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.Reference, &p.OrderID, &p.Provider, &p.ProviderRef, &p.Method, &p.Amount.Amount, &p.Amount.Currency,
-		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt)
+		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt, &p.Capture)
 	p.CreatedAt = p.CreatedAt.UTC()
 	return p, err
 }
 
 // insert records a new payment attempt (status pending).
 func (s store) insert(ctx context.Context, p Payment) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO payment_payments (id, reference, provider, method, amount, currency, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Reference, p.Provider, p.Method, p.Amount.Amount, p.Amount.Currency, p.Status, p.CreatedAt, p.CreatedAt); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO payment_payments (id, reference, provider, method, amount, currency, status, capture, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Reference, p.Provider, p.Method, p.Amount.Amount, p.Amount.Currency, p.Status, p.Capture, p.CreatedAt, p.CreatedAt); err != nil {
 		return fmt.Errorf("record payment: %w", err)
 	}
 	return nil
@@ -47,6 +47,27 @@ func (s store) saveResult(ctx context.Context, q sqldb.Querier, p Payment, at ti
 		return fmt.Errorf("record payment result: %w", err)
 	}
 	return nil
+}
+
+// saveResolved records the provider's answer to a replayed authorization
+// of a payment whose answer was unknown; false when the payment was
+// resolved meanwhile.
+func (s store) saveResolved(ctx context.Context, tx *sqldb.Tx, p Payment, at time.Time) (bool, error) {
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, updated_at = ?
+		WHERE id = ? AND status IN ('pending', 'failed')`, p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, at, p.ID))
+}
+
+// voidUnclaimed moves an authorized payment that no order claimed to
+// voided; false when it is claimed or not authorized any more.
+func (s store) voidUnclaimed(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status = 'authorized' AND order_id IS NULL`, at, id))
+}
+
+// refundUnclaimed marks a captured payment that no order claimed as fully
+// refunded; false when it is claimed or not captured any more.
+func (s store) refundUnclaimed(ctx context.Context, tx *sqldb.Tx, id string, amount int64, at time.Time) (bool, error) {
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET refunded_amount = refunded_amount + ?, status = 'refunded', updated_at = ?
+		WHERE id = ? AND status = 'captured' AND order_id IS NULL AND captured_amount - refunded_amount = ?`, amount, at, id, amount))
 }
 
 // get returns a payment; NotFound when unknown.
@@ -82,7 +103,7 @@ func (s store) list(ctx context.Context, what, where string, args ...any) ([]Pay
 // attachOrder links an authorized or captured payment to its order; false
 // when the payment is in no such state (or unknown).
 func (s store) attachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string, at time.Time) (bool, error) {
-	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured')`, orderID, at, paymentID))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured') AND order_id IS NULL`, orderID, at, paymentID))
 }
 
 // markCaptured moves an authorized payment to captured (its whole amount);

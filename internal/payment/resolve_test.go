@@ -1,0 +1,108 @@
+package payment_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
+)
+
+// failingOnce answers the next authorization with an error after the
+// provider has charged (a timeout): the outcome is unknown to the shop.
+type failingOnce struct {
+	*payment.Sandbox
+	fail atomic.Bool
+}
+
+func (p *failingOnce) Authorize(ctx context.Context, req payment.AuthorizeRequest) (payment.Result, error) {
+	r, err := p.Sandbox.Authorize(ctx, req)
+	if err == nil && p.fail.CompareAndSwap(true, false) {
+		return payment.Result{}, errors.New("timeout")
+	}
+	return r, err
+}
+
+func count(t *testing.T, db *sqldb.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestResolveLearnsTheOutcomeOnce: a payment whose answer was lost is
+// resolved by asking the provider again under its own idempotency key; the
+// provider's books (kept in the database, so a new process sees them) show
+// one charge, and resolving again changes nothing.
+func TestResolveLearnsTheOutcomeOnce(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		prov := &failingOnce{Sandbox: payment.NewSandbox(payment.WithSandboxLedger(db))}
+		svc := payment.NewService(db, prov)
+		prov.fail.Store(true)
+		if _, err := svc.Pay(ctx, "order-1", eur(700), "pm_card_visa", false); err == nil {
+			t.Fatal("the lost answer was not an error")
+		}
+		ps, err := svc.Unresolved(ctx, farFuture, 10)
+		if err != nil || len(ps) != 1 || ps[0].Status != payment.StatusFailed {
+			t.Fatalf("unresolved %+v, %v; want the failed payment", ps, err)
+		}
+		// A new process (a new sandbox on the same books) resolves it.
+		restarted := payment.NewService(db, payment.NewSandbox(payment.WithSandboxLedger(db)))
+		p, err := restarted.Resolve(ctx, ps[0].ID)
+		if err != nil || p.Status != payment.StatusAuthorized || p.ProviderRef == "" || p.Capture {
+			t.Fatalf("resolved %+v, %v; want authorized (capture was not asked)", p, err)
+		}
+		if again, err := restarted.Resolve(ctx, p.ID); err != nil || again.Status != p.Status || again.ProviderRef != p.ProviderRef {
+			t.Fatalf("resolving again: %+v, %v", again, err)
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_sandbox_charges WHERE reference = 'order-1'`); n != 1 {
+			t.Fatalf("%d charges at the provider, want 1", n)
+		}
+		if ps, _ := svc.Unresolved(ctx, farFuture, 10); len(ps) != 0 {
+			t.Fatalf("still unresolved: %+v", ps)
+		}
+	})
+}
+
+// TestCancelLeavesAClaimedPaymentAlone: the reconciler's undo of an
+// unclaimed payment and a retry's order claiming it may race; whichever
+// commits first wins, and a claimed payment is never refunded.
+func TestCancelLeavesAClaimedPaymentAlone(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc := payment.NewService(db, payment.NewSandbox(payment.WithSandboxLedger(db)))
+		p, err := svc.Pay(ctx, "order-2", eur(300), "pm_card_visa", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(ctx, func(tx *sqldb.Tx) error { return svc.AttachOrder(ctx, tx, p.ID, "order-2") }); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := svc.Cancel(ctx, p.ID, "no order"); err != nil || ok {
+			t.Fatalf("cancel of a claimed payment: %v, %v; want nothing done", ok, err)
+		}
+		if got, _ := svc.Get(ctx, p.ID); got.Status != payment.StatusCaptured || got.RefundedAmount != 0 {
+			t.Fatalf("claimed payment %+v was touched", got)
+		}
+		// And a payment undone first cannot be claimed.
+		q, _ := svc.Pay(ctx, "order-3", eur(300), "pm_card_visa", true)
+		if ok, err := svc.Cancel(ctx, q.ID, "no order"); err != nil || !ok {
+			t.Fatalf("cancel: %v, %v", ok, err)
+		}
+		if err := db.InTx(ctx, func(tx *sqldb.Tx) error { return svc.AttachOrder(ctx, tx, q.ID, "order-3") }); err == nil {
+			t.Fatal("an undone payment was claimed by an order")
+		}
+		if n := count(t, db, `SELECT COUNT(*) FROM payment_sandbox_charges WHERE reference = 'order-3' AND status = 'refunded'`); n != 1 {
+			t.Fatal("the provider did not refund the undone payment")
+		}
+	})
+}
+
+var farFuture = time.Now().Add(time.Hour)
