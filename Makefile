@@ -2,7 +2,7 @@
 GO ?= go
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: run build test test-short vet fmt bench fuzz
+.PHONY: run build test test-short vet fmt bench fuzz crashtest
 
 run: ## run the shop on the embedded default (SQLite in ./mercato-data)
 	$(GO) run ./cmd/mercato
@@ -34,3 +34,9 @@ fuzz:
 	  pkg=$$(dirname $$(grep -rl --include='*_test.go' "^func $$t(" internal | head -1)); \
 	  echo "== $$t ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
 	done
+
+## The crash test alone (it also runs in `make test`): kill the real binary
+## with SIGKILL under a checkout load, KILLS times per engine, and check the books.
+KILLS ?= 10
+crashtest:
+	MERCATO_CRASHTEST_KILLS=$(KILLS) MERCATO_TEST_POSTGRES_URL="$${MERCATO_TEST_POSTGRES_URL-$(PG_URL)}" $(GO) test -count=1 -v -run TestKilledUnderCheckoutLoad ./internal/crashtest
