@@ -214,6 +214,8 @@ func TestRunCommands(t *testing.T) {
 		{"address", map[string]string{"MERCATO_ADDR": "8080"}, []string{"serve"}, []string{"MERCATO_ADDR", `"8080"`}},
 		{"database URL", map[string]string{"MERCATO_DATABASE_URL": "mysql://localhost/shop"}, []string{"migrate"}, []string{"MERCATO_DATABASE_URL"}},
 		{"currency", map[string]string{"MERCATO_CURRENCY": "euro"}, []string{"serve"}, []string{"MERCATO_CURRENCY", `"euro"`}},
+		{"checkout timeout", map[string]string{"MERCATO_CHECKOUT_TIMEOUT": "20"}, []string{"serve"}, []string{"MERCATO_CHECKOUT_TIMEOUT", `"20"`}},
+		{"checkout timeout too short", map[string]string{"MERCATO_CHECKOUT_TIMEOUT": "100ms"}, []string{"serve"}, []string{"MERCATO_CHECKOUT_TIMEOUT", "between 1s and 5m"}},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {
