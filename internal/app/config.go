@@ -42,6 +42,8 @@ type Config struct {
 	CaptureOnFulfilment bool   // MERCATO_PAYMENT_CAPTURE=fulfilment: authorize at checkout, capture at the first fulfilment (default: capture at checkout)
 	paymentCapture      string // the raw MERCATO_PAYMENT_CAPTURE, checked by validate
 
+	SandboxWebhookSecret string // MERCATO_SANDBOX_WEBHOOK_SECRET: signs the sandbox provider's webhooks; empty: the sandbox accepts none
+
 	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
 	checkoutTimeout string
 }
@@ -71,10 +73,11 @@ func defaultConfig(getenv func(string) string) Config {
 		PricesIncludeTax: env("MERCATO_PRICES_INCLUDE_TAX", "true") == "true",
 		pricesIncludeTax: env("MERCATO_PRICES_INCLUDE_TAX", "true"),
 
-		CaptureOnFulfilment: getenv("MERCATO_PAYMENT_CAPTURE") == "fulfilment",
-		paymentCapture:      env("MERCATO_PAYMENT_CAPTURE", "checkout"),
-		trustedProxies:      getenv("MERCATO_TRUSTED_PROXIES"),
-		checkoutTimeout:     env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
+		CaptureOnFulfilment:  getenv("MERCATO_PAYMENT_CAPTURE") == "fulfilment",
+		paymentCapture:       env("MERCATO_PAYMENT_CAPTURE", "checkout"),
+		trustedProxies:       getenv("MERCATO_TRUSTED_PROXIES"),
+		SandboxWebhookSecret: getenv("MERCATO_SANDBOX_WEBHOOK_SECRET"),
+		checkoutTimeout:      env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
 	}
 }
 
@@ -149,6 +152,9 @@ func (c Config) validate() error {
 	}
 	if !country.Valid(c.DefaultCountry) {
 		return fmt.Errorf("MERCATO_DEFAULT_COUNTRY %q: want an ISO 3166-1 alpha-2 country code such as DE", c.DefaultCountry)
+	}
+	if n := len(c.SandboxWebhookSecret); n > 0 && n < 16 {
+		return fmt.Errorf("MERCATO_SANDBOX_WEBHOOK_SECRET: want at least 16 characters (a random string; it signs payment notifications)")
 	}
 	if v := c.pricesIncludeTax; v != "" && v != "true" && v != "false" {
 		return fmt.Errorf("MERCATO_PRICES_INCLUDE_TAX %q: want true (prices include tax) or false (tax is added)", v)

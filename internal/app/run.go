@@ -45,6 +45,8 @@ Configuration (flags override the environment):
   MERCATO_PAYMENT_CAPTURE
                         checkout: capture payment when the order is placed (default);
                         fulfilment: authorize at checkout, capture at the first fulfilment
+  MERCATO_SANDBOX_WEBHOOK_SECRET
+                        signs the sandbox payment provider's webhooks; unset: none accepted
   MERCATO_CHECKOUT_TIMEOUT
                         how long one checkout attempt may run, payment provider calls included
                         (default 20s); a retry takes over from a crashed attempt after 1.5 times this

@@ -42,7 +42,7 @@ func (a *App) wireShop() {
 	// The sandbox keeps its books in the database, as a real provider keeps
 	// them on its side: a payment replayed after a crash is answered as the
 	// first time, never charged again.
-	a.Payments = payment.NewService(a.DB, payment.NewSandbox(payment.WithSandboxLedger(a.DB)))
+	a.Payments = payment.NewService(a.DB, payment.NewSandbox(payment.WithSandboxLedger(a.DB), payment.WithWebhookSecret(a.Config.SandboxWebhookSecret)))
 	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log)
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)

@@ -39,7 +39,8 @@ import (
 // shopConfig is the production default configuration: prices include tax,
 // the shop is in Germany, payments are captured at checkout.
 func shopConfig(t testing.TB) Config {
-	return Config{Currency: "EUR", ShopName: "Test shop", DefaultCountry: "DE", PricesIncludeTax: true, DataDir: t.TempDir()}
+	return Config{Currency: "EUR", ShopName: "Test shop", DefaultCountry: "DE", PricesIncludeTax: true, DataDir: t.TempDir(),
+		SandboxWebhookSecret: "whsec_test_0123456789"}
 }
 
 // newShopAPI is newTestAPI with cfg. The per-address checkout limit is

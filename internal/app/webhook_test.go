@@ -17,7 +17,7 @@ import (
 func (a *testAPI) webhook(id, typ, paymentRef string, amount int64, refundRef string, signedAt time.Time) result {
 	a.t.Helper()
 	body, _ := json.Marshal(map[string]any{"id": id, "type": typ, "data": map[string]any{"payment_ref": paymentRef, "amount": amount, "refund_ref": refundRef}})
-	sig := payment.NewSandbox().SignWebhook(body, signedAt)
+	sig := payment.NewSandbox(payment.WithWebhookSecret(a.app.Config.SandboxWebhookSecret)).SignWebhook(body, signedAt)
 	return a.do("POST", "/api/v1/payments/webhook", body, header(payment.SignatureHeader, sig))
 }
 
@@ -176,7 +176,7 @@ func TestWebhookTextPostgreSQLCannotStore(t *testing.T) {
 		api.webhook("evt_2", payment.EventRefunded, p.ProviderRef+"\x00", 100, "re_1", now).wantProblem(http.StatusBadRequest, "data.payment_ref")
 		api.webhook("evt_3", payment.EventRefunded, p.ProviderRef, 100, "re_\x00", now).wantProblem(http.StatusBadRequest, "data.refund_ref")
 		raw := []byte(`{"id":"evt_\xff","type":"charge.refunded","data":{"payment_ref":"` + p.ProviderRef + `","amount":100}}`)
-		sig := payment.NewSandbox().SignWebhook(raw, now)
+		sig := payment.NewSandbox(payment.WithWebhookSecret(api.app.Config.SandboxWebhookSecret)).SignWebhook(raw, now)
 		api.do("POST", "/api/v1/payments/webhook", raw, header(payment.SignatureHeader, sig)).wantProblem(http.StatusBadRequest, "body")
 
 		if n := api.rows(`SELECT COUNT(*) FROM payment_webhook_events`); n != 0 {
@@ -187,6 +187,33 @@ func TestWebhookTextPostgreSQLCannotStore(t *testing.T) {
 		}
 		if pay := api.paymentOf(o); pay.RefundedAmount != 0 || pay.Status != p.Status {
 			t.Fatalf("payment after refused webhooks: %+v", pay)
+		}
+	})
+}
+
+// TestSandboxWebhooksNeedTheShopsSecret: the sandbox's webhook secret used
+// to be a public constant, so anyone could sign refunds and cancellations
+// (issue 8, finding 7). Without MERCATO_SANDBOX_WEBHOOK_SECRET the shop
+// accepts no sandbox webhook; with it, one signed with anything else is
+// refused. Neither changes anything.
+func TestSandboxWebhooksNeedTheShopsSecret(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		cfg := shopConfig(t)
+		cfg.SandboxWebhookSecret = ""
+		api := newShopAPI(t, db, cfg)
+		v := api.product("FORGE", 2000, 10)
+		o := api.placeOrder(nil, v, 1)
+		p := api.paymentOf(o)
+		body, _ := json.Marshal(map[string]any{"id": "evt_forged", "type": payment.EventRefunded, "data": map[string]any{"payment_ref": p.ProviderRef, "amount": 2000, "refund_ref": "re_forged"}})
+		for _, secret := range []string{"whsec_mercato_sandbox", "", "whsec_test_0123456789"} {
+			sig := payment.NewSandbox(payment.WithWebhookSecret(secret)).SignWebhook(body, time.Now())
+			api.do("POST", "/api/v1/payments/webhook", body, header(payment.SignatureHeader, sig)).wantProblem(http.StatusBadRequest, payment.SignatureHeader)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM payment_webhook_events`); n != 0 {
+			t.Fatalf("%d webhook events recorded", n)
+		}
+		if got := api.paymentOf(o); got.RefundedAmount != 0 {
+			t.Fatalf("a forged webhook refunded %d", got.RefundedAmount)
 		}
 	})
 }

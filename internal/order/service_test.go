@@ -63,7 +63,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T, db *sqldb.DB) *env {
-	e := &env{t: t, db: db, pay: payment.NewService(db, payment.NewSandbox()), stock: &fakeStock{restocked: map[string]int64{}}}
+	e := &env{t: t, db: db, pay: payment.NewService(db, payment.NewSandbox(payment.WithWebhookSecret("whsec_test"))), stock: &fakeStock{restocked: map[string]int64{}}}
 	e.orders = order.NewService(db, e.pay, e.stock, slog.New(slog.DiscardHandler))
 	bus := outbox.NewLocalBus()
 	e.orders.Subscribe(bus)
@@ -628,7 +628,7 @@ func TestProviderEventsThroughTheBus(t *testing.T) {
 		p, _ := e.pay.Get(ctx, o.PaymentID)
 		body, _ := json.Marshal(map[string]any{"id": "evt_1", "type": payment.EventRefunded, "data": map[string]any{"payment_ref": p.ProviderRef, "amount": 700, "refund_ref": "re_1"}})
 		h := http.Header{}
-		h.Set(payment.SignatureHeader, payment.NewSandbox().SignWebhook(body, time.Now()))
+		h.Set(payment.SignatureHeader, payment.NewSandbox(payment.WithWebhookSecret("whsec_test")).SignWebhook(body, time.Now()))
 		if err := e.pay.HandleWebhook(ctx, body, h); err != nil {
 			t.Fatal(err)
 		}

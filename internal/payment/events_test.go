@@ -76,7 +76,7 @@ func one[T any](t *testing.T, evs []outbox.Event, topic string) (T, []string) {
 func TestEventsCarryPaymentFacts(t *testing.T) {
 	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		svc := payment.NewService(db, payment.NewSandbox())
+		svc := payment.NewService(db, payment.NewSandbox(payment.WithWebhookSecret("whsec_test")))
 		pub := newPublished(t, db)
 
 		// Paid with capture, not yet claimed: the order id is the reference.
@@ -161,14 +161,14 @@ func TestEventsCarryPaymentFacts(t *testing.T) {
 func hook(ctx context.Context, svc *payment.Service, id, typ, ref string, amount int64, refundRef string) error {
 	body, _ := json.Marshal(map[string]any{"id": id, "type": typ, "data": map[string]any{"payment_ref": ref, "amount": amount, "refund_ref": refundRef}})
 	h := http.Header{}
-	h.Set(payment.SignatureHeader, payment.NewSandbox().SignWebhook(body, time.Now()))
+	h.Set(payment.SignatureHeader, payment.NewSandbox(payment.WithWebhookSecret("whsec_test")).SignWebhook(body, time.Now()))
 	return svc.HandleWebhook(ctx, body, h)
 }
 
 func TestWebhookPaths(t *testing.T) {
 	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		svc := payment.NewService(db, payment.NewSandbox())
+		svc := payment.NewService(db, payment.NewSandbox(payment.WithWebhookSecret("whsec_test")))
 		pub := newPublished(t, db)
 		get := func(id string) payment.Payment {
 			t.Helper()

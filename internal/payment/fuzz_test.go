@@ -27,7 +27,7 @@ func FuzzSignedWebhook(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	db := sqldbtest.SQLite(f, migrations...)
-	sb := payment.NewSandbox()
+	sb := payment.NewSandbox(payment.WithWebhookSecret("whsec_test"))
 	svc := payment.NewService(db, sb)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		h := http.Header{}

@@ -10,7 +10,7 @@ import (
 
 // TestSandboxMethods: every listed test card does what the list says.
 func TestSandboxMethods(t *testing.T) {
-	sb := payment.NewSandbox()
+	sb := payment.NewSandbox(payment.WithWebhookSecret("whsec_test"))
 	svc := payment.NewService(nil, sb)
 	methods := svc.Methods()
 	if len(methods) != 5 || methods[0].ID != "pm_card_visa" {

@@ -21,7 +21,7 @@ func eur(a int64) money.Money { return money.Money{Amount: a, Currency: "EUR"} }
 func TestSandboxTestCards(t *testing.T) {
 	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		svc := payment.NewService(db, payment.NewSandbox())
+		svc := payment.NewService(db, payment.NewSandbox(payment.WithWebhookSecret("whsec_test")))
 		tests := []struct {
 			method, status, decline string
 			capture                 bool
@@ -53,7 +53,7 @@ func TestSandboxTestCards(t *testing.T) {
 func TestRefundsNeverExceedTheCapture(t *testing.T) {
 	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		svc := payment.NewService(db, payment.NewSandbox())
+		svc := payment.NewService(db, payment.NewSandbox(payment.WithWebhookSecret("whsec_test")))
 		p, err := svc.Pay(ctx, "order-1", eur(1000), "pm_card_visa", true)
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +122,7 @@ func (c *countingProvider) Refund(ctx context.Context, ref string, amount money.
 func TestRefundsMoveMoneyOnlyAfterCommit(t *testing.T) {
 	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
-		prov := &countingProvider{Sandbox: payment.NewSandbox()}
+		prov := &countingProvider{Sandbox: payment.NewSandbox(payment.WithWebhookSecret("whsec_test"))}
 		svc := payment.NewService(db, prov)
 		p, err := svc.Pay(ctx, "order-1", eur(1000), "pm_card_visa", true)
 		if err != nil {

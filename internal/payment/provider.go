@@ -134,10 +134,13 @@ func WithIdempotencyKeys(n int) SandboxOption {
 	return func(s *Sandbox) { s.maxKeys = max(n, 1) }
 }
 
-// SandboxWebhookSecret signs the sandbox's webhooks. It is public on
-// purpose: the sandbox moves no money, and tests and tools sign with it
-// (see Sandbox.SignWebhook).
-const SandboxWebhookSecret = "whsec_mercato_sandbox"
+// WithWebhookSecret sets the secret that signs the sandbox's webhooks (see
+// Sandbox.SignWebhook). Without one the sandbox accepts no webhook: a
+// public or default secret would let anyone forge refunds and
+// cancellations.
+func WithWebhookSecret(secret string) SandboxOption {
+	return func(s *Sandbox) { s.secret = []byte(secret) }
+}
 
 // SignatureHeader carries a webhook's signature: "t=<unix>,v1=<hex HMAC-SHA256 of t.payload>".
 const SignatureHeader = "Mercato-Signature"
@@ -151,7 +154,6 @@ func NewSandbox(opts ...SandboxOption) *Sandbox {
 		seen:      map[string]seenResult{},
 		retention: DefaultIdempotencyRetention,
 		maxKeys:   DefaultIdempotencyKeys,
-		secret:    []byte(SandboxWebhookSecret),
 		now:       time.Now,
 	}
 	for _, o := range opts {
@@ -208,6 +210,9 @@ func (s *Sandbox) ParseWebhook(payload []byte, header http.Header) (WebhookEvent
 		case "v1":
 			sig = v
 		}
+	}
+	if len(s.secret) == 0 {
+		return bad("sandbox webhooks are off: the shop has no sandbox webhook secret (MERCATO_SANDBOX_WEBHOOK_SECRET)")
 	}
 	if t == 0 || sig == "" {
 		return bad("missing or malformed signature (want t=<unix>,v1=<hex>)")

@@ -41,7 +41,7 @@ func TestWebhookEventTextIsCheckedBeforeSQL(t *testing.T) {
 		} {
 			ev := ok
 			tt.edit(&ev)
-			svc := payment.NewService(db, fixedEventProvider{payment.NewSandbox(), ev})
+			svc := payment.NewService(db, fixedEventProvider{payment.NewSandbox(payment.WithWebhookSecret("whsec_test")), ev})
 			err := svc.HandleWebhook(context.Background(), nil, http.Header{})
 			var e *apperr.Error
 			if !errors.As(err, &e) || e.Code != apperr.Invalid || len(e.Fields) != 1 || e.Fields[0].Field != tt.field {
@@ -53,7 +53,7 @@ func TestWebhookEventTextIsCheckedBeforeSQL(t *testing.T) {
 			t.Fatalf("refused webhooks recorded %d events (%v)", n, err)
 		}
 		// The same event with clean text is applied (acknowledged: unknown payment).
-		if err := payment.NewService(db, fixedEventProvider{payment.NewSandbox(), ok}).HandleWebhook(context.Background(), nil, http.Header{}); err != nil {
+		if err := payment.NewService(db, fixedEventProvider{payment.NewSandbox(payment.WithWebhookSecret("whsec_test")), ok}).HandleWebhook(context.Background(), nil, http.Header{}); err != nil {
 			t.Fatal(err)
 		}
 	})
