@@ -56,14 +56,23 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http
 	})
 }
 
+// maxWebhookText is the longest id, type or reference a notification may
+// carry (providers' ids are tens of characters).
+const maxWebhookText = 255
+
 // validate refuses text no database column can hold: a NUL byte or invalid
-// UTF-8 (PostgreSQL rejects both). The error names the payload's field.
+// UTF-8 (PostgreSQL rejects both), and text longer than any provider's ids
+// (it would be stored as is). The error names the payload's field.
 func (ev WebhookEvent) validate() error {
 	var v apperr.Validator
 	for _, f := range []struct{ name, val string }{
 		{"id", ev.ID}, {"type", ev.Type}, {"data.payment_ref", ev.ProviderRef}, {"data.refund_ref", ev.RefundRef},
 	} {
-		v.Check(utf8.ValidString(f.val) && !strings.ContainsRune(f.val, 0), f.name, "must be valid UTF-8 without NUL bytes")
+		if !utf8.ValidString(f.val) || strings.ContainsRune(f.val, 0) {
+			v.Add(f.name, "must be valid UTF-8 without NUL bytes")
+		} else if len(f.val) > maxWebhookText {
+			v.Add(f.name, fmt.Sprintf("must be at most %d bytes", maxWebhookText))
+		}
 	}
 	return v.Err()
 }

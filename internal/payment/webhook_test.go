@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
@@ -38,6 +39,9 @@ func TestWebhookEventTextIsCheckedBeforeSQL(t *testing.T) {
 			{"type", func(e *payment.WebhookEvent) { e.Type = "charge.refunded\x00" }},
 			{"data.payment_ref", func(e *payment.WebhookEvent) { e.ProviderRef = "sb_pi_\xc3" }},
 			{"data.refund_ref", func(e *payment.WebhookEvent) { e.RefundRef = "re_\x00" }},
+			{"type", func(e *payment.WebhookEvent) { e.Type = strings.Repeat("t", 256) }},
+			{"data.payment_ref", func(e *payment.WebhookEvent) { e.ProviderRef = strings.Repeat("p", 10000) }},
+			{"data.refund_ref", func(e *payment.WebhookEvent) { e.RefundRef = strings.Repeat("r", 256) }},
 		} {
 			ev := ok
 			tt.edit(&ev)
