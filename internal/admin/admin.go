@@ -76,7 +76,7 @@ type Orders interface {
 
 // Accounts is what the admin panel needs of the customer module.
 type Accounts interface {
-	Login(ctx context.Context, email, password string) (customer.Account, string, error)
+	Login(ctx context.Context, email, password string) (customer.Account, customer.Session, error)
 	ResolveToken(ctx context.Context, secret string) (auth.Principal, error)
 	RevokeToken(ctx context.Context, tokenID string) error
 	Logout(ctx context.Context) error

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -22,6 +23,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/app"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/catalog"
+	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/demo"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
@@ -47,11 +49,11 @@ func newShop(tb testing.TB, db *sqldb.DB) *shop {
 	if _, err := a.Customers.CreateAccount(ctx, "ada@shop.test", "admin-secret-1", "Ada", auth.RoleAdmin); err != nil {
 		tb.Fatal(err)
 	}
-	_, token, err := a.Customers.Login(ctx, "ada@shop.test", "admin-secret-1")
+	_, sess, err := a.Customers.Login(ctx, "ada@shop.test", "admin-secret-1")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &shop{a: a, h: a.Handler(), dataDir: dir, cookie: "mercato_session=" + token}
+	return &shop{a: a, h: a.Handler(), dataDir: dir, cookie: "mercato_session=" + sess.Token}
 }
 
 // do sends a request as the admin (cookie may be "" for anonymous).
@@ -162,8 +164,8 @@ func TestPanel(t *testing.T) {
 			if _, err := s.a.Customers.CreateStaff(ctx, "sam@shop.test", "staff-pass-12", "Sam", auth.RoleStaff); err != nil {
 				t.Fatal(err)
 			}
-			_, token, _ := s.a.Customers.Login(ctx, "sam@shop.test", "staff-pass-12")
-			staff := "mercato_session=" + token
+			_, sess, _ := s.a.Customers.Login(ctx, "sam@shop.test", "staff-pass-12")
+			staff := "mercato_session=" + sess.Token
 			for path, want := range map[string]int{"/admin": 200, "/admin/staff": 403, "/admin/emails": 200} {
 				if rec := s.do(t, staff, "GET", path, nil, ""); rec.Code != want {
 					t.Errorf("staff GET %s: %d, want %d", path, rec.Code, want)
@@ -368,4 +370,47 @@ func BenchmarkPages(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestSignInLimits: a stranger's wrong passwords for an admin do not keep
+// the admin's browser out; a browser the account does not know is told how
+// long to wait.
+func TestSignInLimits(t *testing.T) {
+	sqldbtest.ForEach(t, app.Migrations(), func(t *testing.T, db *sqldb.DB) {
+		s := newShop(t, db)
+		signIn := func(device, password, remote string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest("POST", "/admin/login", strings.NewReader(url.Values{"email": {"ada@shop.test"}, "password": {password}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.RemoteAddr = remote
+			if device != "" {
+				req.AddCookie(&http.Cookie{Name: customer.DeviceCookie, Value: device})
+			}
+			rec := httptest.NewRecorder()
+			s.h.ServeHTTP(rec, req)
+			return rec
+		}
+		rec := signIn("", "admin-secret-1", "192.0.2.50:1000")
+		var device string
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == customer.DeviceCookie {
+				device = c.Value
+			}
+		}
+		if rec.Code != http.StatusSeeOther || device == "" {
+			t.Fatalf("sign-in: %d, device cookie %q", rec.Code, device)
+		}
+		for i := range customer.LoginFreeAttempts {
+			if rec := signIn("", "wrong-password", fmt.Sprintf("198.51.100.%d:1000", i)); rec.Code != http.StatusUnauthorized {
+				t.Fatalf("wrong password: %d", rec.Code)
+			}
+		}
+		rec = signIn("", "admin-secret-1", "203.0.113.9:1000")
+		if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "60" ||
+			!strings.Contains(rec.Body.String(), "Too many failed sign-ins for this account; try again in 1 minute") {
+			t.Fatalf("unknown browser: %d, Retry-After %q:\n%s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		}
+		if rec := signIn(device, "admin-secret-1", "203.0.113.9:1000"); rec.Code != http.StatusSeeOther {
+			t.Fatalf("the admin's browser: %d", rec.Code)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 
@@ -54,24 +56,30 @@ func (a *Admin) Login() http.Handler {
 			return apperr.New(apperr.Invalid, "the form could not be read")
 		}
 		v := loginView{view: a.newView(r, w, auth.Principal{}, "Sign in", ""), Email: r.PostForm.Get("email"), Next: safeNext(r.PostForm.Get("next"))}
-		acc, token, err := a.svc.Accounts.Login(r.Context(), v.Email, r.PostForm.Get("password"))
+		acc, sess, err := a.svc.Accounts.Login(r.Context(), v.Email, r.PostForm.Get("password"))
 		status := http.StatusOK
 		switch {
 		case apperr.Is(err, apperr.Unauthorized):
 			v.Error, status = "The e-mail or password is wrong.", http.StatusUnauthorized
 		case apperr.Is(err, apperr.TooManyRequest):
-			v.Error, status = "Too many sign-in attempts. Wait a few minutes and try again.", http.StatusTooManyRequests
+			// The service's message says how long to wait; it is the same
+			// whether the account exists or not.
+			var e *apperr.Error
+			errors.As(err, &e)
+			ratelimit.SetRetryAfter(w.Header(), err)
+			v.Error, status = strings.ToUpper(e.Message[:1])+e.Message[1:]+".", http.StatusTooManyRequests
 		case err != nil:
 			return err
 		case !acc.Role.IsStaff():
-			if p, rerr := a.svc.Accounts.ResolveToken(r.Context(), token); rerr == nil {
+			if p, rerr := a.svc.Accounts.ResolveToken(r.Context(), sess.Token); rerr == nil {
 				if err := a.svc.Accounts.RevokeToken(r.Context(), p.SessionID); err != nil {
 					return err
 				}
 			}
 			v.Error, status = "This is a customer account. The admin panel is for staff accounts only.", http.StatusForbidden
 		default:
-			customer.SetSessionCookie(w, r, token, time.Time{})
+			customer.SetSessionCookie(w, r, sess.Token, time.Time{})
+			customer.SetDeviceCookie(w, r, sess.Device)
 			return a.redirect(w, r, v.Next, "")
 		}
 		return a.render(w, status, "login", v)

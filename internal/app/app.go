@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -103,6 +104,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	return a, nil
 }
 
+// loginPurgeEvery is how often forgotten sign-in counts and known sources
+// are deleted (customer.Service.PurgeLoginRecords).
+const loginPurgeEvery = 10 * time.Minute
+
 // Wire builds the modules on an open, migrated database. It fails only when
 // an embedded template does not parse (a build defect the modules' tests
 // catch) or the configuration is inconsistent.
@@ -125,6 +130,10 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 		Shipping: shipping.NewService(db, shipping.Options{DefaultCountry: cfg.DefaultCountry, Currency: cfg.Currency}),
 		Tax:      tax.NewService(db, tax.Options{DefaultCountry: cfg.DefaultCountry, PricesIncludeTax: cfg.PricesIncludeTax}),
 	}
+	a.Every(loginPurgeEvery, "customer-login-purge", func(ctx context.Context) error {
+		_, err := a.Customers.PurgeLoginRecords(ctx)
+		return err
+	})
 	if err := a.wireEvents(); err != nil {
 		return nil, err
 	}

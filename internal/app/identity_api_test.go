@@ -109,7 +109,7 @@ func TestLoginRateLimitAPI(t *testing.T) {
 	db := sqldbtest.SQLite(t, Migrations()...)
 	api := newTestAPI(t, db)
 	var last result
-	for i := 0; i <= customer.LoginFailuresPerAccount; i++ {
+	for i := 0; i <= customer.LoginFreeAttempts; i++ {
 		last = api.do("POST", "/api/v1/auth/login", map[string]string{"email": customerEmail, "password": "wrong password"},
 			func(r *http.Request) { r.RemoteAddr = fmt.Sprintf("198.51.100.%d:999", i) })
 	}

@@ -32,10 +32,12 @@ func checkCartID(v *apperr.Validator, cartID string) {
 	v.Check(len(cartID) <= 100, "cart_id", "must be at most 100 characters")
 }
 
-// writeSession answers a sign-in or registration: the session cookie for
-// browsers, and the same secret as a bearer token for API clients.
+// writeSession answers a sign-in or registration: the session and
+// known-device cookies for browsers, and the session's secret as a bearer
+// token for API clients.
 func writeSession(w http.ResponseWriter, r *http.Request, status int, a Account, sess Session) {
 	SetSessionCookie(w, r, sess.Token, sess.ExpiresAt)
+	SetDeviceCookie(w, r, sess.Device)
 	w.Header().Set("Cache-Control", "no-store")
 	web.JSON(w, status, authResponse{Token: sess.Token, ExpiresAt: sess.ExpiresAt, Customer: a})
 }
@@ -61,7 +63,7 @@ func HandleRegister(svc *Service, onLogin LoginHook) web.HandlerFunc {
 		if err := v.Err(); err != nil {
 			return err
 		}
-		a, sess, err := svc.register(r.Context(), in.Email, in.Password, in.Name)
+		a, sess, err := svc.Register(r.Context(), in.Email, in.Password, in.Name)
 		if err != nil {
 			return err
 		}
@@ -79,7 +81,8 @@ func HandleRegister(svc *Service, onLogin LoginHook) web.HandlerFunc {
 // HandleLogin serves POST /api/v1/auth/login with {"email", "password",
 // "cart_id"?}: it signs in (Service.Login's rules and limits; a 429 carries
 // Retry-After), calls onLogin (nil: none) when a cart_id was given, and
-// answers with the session cookie and the same secret as a bearer token.
+// answers with the session and known-device cookies and the session's
+// secret as a bearer token.
 func HandleLogin(svc *Service, onLogin LoginHook) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) (err error) {
 		defer func() { ratelimit.SetRetryAfter(w.Header(), err) }()

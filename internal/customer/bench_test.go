@@ -25,7 +25,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 				db = sqldbtest.Postgres(b, migrations...)
 			}
 			svc := customer.NewService(db)
-			_, token, err := svc.Register(context.Background(), "bench@example.com", pw, "Bench")
+			_, sess, err := svc.Register(context.Background(), "bench@example.com", pw, "Bench")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -35,7 +35,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 				for pb.Next() {
 					r := httptest.NewRequest("POST", "/api/v1/me/addresses", nil)
 					r.Header.Set("Sec-Fetch-Site", "same-origin")
-					r.AddCookie(&http.Cookie{Name: customer.SessionCookie, Value: token})
+					r.AddCookie(&http.Cookie{Name: customer.SessionCookie, Value: sess.Token})
 					h.ServeHTTP(httptest.NewRecorder(), r)
 				}
 			})

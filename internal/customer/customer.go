@@ -2,11 +2,14 @@
 // saved addresses, and the tokens and sessions that authenticate requests.
 //
 // For the browser storefront: Service.Register and Service.Login return a
-// session secret; SetSessionCookie gives it to the browser and
-// ClearSessionCookie takes it back (after Service.Logout). Authenticate,
-// around the whole handler tree, turns a bearer token or the session cookie
-// into an auth.Principal, records the client address (ClientIPFrom) and
-// refuses cross-origin unsafe browser requests that carry no bearer token.
+// Session; SetSessionCookie gives its secret to the browser and
+// ClearSessionCookie takes it back (after Service.Logout), SetDeviceCookie
+// gives it the known-device secret that keeps strangers' wrong passwords
+// from delaying its sign-ins (see LoginFreeAttempts). Authenticate, around
+// the whole handler tree, turns a bearer token or the session cookie into
+// an auth.Principal, records the client address (ClientIPFrom) and the
+// device cookie (DeviceFrom), and refuses cross-origin unsafe browser
+// requests that carry no bearer token.
 package customer
 
 import (

@@ -28,47 +28,23 @@ const (
 	tokenPrefix = "mct_"
 )
 
-// Default sign-in limits (see WithLoginLimits).
-const (
-	LoginFailuresPerAccount = 5 // consecutive failed sign-ins per e-mail address ...
-	LoginFailureWindow      = 15 * time.Minute
-	LoginAttemptsPerIP      = 20 // sign-in and registration attempts per client address ...
-	LoginAttemptWindow      = time.Minute
-)
-
-// Limiter limits events per key. *ratelimit.Memory implements it; a shared
-// implementation (Redis) can replace it when Mercato runs on several
-// instances.
-type Limiter interface {
-	// Allow records one event and reports whether it is within the limit;
-	// if not, retryAfter says when the next one will be.
-	Allow(key string) (ok bool, retryAfter time.Duration)
-	// Reset forgets the key's history.
-	Reset(key string)
-}
-
 // Service manages accounts, addresses and authentication.
 type Service struct {
 	db        *sqldb.DB
 	now       func() time.Time
 	dummyHash string // checked against for unknown e-mails, to equalise timing
 
-	loginPerAccount Limiter // attempts per e-mail, reset by a success
-	loginPerIP      Limiter // attempts per client address (IPv6: per /64)
-	trustedProxies  []netip.Prefix
-	csrf            *http.CrossOriginProtection
+	store      store
+	attempts   Attempts // sign-in attempt counts (the database unless WithAttempts)
+	perAddress Rule     // sign-in and registration attempts per client address
+	perAccount Rule     // sign-in attempts per account and source; password checks per session
+
+	trustedProxies []netip.Prefix
+	csrf           *http.CrossOriginProtection
 }
 
 // Option configures a Service.
 type Option func(*Service)
-
-// WithLoginLimits replaces the default in-memory sign-in limiters:
-// perAccount counts attempts per e-mail address and is reset by a successful
-// sign-in (so it limits consecutive failures); perIP counts every sign-in
-// and registration attempt per client address.
-func WithLoginLimits(perAccount, perIP Limiter) Option {
-	return func(s *Service) { s.loginPerAccount, s.loginPerIP = perAccount, perIP }
-}
 
 // WithTrustedProxies makes ClientIP believe X-Forwarded-For when the
 // connection comes from one of these networks (a load balancer or reverse
@@ -93,25 +69,23 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Service) { s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) } }
 }
 
-// NewService returns a customer service on db. Without options it limits
-// sign-ins in memory (LoginFailuresPerAccount per LoginFailureWindow,
-// LoginAttemptsPerIP per LoginAttemptWindow) and trusts no proxy.
+// NewService returns a customer service on db. Without options it counts
+// sign-in attempts in db (see LoginFreeAttempts for the rules), reads the
+// time from the system clock and trusts no proxy.
 func NewService(db *sqldb.DB, opts ...Option) *Service {
 	dummy, _ := HashPassword(ids.Secret(12))
 	s := &Service{
-		db:        db,
-		dummyHash: dummy,
-		now:       func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
-		csrf:      http.NewCrossOriginProtection(),
+		db:         db,
+		dummyHash:  dummy,
+		now:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		store:      store{db: db},
+		perAddress: Rule{Free: LoginAttemptsPerIP, Forget: LoginAttemptWindow},
+		perAccount: Rule{Free: LoginFreeAttempts, Delays: backoff(LoginDelayFirst, LoginDelayMax), Forget: LoginCountForgotten, Sliding: true},
+		csrf:       http.NewCrossOriginProtection(),
 	}
+	s.attempts = s.store
 	for _, o := range opts {
 		o(s)
-	}
-	if s.loginPerAccount == nil {
-		s.loginPerAccount = ratelimit.NewMemory(LoginFailuresPerAccount, LoginFailureWindow)
-	}
-	if s.loginPerIP == nil {
-		s.loginPerIP = ratelimit.NewMemory(LoginAttemptsPerIP, LoginAttemptWindow)
 	}
 	return s
 }
@@ -209,32 +183,35 @@ func (s *Service) CreateAccount(ctx context.Context, email, password, name strin
 }
 
 // Session is a signed-in browser session or API token: the secret goes to
-// the client (as the session cookie or a bearer token); only its hash is stored.
+// the client (as the session cookie or a bearer token); only its hash is
+// stored. Device is the known-device secret for the client that signed in
+// (SetDeviceCookie), after Login and Register only.
 type Session struct {
 	Token     string
 	ExpiresAt time.Time
+	Device    string
 }
 
 // Register creates a customer account and signs it in, returning the
-// account and the secret of a new session (valid for SessionTTL; give it to
-// a browser with SetSessionCookie). The account, its session and the
-// customer.registered event commit together. Invalid fields are an Invalid
-// error naming each (email, password, name); a taken e-mail is a Conflict on
-// "email"; too many attempts from the client address (see WithClientIP) are
-// TooManyRequest with a retry delay (ratelimit.SetRetryAfter).
-func (s *Service) Register(ctx context.Context, email, password, name string) (Account, string, error) {
-	a, sess, err := s.register(ctx, email, password, name)
-	return a, sess.Token, err
-}
-
-func (s *Service) register(ctx context.Context, email, password, name string) (Account, Session, error) {
+// account and a new session (valid for SessionTTL; give it to a browser with
+// SetSessionCookie and SetDeviceCookie). The account, its session, its
+// known device and network and the customer.registered event commit
+// together. Invalid fields are an Invalid error naming each (email,
+// password, name); a taken e-mail is a Conflict on "email"; too many
+// attempts from the client address (see WithClientIP, LoginAttemptsPerIP)
+// are TooManyRequest with a retry delay (ratelimit.SetRetryAfter).
+func (s *Service) Register(ctx context.Context, email, password, name string) (Account, Session, error) {
 	email, name, err := newAccount(email, password, name, auth.RoleCustomer, true)
 	if err != nil {
 		return Account{}, Session{}, err
 	}
 	if ip := ClientIPFrom(ctx); ip != "" {
-		if ok, wait := s.loginPerIP.Allow(ipKey(ip)); !ok {
-			return Account{}, Session{}, ratelimit.Exceeded("too many sign-up attempts from your network; try again later", wait)
+		wait, err := s.attempts.Take(ctx, "ip "+ipKey(ip), s.perAddress, s.now())
+		if err != nil {
+			return Account{}, Session{}, err
+		}
+		if wait > 0 {
+			return Account{}, Session{}, ratelimit.Exceeded("too many sign-up attempts from your network; try again in "+aboutDuration(wait), wait)
 		}
 	}
 	hash, err := HashPassword(password)
@@ -248,12 +225,45 @@ func (s *Service) register(ctx context.Context, email, password, name string) (A
 			return err
 		}
 		sess, err = s.issue(ctx, tx, a.ID, "session")
+		if err != nil {
+			return err
+		}
+		sess.Device, err = s.rememberSources(ctx, tx, a.ID, source{ip: ipKeyOf(ctx)})
 		return err
 	})
 	if err != nil {
 		return Account{}, Session{}, err
 	}
 	return a, sess, nil
+}
+
+// ipKeyOf returns the limiter key of the client address in ctx, or "".
+func ipKeyOf(ctx context.Context) string {
+	if ip := ClientIPFrom(ctx); ip != "" {
+		return ipKey(ip)
+	}
+	return ""
+}
+
+// rememberSources records, after a successful sign-in from src, that the
+// account knows the client's network and device, and returns the device
+// secret for the client: the one it sent when the account already knew it,
+// a new one otherwise.
+func (s *Service) rememberSources(ctx context.Context, q sqldb.Querier, accountID string, src source) (string, error) {
+	now := s.now()
+	if src.ip != "" {
+		if err := s.store.rememberSource(ctx, q, accountID, netSource(src.ip), now, now.Add(KnownNetworkTTL)); err != nil {
+			return "", err
+		}
+	}
+	secret := DeviceFrom(ctx)
+	if src.device == "" {
+		secret = devicePrefix + ids.Secret(32)
+	}
+	if err := s.store.rememberSource(ctx, q, accountID, "device:"+hashToken(secret), now, now.Add(KnownDeviceTTL)); err != nil {
+		return "", err
+	}
+	return secret, nil
 }
 
 // ErrBadCredentials is returned for an unknown e-mail or a wrong password alike.
@@ -288,43 +298,54 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Acc
 }
 
 // Login checks an e-mail and password and opens a session, returning the
-// account and the session's secret (valid for SessionTTL; give it to a
-// browser with SetSessionCookie, or to an API client as a bearer token).
+// account and the session (valid for SessionTTL; give it to a browser with
+// SetSessionCookie and SetDeviceCookie, or the token to an API client as a
+// bearer token).
 //
-// Errors: ErrBadCredentials (Unauthorized) for an unknown e-mail or a wrong
-// password alike; TooManyRequest (with a retry delay for
-// ratelimit.SetRetryAfter) after LoginFailuresPerAccount consecutive failures
-// for the e-mail, or LoginAttemptsPerIP attempts from the client address of
-// ctx (set by Authenticate, or WithClientIP).
-func (s *Service) Login(ctx context.Context, email, password string) (Account, string, error) {
-	a, sess, err := s.login(ctx, email, password, nil)
-	return a, sess.Token, err
+// Attempts are limited by client address (ClientIPFrom) and by account,
+// counting attempts from the account's known devices (DeviceFrom) and
+// networks apart from the rest (see LoginFreeAttempts). Errors:
+// ErrBadCredentials (Unauthorized) for an unknown e-mail or a wrong
+// password alike; TooManyRequest with a retry delay (for
+// ratelimit.SetRetryAfter) when a limit holds, with the same message for an
+// account that does not exist.
+func (s *Service) Login(ctx context.Context, email, password string) (Account, Session, error) {
+	return s.login(ctx, email, password, nil)
 }
 
 // login is Login with a hook that runs after the password is checked and
 // before the session is opened: a failing hook leaves no session behind.
 func (s *Service) login(ctx context.Context, email, password string, before func(Account) error) (Account, Session, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
-	if ip := ClientIPFrom(ctx); ip != "" {
-		if ok, wait := s.loginPerIP.Allow(ipKey(ip)); !ok {
-			return Account{}, Session{}, ratelimit.Exceeded("too many sign-in attempts from your network; try again later", wait)
-		}
+	now := s.now()
+	src, err := s.sourceOf(ctx, email, now)
+	if err != nil {
+		return Account{}, Session{}, err
 	}
-	accountKey := "login " + email
-	if ok, wait := s.loginPerAccount.Allow(accountKey); !ok {
-		return Account{}, Session{}, ratelimit.Exceeded("too many failed sign-ins for this account; try again later", wait)
+	if err := s.takeAttempt(ctx, email, src, now); err != nil {
+		return Account{}, Session{}, err
 	}
 	a, err := s.Authenticate(ctx, email, password)
 	if err != nil {
 		return Account{}, Session{}, err
 	}
-	s.loginPerAccount.Reset(accountKey)
+	if err := s.attempts.Reset(ctx, src.counter(email)); err != nil {
+		return Account{}, Session{}, err
+	}
 	if before != nil {
 		if err := before(a); err != nil {
 			return Account{}, Session{}, err
 		}
 	}
-	sess, err := s.issue(ctx, s.db, a.ID, "session")
+	var sess Session
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		var err error
+		if sess, err = s.issue(ctx, tx, a.ID, "session"); err != nil {
+			return err
+		}
+		sess.Device, err = s.rememberSources(ctx, tx, a.ID, src)
+		return err
+	})
 	if err != nil {
 		return Account{}, Session{}, err
 	}
@@ -434,8 +455,9 @@ type ProfilePatch struct {
 
 // UpdateProfile applies patch to the account of principal p. A new password
 // must follow the password rules and needs current_password (a wrong one is
-// an Invalid error on "current_password", and counts against the account's
-// sign-in limit); it revokes every other session and token of the account.
+// an Invalid error on "current_password"; the session may try
+// LoginFreeAttempts times, then waits as sign-ins do); it revokes every
+// other session and token of the account.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, patch ProfilePatch) (Account, error) {
 	var v apperr.Validator
 	var name string
@@ -464,9 +486,13 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, patch Pro
 	}
 	var hash string
 	if patch.Password != nil {
-		key := "login " + p.Email
-		if ok, wait := s.loginPerAccount.Allow(key); !ok {
-			return Account{}, ratelimit.Exceeded("too many wrong passwords for this account; try again later", wait)
+		key := "reauth " + p.SessionID
+		wait, err := s.attempts.Take(ctx, key, s.perAccount, s.now())
+		if err != nil {
+			return Account{}, err
+		}
+		if wait > 0 {
+			return Account{}, reauthLimited(wait)
 		}
 		if _, err := s.Authenticate(ctx, p.Email, *patch.CurrentPassword); err != nil {
 			if errors.Is(err, ErrBadCredentials) {
@@ -474,8 +500,9 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, patch Pro
 			}
 			return Account{}, err
 		}
-		s.loginPerAccount.Reset(key)
-		var err error
+		if err := s.attempts.Reset(ctx, key); err != nil {
+			return Account{}, err
+		}
 		if hash, err = HashPassword(*patch.Password); err != nil {
 			return Account{}, err
 		}

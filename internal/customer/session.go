@@ -57,6 +57,56 @@ func SessionToken(r *http.Request) string {
 	return c.Value
 }
 
+// DeviceCookie is the name of the known-device cookie: a secret a browser
+// is given at a successful sign-in and keeps for KnownDeviceTTL (signing
+// out keeps it). Sign-ins from a device the account knows are counted apart
+// from everyone else's (see LoginFreeAttempts), so other people's wrong
+// passwords cannot lock the owner out. Only its hash is stored.
+const DeviceCookie = "mercato_device"
+
+const devicePrefix = "mcd_"
+
+// validDevice reports whether secret looks like a device secret (anything
+// else is ignored without a query).
+func validDevice(secret string) bool {
+	return strings.HasPrefix(secret, devicePrefix) && len(secret) <= 100
+}
+
+// SetDeviceCookie gives a browser its known-device secret (Session.Device,
+// after Login or Register) for KnownDeviceTTL: HttpOnly, SameSite=Lax,
+// Path=/, Secure over HTTPS like the session cookie. An empty secret sets
+// nothing.
+func SetDeviceCookie(w http.ResponseWriter, r *http.Request, secret string) {
+	if secret == "" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     DeviceCookie,
+		Value:    secret,
+		Path:     "/",
+		Expires:  time.Now().Add(KnownDeviceTTL).UTC(),
+		MaxAge:   int(KnownDeviceTTL.Seconds()),
+		HttpOnly: true,
+		Secure:   r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+type deviceKey struct{}
+
+// WithDevice returns a context that carries the known-device secret the
+// client sent (its DeviceCookie), which Login looks up. Authenticate sets
+// it for every request that has the cookie.
+func WithDevice(ctx context.Context, secret string) context.Context {
+	return context.WithValue(ctx, deviceKey{}, secret)
+}
+
+// DeviceFrom returns the known-device secret in ctx, or "".
+func DeviceFrom(ctx context.Context) string {
+	d, _ := ctx.Value(deviceKey{}).(string)
+	return d
+}
+
 type clientIPKey struct{}
 
 // WithClientIP returns a context that carries the client's address, which
@@ -126,7 +176,8 @@ func ipKey(ip string) string {
 var errCrossOrigin = apperr.New(apperr.Forbidden, "cross-origin request refused: send it from this site, or authenticate with a bearer token")
 
 // Authenticate resolves the request's credentials into an auth.Principal on
-// the request context and records the client address (WithClientIP).
+// the request context and records the client address (WithClientIP) and
+// the known-device cookie (WithDevice).
 //
 //   - "Authorization: Bearer <token>": the token's account; a bad, expired or
 //     revoked token is refused with 401. Such requests cannot be forged
@@ -143,6 +194,9 @@ var errCrossOrigin = apperr.New(apperr.Forbidden, "cross-origin request refused:
 func Authenticate(svc *Service, writeErr func(http.ResponseWriter, *http.Request, error), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := WithClientIP(r.Context(), svc.ClientIP(r))
+		if c, err := r.Cookie(DeviceCookie); err == nil && validDevice(c.Value) {
+			ctx = WithDevice(ctx, c.Value)
+		}
 		r = r.WithContext(ctx)
 		if h := r.Header.Get("Authorization"); h != "" {
 			secret, ok := strings.CutPrefix(h, "Bearer ")

@@ -10,6 +10,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
@@ -86,10 +87,12 @@ func (s *Storefront) RegisterPage() http.Handler {
 	})
 }
 
-// signedIn finishes a sign-in or registration: the session cookie, the
-// guest cart claimed (merged with the customer's own), the cart cookies.
-func (s *Storefront) signedIn(w http.ResponseWriter, r *http.Request, a customer.Account, token string) error {
-	customer.SetSessionCookie(w, r, token, time.Time{})
+// signedIn finishes a sign-in or registration: the session and
+// known-device cookies, the guest cart claimed (merged with the customer's
+// own), the cart cookies.
+func (s *Storefront) signedIn(w http.ResponseWriter, r *http.Request, a customer.Account, sess customer.Session) error {
+	customer.SetSessionCookie(w, r, sess.Token, time.Time{})
+	customer.SetDeviceCookie(w, r, sess.Device)
 	ctx := auth.With(r.Context(), auth.Principal{AccountID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role})
 	guest := cookie(r, cartCookie)
 	if guest != "" && len(guest) <= 64 {
@@ -129,11 +132,12 @@ func (s *Storefront) SignIn() http.Handler {
 		if len(errs) > 0 {
 			return s.renderAuth(w, r, http.StatusBadRequest, false, email, "", next, "Please fill in both fields.", errs)
 		}
-		a, token, err := s.svc.Customers.Login(r.Context(), email, password)
+		a, sess, err := s.svc.Customers.Login(r.Context(), email, password)
 		if err != nil {
 			if !userError(err) {
 				return err
 			}
+			ratelimit.SetRetryAfter(w.Header(), err)
 			msg, _ := problemMessage(err)
 			if apperr.Is(err, apperr.Unauthorized) {
 				msg = "The e-mail or password is wrong."
@@ -141,7 +145,7 @@ func (s *Storefront) SignIn() http.Handler {
 			}
 			return s.renderAuth(w, r, web.StatusOf(err), false, email, "", next, msg, errs)
 		}
-		if err := s.signedIn(w, r, a, token); err != nil {
+		if err := s.signedIn(w, r, a, sess); err != nil {
 			return err
 		}
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -154,18 +158,19 @@ func (s *Storefront) Register() http.Handler {
 	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
 		name, email, password := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("email")), r.PostFormValue("password")
 		next := ui.LocalPath(r.PostFormValue("next"), "/account")
-		a, token, err := s.svc.Customers.Register(r.Context(), email, password, name)
+		a, sess, err := s.svc.Customers.Register(r.Context(), email, password, name)
 		if err != nil {
 			if !userError(err) {
 				return err
 			}
+			ratelimit.SetRetryAfter(w.Header(), err)
 			msg, errs := problemMessage(err)
 			if apperr.Is(err, apperr.Conflict) {
 				msg = "There is already an account with this e-mail. Sign in instead?"
 			}
 			return s.renderAuth(w, r, web.StatusOf(err), true, email, name, next, msg, errs)
 		}
-		if err := s.signedIn(w, r, a, token); err != nil {
+		if err := s.signedIn(w, r, a, sess); err != nil {
 			return err
 		}
 		s.flash.Set(w, r, ui.Flash{Text: "Welcome, " + a.Name + "! Your account is ready."})

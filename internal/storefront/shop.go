@@ -44,8 +44,8 @@ type Orders interface {
 
 // Customers signs customers up, in and out, and keeps their addresses.
 type Customers interface {
-	Register(ctx context.Context, email, password, name string) (customer.Account, string, error)
-	Login(ctx context.Context, email, password string) (customer.Account, string, error)
+	Register(ctx context.Context, email, password, name string) (customer.Account, customer.Session, error)
+	Login(ctx context.Context, email, password string) (customer.Account, customer.Session, error)
 	Logout(ctx context.Context) error
 	Addresses(ctx context.Context, accountID string) ([]customer.Address, error)
 	AddAddress(ctx context.Context, accountID string, in customer.AddressInput) (customer.Address, error)
