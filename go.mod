@@ -8,6 +8,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require github.com/stripe/stripe-go/v85 v85.0.0 // indirect
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -124,7 +124,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 		Metrics:   web.NewMetrics(reg),
 		Catalog:   cat,
 		Inventory: inv,
-		Customers: customer.NewService(db, customer.WithTrustedProxies(cfg.TrustedProxies...), customer.WithCSRFBypass("POST /api/v1/payments/webhook")),
+		Customers: customer.NewService(db, customer.WithTrustedProxies(cfg.TrustedProxies...), customer.WithCSRFBypass("POST /api/v1/payments/webhook", "POST /api/v1/payments/{provider}/webhook")),
 		Blob:      blob.NewDisk(filepath.Join(cfg.DataDir, "media")),
 
 		Shipping: shipping.NewService(db, shipping.Options{DefaultCountry: cfg.DefaultCountry, Currency: cfg.Currency}),

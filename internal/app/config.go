@@ -42,6 +42,11 @@ type Config struct {
 	CaptureOnFulfilment bool   // MERCATO_PAYMENT_CAPTURE=fulfilment: authorize at checkout, capture at the first fulfilment (default: capture at checkout)
 	paymentCapture      string // the raw MERCATO_PAYMENT_CAPTURE, checked by validate
 
+	StripeSecretKey      string // MERCATO_STRIPE_SECRET_KEY: sk_…; set: cards are paid through Stripe
+	StripePublishableKey string // MERCATO_STRIPE_PUBLISHABLE_KEY: pk_…, for Stripe.js on the storefront
+	StripeWebhookSecret  string // MERCATO_STRIPE_WEBHOOK_SECRET: whsec_…, verifies Stripe's webhooks
+	StripeAPIBase        string // MERCATO_STRIPE_API_BASE: another API address (stripe-mock: http://127.0.0.1:12111)
+
 	SandboxWebhookSecret string // MERCATO_SANDBOX_WEBHOOK_SECRET: signs the sandbox provider's webhooks; empty: the sandbox accepts none
 
 	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
@@ -77,6 +82,10 @@ func defaultConfig(getenv func(string) string) Config {
 		paymentCapture:       env("MERCATO_PAYMENT_CAPTURE", "checkout"),
 		trustedProxies:       getenv("MERCATO_TRUSTED_PROXIES"),
 		SandboxWebhookSecret: getenv("MERCATO_SANDBOX_WEBHOOK_SECRET"),
+		StripeSecretKey:      getenv("MERCATO_STRIPE_SECRET_KEY"),
+		StripePublishableKey: getenv("MERCATO_STRIPE_PUBLISHABLE_KEY"),
+		StripeWebhookSecret:  getenv("MERCATO_STRIPE_WEBHOOK_SECRET"),
+		StripeAPIBase:        getenv("MERCATO_STRIPE_API_BASE"),
 		checkoutTimeout:      env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
 	}
 }
@@ -152,6 +161,23 @@ func (c Config) validate() error {
 	}
 	if !country.Valid(c.DefaultCountry) {
 		return fmt.Errorf("MERCATO_DEFAULT_COUNTRY %q: want an ISO 3166-1 alpha-2 country code such as DE", c.DefaultCountry)
+	}
+	if k := c.StripeSecretKey; k != "" && !strings.HasPrefix(k, "sk_") && !strings.HasPrefix(k, "rk_") {
+		return fmt.Errorf("MERCATO_STRIPE_SECRET_KEY: want a Stripe secret key (sk_test_… or sk_live_…)")
+	}
+	if k := c.StripePublishableKey; k != "" && !strings.HasPrefix(k, "pk_") {
+		return fmt.Errorf("MERCATO_STRIPE_PUBLISHABLE_KEY %q: want a Stripe publishable key (pk_test_… or pk_live_…)", k)
+	}
+	if k := c.StripeWebhookSecret; k != "" && !strings.HasPrefix(k, "whsec_") {
+		return fmt.Errorf("MERCATO_STRIPE_WEBHOOK_SECRET: want a webhook signing secret (whsec_…)")
+	}
+	if c.StripeSecretKey == "" && (c.StripeWebhookSecret != "" || c.StripePublishableKey != "") {
+		return fmt.Errorf("MERCATO_STRIPE_SECRET_KEY is not set, but other MERCATO_STRIPE_ settings are: set it too, or none")
+	}
+	if u := c.StripeAPIBase; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return fmt.Errorf("MERCATO_STRIPE_API_BASE %q: want an http(s) address such as http://127.0.0.1:12111", u)
+		}
 	}
 	if n := len(c.SandboxWebhookSecret); n > 0 && n < 16 {
 		return fmt.Errorf("MERCATO_SANDBOX_WEBHOOK_SECRET: want at least 16 characters (a random string; it signs payment notifications)")

@@ -93,6 +93,7 @@ func (a *App) routes() []route {
 		{"POST /api/v1/carts/{id}/checkout", h(checkout.HandleCheckout(a.Checkout, a.allowCheckout))},
 		{"GET /api/v1/orders/{id}", h(order.HandleGet(a.Orders))},
 		{"POST /api/v1/payments/webhook", h(payment.HandleWebhookRequest(a.Payments))},
+		{"POST /api/v1/payments/{provider}/webhook", h(payment.HandleProviderWebhook(a.Payments))},
 		{"GET /api/v1/me/orders", h(order.HandleMine(a.Orders))},
 
 		// Staff: orders.

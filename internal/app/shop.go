@@ -12,6 +12,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/payment/stripe"
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/storefront"
@@ -39,10 +40,7 @@ func reconcileEvery(checkoutTimeout time.Duration) time.Duration {
 // wireShop builds the buying path: payments, orders, carts and checkout,
 // and subscribes orders to the payment events (wireEvents made the bus).
 func (a *App) wireShop() {
-	// The sandbox keeps its books in the database, as a real provider keeps
-	// them on its side: a payment replayed after a crash is answered as the
-	// first time, never charged again.
-	a.Payments = payment.NewService(a.DB, payment.NewSandbox(payment.WithSandboxLedger(a.DB), payment.WithWebhookSecret(a.Config.SandboxWebhookSecret)))
+	a.Payments = a.paymentService()
 	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log)
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
@@ -66,6 +64,21 @@ func (a *App) wireShop() {
 		_, err := a.Payments.SendPendingRefunds(ctx)
 		return err
 	})
+}
+
+// paymentService builds the payment module with the configured providers:
+// Stripe takes the cards when its keys are set; otherwise the sandbox does.
+// The sandbox stays wired either way, for its earlier payments' refunds.
+func (a *App) paymentService() *payment.Service {
+	// The sandbox keeps its books in the database, as a real provider keeps
+	// them on its side: a payment replayed after a crash is answered as the
+	// first time, never charged again.
+	sandbox := payment.NewSandbox(payment.WithSandboxLedger(a.DB), payment.WithWebhookSecret(a.Config.SandboxWebhookSecret))
+	if a.Config.StripeSecretKey == "" {
+		return payment.NewService(a.DB, sandbox)
+	}
+	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
+	return payment.NewService(a.DB, st, sandbox)
 }
 
 // allowCheckout applies the per-address checkout rate limit.

@@ -13,7 +13,8 @@ import (
 // HandleCheckout serves POST /api/v1/carts/{id}/checkout. The
 // Idempotency-Key header is required; the answer is stored under it and a
 // retry with the same body gets it again, byte for byte: 201 with the order
-// ({"order": …}), or the refusal as a problem (402 declined, 409 sold out or
+// ({"order": …}, and "payment" with its next action when the order awaits
+// its payment), or the refusal as a problem (402 declined, 409 sold out or
 // prices changed, 422 nothing to buy). Errors that are not stored are
 // written by the web layer as every API error is.
 func HandleCheckout(svc *Service, allow func(r *http.Request) error) web.HandlerFunc {
@@ -60,7 +61,8 @@ func render(a answer) (int, []byte) {
 		return p.Status, b
 	}
 	b, _ := json.Marshal(struct {
-		Order json.RawMessage `json:"order"`
-	}{a.doc})
+		Order   json.RawMessage `json:"order"`
+		Payment *PaymentAction  `json:"payment,omitempty"`
+	}{a.doc, a.payment})
 	return http.StatusCreated, b
 }

@@ -40,11 +40,15 @@ type Stock interface {
 	Commit(ctx context.Context, tx *sqldb.Tx, reference, actor string) error
 	Release(ctx context.Context, tx *sqldb.Tx, reference, reason string) error
 	ReleaseExpired(ctx context.Context) (int, error)
+	Hold(ctx context.Context, tx *sqldb.Tx, reference string, until time.Time) error
 }
 
 // Payments is what checkout needs of the payment module.
 type Payments interface {
 	Pay(ctx context.Context, reference string, amount money.Money, method string, capture bool) (payment.Payment, error)
+	PayWith(ctx context.Context, in payment.PayRequest) (payment.Payment, error)
+	Processing(ctx context.Context, before time.Time, limit int) ([]payment.Payment, error)
+	Settle(ctx context.Context, paymentID string, expire bool) (payment.Payment, error)
 	AttachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string) error
 	Cancel(ctx context.Context, paymentID, reason string) (bool, error)
 	Orphans(ctx context.Context, age time.Duration) ([]payment.Payment, error)
@@ -69,7 +73,8 @@ type Input struct {
 
 // Result is the HTTP API's answer to a successful checkout (201).
 type Result struct {
-	Order order.Order `json:"order"`
+	Order   order.Order    `json:"order"`
+	Payment *PaymentAction `json:"payment,omitempty"`
 }
 
 // Options tune the checkout.
@@ -85,4 +90,12 @@ type Options struct {
 	// (DefaultAttemptTimeout when zero). An attempt's key stays locked for
 	// 1.5 times this; a retry after that takes over from a dead attempt.
 	AttemptTimeout time.Duration
+	// AwaitPayment is how long an order waits for a payment the provider
+	// decides later (3-D Secure, a hosted page) before the reconciler
+	// cancels the payment and the order (DefaultAwaitPayment when zero);
+	// its stock stays reserved that long.
+	AwaitPayment time.Duration
 }
+
+// DefaultAwaitPayment is how long an order awaits its payment by default.
+const DefaultAwaitPayment = time.Hour

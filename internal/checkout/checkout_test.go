@@ -451,11 +451,11 @@ type slowPayments struct {
 	during func()
 }
 
-func (p slowPayments) Pay(ctx context.Context, reference string, amount money.Money, method string, capture bool) (payment.Payment, error) {
+func (p slowPayments) PayWith(ctx context.Context, in payment.PayRequest) (payment.Payment, error) {
 	if p.during != nil {
 		p.during()
 	}
-	return p.Payments.Pay(ctx, reference, amount, method, capture)
+	return p.Payments.PayWith(ctx, in)
 }
 
 // TestSupersededAttemptCannotOrder: an attempt that runs past its lock is

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
 )
 
 // Refusal is a checkout that ran and was refused: the payment was declined,
@@ -56,12 +57,24 @@ type answer struct {
 	// doc is the order's JSON as stored under the key: a replay over HTTP
 	// answers these bytes, whatever the order looks like by then.
 	doc     json.RawMessage
+	payment *PaymentAction // for an order awaiting its payment
 	refusal *Refusal
+}
+
+// PaymentAction is, for an order awaiting its payment, the payment and
+// what the shopper must do to complete it (3-D Secure with Stripe.js, a
+// provider's page); the provider's webhook then makes the order paid.
+type PaymentAction struct {
+	ID         string              `json:"id"`
+	Provider   string              `json:"provider"`
+	Status     string              `json:"status"`
+	NextAction *payment.NextAction `json:"next_action,omitempty"`
 }
 
 // record is the stored (domain) form of an answer.
 type record struct {
 	Order   json.RawMessage `json:"order,omitempty"`
+	Payment *PaymentAction  `json:"payment,omitempty"`
 	Refusal *refusalRecord  `json:"refusal,omitempty"`
 }
 
@@ -111,7 +124,7 @@ func (r record) answer() (answer, error) {
 	if err := json.Unmarshal(r.Order, &o); err != nil {
 		return answer{}, fmt.Errorf("decode stored order: %w", err)
 	}
-	return answer{order: o, doc: r.Order}, nil
+	return answer{order: o, doc: r.Order, payment: r.Payment}, nil
 }
 
 func (r record) encode() (string, error) {

@@ -44,6 +44,9 @@ func NewService(db *sqldb.DB, carts Carts, stock Stock, payments Payments, order
 	if opt.AttemptTimeout <= 0 {
 		opt.AttemptTimeout = DefaultAttemptTimeout
 	}
+	if opt.AwaitPayment <= 0 {
+		opt.AwaitPayment = DefaultAwaitPayment
+	}
 	return &Service{db: db, requests: store{db: db}, carts: carts, stock: stock, payments: payments, orders: orders, log: log, opt: opt,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
@@ -134,6 +137,23 @@ func (s *Service) Checkout(ctx context.Context, cartID, key string, in Input) (o
 		return order.Order{}, a.refusal
 	}
 	return a.order, nil
+}
+
+// CheckoutResult is Checkout with what an order awaiting its payment needs
+// to complete it (nil when the payment is settled).
+func (s *Service) CheckoutResult(ctx context.Context, cartID, key string, in Input) (Result, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return Result{}, fmt.Errorf("checkout: %w", err)
+	}
+	a, err := s.checkout(ctx, cartID, key, body, in)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case a.refusal != nil:
+		return Result{}, a.refusal
+	}
+	return Result{Order: a.order, Payment: a.payment}, nil
 }
 
 // checkout is Checkout with the request's fingerprint: body, the request as
@@ -377,7 +397,8 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 			}
 		}
 		var err error
-		pay, err = s.payments.Pay(ctx, orderID, c.Totals.Total, in.PaymentMethod, !s.opt.CaptureOnFulfilment)
+		pay, err = s.payments.PayWith(ctx, payment.PayRequest{Reference: orderID, Amount: c.Totals.Total, Method: in.PaymentMethod,
+			Capture: !s.opt.CaptureOnFulfilment, Email: in.Email, Description: "Order " + orderID})
 		if err != nil {
 			s.releaseStock(ctx, orderID, "payment failed")
 			return answer{}, err
@@ -394,6 +415,7 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 			Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: it.LineTotal}
 	}
 	t := c.Totals
+	awaiting := pay.Status == payment.StatusProcessing
 	var a answer
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		o, err := s.orders.Create(ctx, tx, order.NewOrder{
@@ -401,7 +423,7 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 			Totals:      order.Totals{Subtotal: t.Subtotal, Discount: t.Discount, Shipping: t.Shipping, Tax: t.Tax, Total: t.Total},
 			TaxIncluded: c.TaxIncluded, ShippingAddress: in.ShippingAddress,
 			ShippingMethod: order.ShippingMethod{ID: q.Method.ID, Name: q.Method.Name, Price: q.Method.Price},
-			PaymentID:      pay.ID, Captured: pay.Status == payment.StatusCaptured, CartID: c.ID,
+			PaymentID:      pay.ID, Captured: pay.Status == payment.StatusCaptured, Awaiting: awaiting, CartID: c.ID,
 		})
 		if err != nil {
 			return fmt.Errorf("create order: %w", err)
@@ -419,10 +441,21 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 		if err != nil {
 			return err
 		}
+		if awaiting {
+			rec.Payment = &PaymentAction{ID: pay.ID, Provider: pay.Provider, Status: pay.Status, NextAction: pay.NextAction}
+		}
 		if err := s.finish(ctx, tx, att, rec); err != nil {
 			return err
 		}
-		a = answer{order: o, doc: rec.Order}
+		a = answer{order: o, doc: rec.Order, payment: rec.Payment}
+		if awaiting {
+			// The stock stays reserved for the order until its payment
+			// succeeds (the order takes it then) or fails (it goes back).
+			if err := s.stock.Hold(ctx, tx, orderID, s.now().Add(s.opt.AwaitPayment+s.lockFor())); err != nil {
+				return fmt.Errorf("hold stock: %w", err)
+			}
+			return nil
+		}
 		// Last: a stock row is locked from here to the commit, and a
 		// popular item's row is what concurrent checkouts queue on.
 		if err := s.stock.Commit(ctx, tx, orderID, "checkout"); err != nil {
@@ -513,6 +546,10 @@ func internal(what string, err error) error {
 	return fmt.Errorf("%s: %s", what, err)
 }
 
+// processingCheckAfter is how long a payment may stay processing before the
+// reconciler asks its provider (its webhook may have been lost).
+const processingCheckAfter = 10 * time.Minute
+
 // Reconciled counts what one Reconcile run did.
 type Reconciled struct {
 	Released  int // references whose expired reservations were released
@@ -558,6 +595,22 @@ func (s *Service) Reconcile(ctx context.Context, orphanAge time.Duration) (Recon
 			continue
 		}
 		r.Resolved++
+	}
+	// Payments the provider decides later: ask after a while (a webhook may
+	// have been lost), and cancel those not completed in time (the order
+	// follows: cancelled, its stock released).
+	processing, err := s.payments.Processing(ctx, s.now().Add(-processingCheckAfter), 100)
+	errs = append(errs, err)
+	for _, p := range processing {
+		expire := s.now().Sub(p.CreatedAt) > s.opt.AwaitPayment
+		got, err := s.payments.Settle(ctx, p.ID, expire)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if got.Status != payment.StatusProcessing {
+			r.Settled++
+		}
 	}
 	orphans, err := s.payments.Orphans(ctx, orphanAge)
 	errs = append(errs, err)

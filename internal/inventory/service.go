@@ -313,6 +313,13 @@ func (s *Service) settle(ctx context.Context, tx *sqldb.Tx, reference, status, r
 	})
 }
 
+// Hold keeps the active reservations of reference until until (an order
+// awaiting its payment holds its stock that long). It runs in tx when one
+// is given.
+func (s *Service) Hold(ctx context.Context, tx *sqldb.Tx, reference string, until time.Time) error {
+	return s.db.Within(ctx, tx, func(tx *sqldb.Tx) error { return s.st.holdReservations(ctx, tx, reference, until) })
+}
+
 // ReleaseExpired releases every active reservation whose expiry has passed
 // and returns how many references it released. The checkout sweeper calls it.
 func (s *Service) ReleaseExpired(ctx context.Context) (int, error) {

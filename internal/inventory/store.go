@@ -207,6 +207,15 @@ func (st store) closeReservation(ctx context.Context, tx *sqldb.Tx, id, status s
 	return affected(res, err, "settle reservation "+id)
 }
 
+// holdReservations moves the expiry of reference's active reservations to
+// until.
+func (st store) holdReservations(ctx context.Context, tx *sqldb.Tx, reference string, until time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE inventory_reservations SET expires_at = ? WHERE reference = ? AND status = 'active'`, until, reference); err != nil {
+		return fmt.Errorf("hold reservations of %s: %w", reference, err)
+	}
+	return nil
+}
+
 // expiredReferences lists the references holding an active reservation
 // that expired before now.
 func (st store) expiredReferences(ctx context.Context, q sqldb.Querier, now time.Time) ([]string, error) {

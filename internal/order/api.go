@@ -92,7 +92,7 @@ func HandleAdminList(svc *Service) web.HandlerFunc {
 // HandleAdminGet serves GET /api/v1/admin/orders/{id}.
 func HandleAdminGet(svc *Service) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		o, err := svc.Get(r.Context(), r.PathValue("id"))
+		o, err := svc.GetForStaff(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}

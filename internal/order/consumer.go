@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/money"
@@ -17,7 +18,7 @@ const Consumer = "order"
 
 // PaymentTopics returns the payment events the order module consumes.
 func PaymentTopics() []string {
-	return []string{payment.TopicPaymentCaptured, payment.TopicPaymentCancelled, payment.TopicPaymentRefunded}
+	return []string{payment.TopicPaymentAuthorized, payment.TopicPaymentCaptured, payment.TopicPaymentCancelled, payment.TopicPaymentRefunded}
 }
 
 // Subscriber is the part of a bus that the order module needs.
@@ -61,6 +62,15 @@ var errNothingToDo = errors.New("nothing to do")
 func (s *Service) HandlePaymentEvent(ctx context.Context, e outbox.Event) error {
 	var apply func(tx *sqldb.Tx) error
 	switch e.Topic {
+	case payment.TopicPaymentAuthorized:
+		var p payment.PaymentAuthorized
+		if err := e.Decode(&p); err != nil {
+			return s.dropped(ctx, e, err)
+		}
+		if !p.AtProvider {
+			return nil
+		}
+		apply = func(tx *sqldb.Tx) error { return s.providerAuthorized(ctx, tx, p) }
 	case payment.TopicPaymentCaptured:
 		var p payment.PaymentCaptured
 		if err := e.Decode(&p); err != nil {
@@ -111,10 +121,41 @@ func (s *Service) updateForPayment(ctx context.Context, tx *sqldb.Tx, orderID, p
 	return err
 }
 
-// providerCaptured marks an authorized order paid.
+// sellReserved turns the stock an order awaiting its payment held
+// reserved into a sale.
+func (s *Service) sellReserved(ctx context.Context, tx *sqldb.Tx, o *Order) error {
+	if err := s.stock.Commit(ctx, tx, o.ID, "payment confirmed"); err != nil {
+		return fmt.Errorf("commit stock of %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// providerAuthorized marks an order awaiting its payment authorized (to be
+// captured at fulfilment) and takes its reserved stock.
+func (s *Service) providerAuthorized(ctx context.Context, tx *sqldb.Tx, p payment.PaymentAuthorized) error {
+	return s.updateForPayment(ctx, tx, p.OrderID, p.PaymentID, func(tx *sqldb.Tx, o *Order) error {
+		if o.PaymentStatus != PaymentAwaiting {
+			return errNothingToDo
+		}
+		if err := s.sellReserved(ctx, tx, o); err != nil {
+			return err
+		}
+		o.PaymentStatus = PaymentAuthorized
+		return s.note(ctx, tx, o.ID, "authorized", "Payment authorized at the payment provider", providerActor)
+	})
+}
+
+// providerCaptured marks an authorized order, or one awaiting its payment,
+// paid (the latter's reserved stock is taken then).
 func (s *Service) providerCaptured(ctx context.Context, tx *sqldb.Tx, p payment.PaymentCaptured) error {
 	return s.updateForPayment(ctx, tx, p.OrderID, p.PaymentID, func(tx *sqldb.Tx, o *Order) error {
-		if o.PaymentStatus != PaymentAuthorized {
+		switch o.PaymentStatus {
+		case PaymentAuthorized:
+		case PaymentAwaiting:
+			if err := s.sellReserved(ctx, tx, o); err != nil {
+				return err
+			}
+		default:
 			return errNothingToDo
 		}
 		o.PaymentStatus = PaymentPaid
@@ -132,6 +173,17 @@ func (s *Service) providerCaptured(ctx context.Context, tx *sqldb.Tx, p payment.
 // provider cancelled, putting its items back on stock.
 func (s *Service) providerCancelled(ctx context.Context, tx *sqldb.Tx, p payment.PaymentCancelled) error {
 	return s.updateForPayment(ctx, tx, p.OrderID, p.PaymentID, func(tx *sqldb.Tx, o *Order) error {
+		if o.PaymentStatus == PaymentAwaiting {
+			// The payment failed or expired before anything was taken.
+			o.PaymentStatus, o.Status = PaymentVoided, StatusCancelled
+			if err := s.stock.Release(ctx, tx, o.ID, "payment failed"); err != nil {
+				return fmt.Errorf("release stock of %s: %w", o.ID, err)
+			}
+			if err := s.note(ctx, tx, o.ID, "cancelled", "Order cancelled: the payment failed or was not completed", providerActor); err != nil {
+				return err
+			}
+			return outbox.Write(ctx, tx, newOrderCancelled(o, "payment failed"))
+		}
 		if o.PaymentStatus != PaymentAuthorized {
 			return errNothingToDo
 		}

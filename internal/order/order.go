@@ -43,6 +43,9 @@ var Statuses = []string{StatusPending, StatusPaid, StatusPartiallyFulfilled, Sta
 
 // Payment and fulfilment statuses.
 const (
+	// PaymentAwaiting: the provider decides later (3-D Secure, a hosted
+	// page); the order's stock is reserved, not yet taken, until it does.
+	PaymentAwaiting          = "awaiting"
 	PaymentAuthorized        = "authorized"
 	PaymentPaid              = "paid"
 	PaymentPartiallyRefunded = "partially_refunded"

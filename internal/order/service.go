@@ -27,6 +27,7 @@ import (
 
 // Payments is what orders need of the payment module.
 type Payments interface {
+	Get(ctx context.Context, paymentID string) (payment.Payment, error)
 	Capture(ctx context.Context, paymentID string) (payment.Payment, error)
 	Void(ctx context.Context, paymentID string) error
 	// Refund records a refund of paymentID in tx and returns its id.
@@ -36,6 +37,11 @@ type Payments interface {
 // Stock is what orders need of the inventory module.
 type Stock interface {
 	Restock(ctx context.Context, tx *sqldb.Tx, variantID string, qty int64, reference, actor string) error
+	// Commit and Release settle the stock an order awaiting its payment
+	// holds reserved (under the order id): sold once paid, given back if
+	// the payment fails.
+	Commit(ctx context.Context, tx *sqldb.Tx, reference, actor string) error
+	Release(ctx context.Context, tx *sqldb.Tx, reference, reason string) error
 }
 
 // Service manages orders.
@@ -67,7 +73,10 @@ type NewOrder struct {
 	ShippingMethod  ShippingMethod
 	PaymentID       string
 	Captured        bool // payment captured (else authorized)
-	CartID          string
+	// Awaiting: the provider decides later; the checkout left the stock
+	// reserved under the order id (Captured is false).
+	Awaiting bool
+	CartID   string
 }
 
 func hashToken(t string) string {
@@ -92,8 +101,11 @@ func (s *Service) Create(ctx context.Context, tx *sqldb.Tx, in NewOrder) (Order,
 		Fulfillments: []Fulfillment{}, CreatedAt: now, UpdatedAt: now,
 		AccessToken: "oat_" + ids.Secret(24),
 	}
-	if in.Captured {
+	switch {
+	case in.Captured:
 		o.Status, o.PaymentStatus = StatusPaid, PaymentPaid
+	case in.Awaiting:
+		o.PaymentStatus = PaymentAwaiting
 	}
 	if err := s.st.insert(ctx, tx, &o, hashToken(o.AccessToken)); err != nil {
 		return Order{}, err
@@ -130,6 +142,42 @@ func checkText(v *apperr.Validator, field, s string, max int, multiline bool) {
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) }) >= 0:
 		v.Add(field, "must not contain control characters")
 	}
+}
+
+// StaffOrder is an order as staff see it: with its payment at the provider.
+type StaffOrder struct {
+	Order
+	Payment *PaymentSummary `json:"payment,omitempty"`
+}
+
+// PaymentSummary is the order's payment as staff see it: Reference is the
+// provider's own id (Stripe's PaymentIntent id), to find it there.
+type PaymentSummary struct {
+	ID        string      `json:"id"`
+	Provider  string      `json:"provider"`
+	Reference string      `json:"reference"`
+	Method    string      `json:"method"`
+	Status    string      `json:"status"`
+	Amount    money.Money `json:"amount"`
+}
+
+// GetForStaff returns an order with its payment; NotFound when unknown.
+func (s *Service) GetForStaff(ctx context.Context, id string) (StaffOrder, error) {
+	o, err := s.Get(ctx, id)
+	if err != nil {
+		return StaffOrder{}, err
+	}
+	so := StaffOrder{Order: o}
+	if o.PaymentID != "" {
+		p, err := s.payments.Get(ctx, o.PaymentID)
+		if err != nil && !apperr.Is(err, apperr.NotFound) {
+			return StaffOrder{}, err
+		}
+		if err == nil {
+			so.Payment = &PaymentSummary{ID: p.ID, Provider: p.Provider, Reference: p.ProviderRef, Method: p.Method, Status: p.Status, Amount: p.Amount}
+		}
+	}
+	return so, nil
 }
 
 // Get returns an order for staff (any order); NotFound when unknown.
@@ -421,7 +469,7 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 	if (o.Status != StatusPending && o.Status != StatusPaid) || len(o.Fulfillments) > 0 {
 		return Order{}, notAllowed("cancel", &o)
 	}
-	if o.PaymentStatus == PaymentAuthorized {
+	if o.PaymentStatus == PaymentAuthorized || o.PaymentStatus == PaymentAwaiting {
 		if err := s.payments.Void(ctx, o.PaymentID); err != nil {
 			return Order{}, fmt.Errorf("void payment: %w", err)
 		}
@@ -431,6 +479,19 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 			return notAllowed("cancel", o)
 		}
 		switch o.PaymentStatus {
+		case PaymentAwaiting:
+			// Nothing was taken: the reservation goes back, no restock.
+			o.PaymentStatus, o.Status = PaymentVoided, StatusCancelled
+			if err := s.stock.Release(ctx, tx, o.ID, "order cancelled"); err != nil {
+				return fmt.Errorf("release stock: %w", err)
+			}
+			if reason == "" {
+				reason = "cancelled"
+			}
+			if err := s.note(ctx, tx, o.ID, "cancelled", "Order cancelled: "+reason, actor); err != nil {
+				return err
+			}
+			return outbox.Write(ctx, tx, newOrderCancelled(o, reason))
 		case PaymentAuthorized:
 			o.PaymentStatus = PaymentVoided
 		case PaymentPaid, PaymentPartiallyRefunded:

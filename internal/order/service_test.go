@@ -32,6 +32,9 @@ type fakeStock struct {
 	fail      error
 }
 
+func (f *fakeStock) Commit(context.Context, *sqldb.Tx, string, string) error  { return nil }
+func (f *fakeStock) Release(context.Context, *sqldb.Tx, string, string) error { return nil }
+
 func (f *fakeStock) Restock(_ context.Context, _ *sqldb.Tx, variantID string, qty int64, _, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

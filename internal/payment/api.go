@@ -26,6 +26,24 @@ func HandleWebhookRequest(svc *Service) web.HandlerFunc {
 	}
 }
 
+// HandleProviderWebhook serves POST /api/v1/payments/{provider}/webhook:
+// the named provider's notifications (POST /api/v1/payments/stripe/webhook
+// for Stripe), verified with that provider's signature. A provider that is
+// not configured is 404; otherwise as HandleWebhookRequest.
+func HandleProviderWebhook(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := readLimited(w, r)
+		if err != nil {
+			return err
+		}
+		if err := svc.HandleWebhookFrom(r.Context(), r.PathValue("provider"), body, r.Header); err != nil {
+			return err
+		}
+		web.JSON(w, http.StatusOK, map[string]bool{"received": true})
+		return nil
+	}
+}
+
 func readLimited(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {

@@ -11,14 +11,15 @@ import (
 // order claimed the payment (yet); AtProvider tells a change reported by the
 // provider's webhook (made outside Mercato) from one Mercato asked for.
 const (
-	TopicPaymentCaptured  = "payment.captured"
-	TopicPaymentCancelled = "payment.cancelled"
-	TopicPaymentRefunded  = "payment.refunded"
+	TopicPaymentAuthorized = "payment.authorized"
+	TopicPaymentCaptured   = "payment.captured"
+	TopicPaymentCancelled  = "payment.cancelled"
+	TopicPaymentRefunded   = "payment.refunded"
 )
 
 // Events returns a zero value of every event the payment module publishes.
 func Events() []outbox.Message {
-	return []outbox.Message{PaymentCaptured{}, PaymentCancelled{}, PaymentRefunded{}}
+	return []outbox.Message{PaymentAuthorized{}, PaymentCaptured{}, PaymentCancelled{}, PaymentRefunded{}}
 }
 
 // orderRef is the order a payment event names: the claiming order, else the
@@ -30,8 +31,30 @@ func orderRef(p Payment) string {
 	return p.Reference
 }
 
+// PaymentAuthorized is payment.authorized: a processing payment (one the
+// provider decided on later, e.g. after 3-D Secure) was authorized, to be
+// captured later. A payment authorized at once at checkout has no event:
+// its order is created authorized.
+type PaymentAuthorized struct {
+	PaymentID  string      `json:"payment_id"`
+	OrderID    string      `json:"order_id"`
+	Amount     money.Money `json:"amount"`
+	AtProvider bool        `json:"at_provider"`
+}
+
+func newPaymentAuthorized(p Payment, atProvider bool) PaymentAuthorized {
+	return PaymentAuthorized{PaymentID: p.ID, OrderID: orderRef(p), Amount: p.Amount, AtProvider: atProvider}
+}
+
+// EventTopic implements outbox.Message.
+func (PaymentAuthorized) EventTopic() string { return TopicPaymentAuthorized }
+
+// EventAggregate implements outbox.Message.
+func (e PaymentAuthorized) EventAggregate() string { return e.PaymentID }
+
 // PaymentCaptured is payment.captured: the payment's Amount was taken (at
-// checkout, on capture, or at the provider).
+// checkout, on capture, or at the provider, also for a payment that was
+// processing).
 type PaymentCaptured struct {
 	PaymentID  string      `json:"payment_id"`
 	OrderID    string      `json:"order_id"`
@@ -49,8 +72,9 @@ func (PaymentCaptured) EventTopic() string { return TopicPaymentCaptured }
 // EventAggregate implements outbox.Message.
 func (e PaymentCaptured) EventAggregate() string { return e.PaymentID }
 
-// PaymentCancelled is payment.cancelled: an authorized payment was voided
-// (by Mercato, or at the provider) and will never be captured.
+// PaymentCancelled is payment.cancelled: an authorized payment was voided,
+// or a processing one failed, was cancelled or expired (by Mercato, or at
+// the provider); it will never be captured.
 type PaymentCancelled struct {
 	PaymentID  string      `json:"payment_id"`
 	OrderID    string      `json:"order_id"`

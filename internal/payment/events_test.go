@@ -151,7 +151,7 @@ func TestEventsCarryPaymentFacts(t *testing.T) {
 		for _, m := range payment.Events() {
 			topics = append(topics, m.EventTopic())
 		}
-		if want := []string{"payment.captured", "payment.cancelled", "payment.refunded"}; !slices.Equal(topics, want) {
+		if want := []string{"payment.authorized", "payment.captured", "payment.cancelled", "payment.refunded"}; !slices.Equal(topics, want) {
 			t.Fatalf("Events() topics %v, want %v", topics, want)
 		}
 	})

@@ -32,6 +32,8 @@ func TestSandboxMethods(t *testing.T) {
 
 type quietProvider struct{ payment.Provider }
 
+func (quietProvider) Name() string { return "quiet" }
+
 func TestMethodsOfAProviderThatListsNone(t *testing.T) {
 	if m := payment.NewService(nil, quietProvider{}).Methods(); len(m) != 0 {
 		t.Fatalf("Methods = %+v, want none", m)

@@ -26,7 +26,8 @@ func Migrations() sqldb.Migrations { return sqldb.Embedded("payment", migrationF
 
 // Status of a payment.
 const (
-	StatusPending           = "pending"
+	StatusPending           = "pending" // asked; the provider's answer is not known (yet)
+	StatusProcessing        = "processing" // the provider decides later; a webhook tells
 	StatusAuthorized        = "authorized"
 	StatusCaptured          = "captured"
 	StatusDeclined          = "declined"
@@ -51,22 +52,66 @@ type Payment struct {
 	DeclineCode    string      `json:"decline_code,omitempty"`
 	Message        string      `json:"message,omitempty"`
 	CreatedAt      time.Time   `json:"created_at"`
+	// NextAction is what the shopper must do for a processing payment
+	// (3-D Secure, a hosted payment page), if anything.
+	NextAction *NextAction `json:"next_action,omitempty"`
 	// Capture is what was asked of the provider: take the money (true) or
 	// only authorize it.
 	Capture bool `json:"-"`
 }
 
-// Service records payments and talks to the provider.
+// Service records payments and talks to the providers.
 type Service struct {
-	db       *sqldb.DB
-	st       store
-	provider Provider
-	now      func() time.Time
+	db        *sqldb.DB
+	st        store
+	provider  Provider            // the default: takes every method no other accepts
+	providers map[string]Provider // every provider by name, the default included
+	order     []Provider          // the others, in the order given
+	now       func() time.Time
 }
 
-// NewService returns a payment service using provider.
-func NewService(db *sqldb.DB, provider Provider) *Service {
-	return &Service{db: db, st: store{db}, provider: provider, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+// NewService returns a payment service using provider by default and the
+// others for the methods they accept (see MethodAcceptor).
+func NewService(db *sqldb.DB, provider Provider, others ...Provider) *Service {
+	s := &Service{db: db, st: store{db}, provider: provider, providers: map[string]Provider{provider.Name(): provider}, order: others,
+		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	for _, o := range others {
+		s.providers[o.Name()] = o
+	}
+	return s
+}
+
+// providerFor returns the provider that takes method.
+func (s *Service) providerFor(method string) Provider {
+	for _, p := range s.order {
+		if a, ok := p.(MethodAcceptor); ok && a.Accepts(method) {
+			return p
+		}
+	}
+	return s.provider
+}
+
+// providerOf returns the provider a payment was made with.
+func (s *Service) providerOf(p Payment) (Provider, error) {
+	if pr, ok := s.providers[p.Provider]; ok {
+		return pr, nil
+	}
+	return nil, fmt.Errorf("payment %s was made with %q, which is not configured", p.ID, p.Provider)
+}
+
+// applyResult records a provider's answer on p.
+func applyResult(p *Payment, res Result) {
+	p.ProviderRef, p.DeclineCode, p.Message, p.NextAction = res.ProviderRef, res.DeclineCode, res.Message, res.NextAction
+	switch {
+	case res.Declined:
+		p.Status = StatusDeclined
+	case res.Pending:
+		p.Status = StatusProcessing
+	case res.Captured:
+		p.Status, p.CapturedAmount = StatusCaptured, p.Amount.Amount
+	default:
+		p.Status = StatusAuthorized
+	}
 }
 
 // ValidMethod checks the form of a payment method id: "pm_" and then
@@ -90,31 +135,44 @@ func ValidMethod(m string) bool {
 // order-to-be; the provider's idempotency key is derived from it, so paying
 // twice for one reference never charges twice.
 func (s *Service) Pay(ctx context.Context, reference string, amount money.Money, method string, capture bool) (Payment, error) {
-	if !ValidMethod(method) {
+	return s.PayWith(ctx, PayRequest{Reference: reference, Amount: amount, Method: method, Capture: capture})
+}
+
+// PayRequest is what PayWith asks for.
+type PayRequest struct {
+	Reference string // the order id to be
+	Amount    money.Money
+	Method    string
+	Capture   bool
+	// ReturnURL, Email and Description are passed to the provider (see
+	// AuthorizeRequest).
+	ReturnURL, Email, Description string
+}
+
+// PayWith is Pay with everything a provider may use. A provider that
+// decides later answers with a processing payment (and maybe its
+// NextAction); its webhook tells the outcome.
+func (s *Service) PayWith(ctx context.Context, in PayRequest) (Payment, error) {
+	if !ValidMethod(in.Method) {
 		return Payment{}, apperr.Field("payment_method", "must be a payment method id such as pm_card_visa")
 	}
 	now := s.now()
-	p := Payment{ID: ids.New(), Reference: reference, Provider: s.provider.Name(), Method: method, Amount: amount, Status: StatusPending, Capture: capture, CreatedAt: now}
+	prov := s.providerFor(in.Method)
+	p := Payment{ID: ids.New(), Reference: in.Reference, Provider: prov.Name(), Method: in.Method, Amount: in.Amount, Status: StatusPending, Capture: in.Capture, CreatedAt: now}
 	if err := s.st.insert(ctx, p); err != nil {
 		return Payment{}, err
 	}
 	// The provider key is per attempt: a retry after a compensated failure
 	// (voided or refunded) must pay anew, not get the refunded charge back.
-	res, err := s.provider.Authorize(ctx, authorizeRequest(p))
+	req := authorizeRequest(p)
+	req.ReturnURL, req.Email, req.Description = in.ReturnURL, in.Email, in.Description
+	res, err := prov.Authorize(ctx, req)
 	if err != nil {
 		// Outcome unknown: keep the row as failed so the reconciler can look at it.
 		s.st.markFailed(context.WithoutCancel(ctx), p.ID, truncate(err.Error(), 300), s.now())
 		return Payment{}, fmt.Errorf("payment provider %s: %w", p.Provider, err)
 	}
-	p.ProviderRef, p.DeclineCode, p.Message = res.ProviderRef, res.DeclineCode, res.Message
-	switch {
-	case res.Declined:
-		p.Status = StatusDeclined
-	case res.Captured:
-		p.Status, p.CapturedAmount = StatusCaptured, amount.Amount
-	default:
-		p.Status = StatusAuthorized
-	}
+	applyResult(&p, res)
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.st.saveResult(ctx, tx, p, s.now()); err != nil {
 			return err
@@ -151,9 +209,12 @@ func authorizeRequest(p Payment) AuthorizeRequest {
 // or a provider failure came between the request and its recorded answer.
 func (p Payment) Unresolved() bool { return p.Status == StatusPending || p.Status == StatusFailed }
 
-// Succeeded reports whether p took or reserved the money and nothing has
-// given it back yet.
-func (p Payment) Succeeded() bool { return p.Status == StatusAuthorized || p.Status == StatusCaptured }
+// Succeeded reports whether p took or reserved the money, or the provider
+// has it in hand (processing), and nothing has given it back yet: an order
+// may use it.
+func (p Payment) Succeeded() bool {
+	return p.Status == StatusAuthorized || p.Status == StatusCaptured || p.Status == StatusProcessing
+}
 
 // Resolve learns the outcome of a payment whose answer was never recorded
 // (pending: the process stopped during the provider call; failed: the call
@@ -172,19 +233,15 @@ func (s *Service) Resolve(ctx context.Context, paymentID string) (Payment, error
 	if s.now().Sub(p.CreatedAt) > ResolveWindow {
 		return p, apperr.Conflictf("payment %s is %s since %s, beyond the provider's idempotency window; check it at %s", p.ID, p.Status, p.CreatedAt.Format(time.RFC3339), p.Provider)
 	}
-	res, err := s.provider.Authorize(ctx, authorizeRequest(p))
+	prov, err := s.providerOf(p)
+	if err != nil {
+		return p, err
+	}
+	res, err := prov.Authorize(ctx, authorizeRequest(p))
 	if err != nil {
 		return p, fmt.Errorf("resolve payment %s at %s: %w", p.ID, p.Provider, err)
 	}
-	p.ProviderRef, p.DeclineCode, p.Message = res.ProviderRef, res.DeclineCode, res.Message
-	switch {
-	case res.Declined:
-		p.Status = StatusDeclined
-	case res.Captured:
-		p.Status, p.CapturedAmount = StatusCaptured, p.Amount.Amount
-	default:
-		p.Status = StatusAuthorized
-	}
+	applyResult(&p, res)
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		ok, err := s.st.saveResolved(ctx, tx, p, s.now())
 		if err != nil || !ok {
@@ -256,7 +313,11 @@ func (s *Service) Capture(ctx context.Context, paymentID string) (Payment, error
 	if p.Status != StatusAuthorized {
 		return p, apperr.Conflictf("payment is %s; only an authorized payment can be captured", p.Status)
 	}
-	if err := s.provider.Capture(ctx, p.ProviderRef, p.Amount, "capture:"+p.ID); err != nil {
+	prov, err := s.providerOf(p)
+	if err != nil {
+		return p, err
+	}
+	if err := prov.Capture(ctx, p.ProviderRef, p.Amount, "capture:"+p.ID); err != nil {
 		return p, fmt.Errorf("capture %s: %w", p.ID, err)
 	}
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
@@ -283,10 +344,14 @@ func (s *Service) Void(ctx context.Context, paymentID string) error {
 	if err != nil || p.Status == StatusVoided {
 		return err
 	}
-	if p.Status != StatusAuthorized {
-		return apperr.Conflictf("payment is %s; only an authorized payment can be voided", p.Status)
+	if p.Status != StatusAuthorized && p.Status != StatusProcessing {
+		return apperr.Conflictf("payment is %s; only an authorized or processing payment can be voided", p.Status)
 	}
-	if err := s.provider.Void(ctx, p.ProviderRef, "void:"+p.ID); err != nil {
+	prov, err := s.providerOf(p)
+	if err != nil {
+		return err
+	}
+	if err := prov.Void(ctx, p.ProviderRef, "void:"+p.ID); err != nil {
 		return fmt.Errorf("void %s: %w", p.ID, err)
 	}
 	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
@@ -353,7 +418,7 @@ func (s *Service) Refund(ctx context.Context, tx *sqldb.Tx, paymentID string, am
 // reconciler voids or refunds them.
 func (s *Service) Orphans(ctx context.Context, age time.Duration) ([]Payment, error) {
 	return s.st.list(ctx, "find orphan payments",
-		`WHERE order_id IS NULL AND status IN ('authorized', 'captured') AND created_at < ? ORDER BY created_at`, s.now().Add(-age))
+		`WHERE order_id IS NULL AND status IN ('authorized', 'captured', 'processing') AND created_at < ? ORDER BY created_at`, s.now().Add(-age))
 }
 
 // Cancel undoes a payment that no order claimed: void when authorized, full
@@ -379,7 +444,7 @@ func (s *Service) Cancel(ctx context.Context, paymentID, reason string) (bool, e
 	)
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		var err error
-		if p.Status == StatusAuthorized {
+		if p.Status == StatusAuthorized || p.Status == StatusProcessing {
 			if done, err = s.st.voidUnclaimed(ctx, tx, p.ID, s.now()); err != nil || !done {
 				return err
 			}
@@ -404,7 +469,11 @@ func (s *Service) Cancel(ctx context.Context, paymentID, reason string) (bool, e
 	if refundID != "" {
 		return true, s.sendRefund(bg, refundID)
 	}
-	if err := s.provider.Void(bg, p.ProviderRef, "void:"+p.ID); err != nil {
+	prov, err := s.providerOf(p)
+	if err != nil {
+		return true, err
+	}
+	if err := prov.Void(bg, p.ProviderRef, "void:"+p.ID); err != nil {
 		return true, fmt.Errorf("void %s at %s (recorded as voided; the authorization lapses there by itself): %w", p.ID, p.Provider, err)
 	}
 	return true, nil
@@ -415,16 +484,20 @@ func (s *Service) Cancel(ctx context.Context, paymentID, reason string) (bool, e
 // a crash, or from SendPendingRefunds) never refunds twice. A failure leaves
 // the refund pending for SendPendingRefunds.
 func (s *Service) sendRefund(ctx context.Context, refundID string) error {
-	amount, providerRef, ok, err := s.st.pendingRefund(ctx, refundID)
+	amount, providerRef, provider, ok, err := s.st.pendingRefund(ctx, refundID)
 	if err != nil {
 		return fmt.Errorf("send refund %s: %w", refundID, err)
 	}
 	if !ok {
 		return nil // sent already
 	}
-	ref, err := s.provider.Refund(ctx, providerRef, amount, "refund:"+refundID)
+	prov, err := s.providerOf(Payment{ID: refundID, Provider: provider})
 	if err != nil {
-		return fmt.Errorf("send refund %s to %s: %w", refundID, s.provider.Name(), err)
+		return err
+	}
+	ref, err := prov.Refund(ctx, providerRef, amount, "refund:"+refundID)
+	if err != nil {
+		return fmt.Errorf("send refund %s to %s: %w", refundID, provider, err)
 	}
 	if err := s.st.markRefundSent(ctx, refundID, ref); err != nil {
 		return fmt.Errorf("record refund %s as sent: %w", refundID, err)
@@ -445,4 +518,67 @@ func (s *Service) SendPendingRefunds(ctx context.Context) (int, error) {
 		errs = append(errs, s.sendRefund(ctx, id))
 	}
 	return len(pending), errors.Join(errs...)
+}
+
+// Processing returns up to limit payments still processing (the provider
+// decides later) that were created before before, oldest first.
+func (s *Service) Processing(ctx context.Context, before time.Time, limit int) ([]Payment, error) {
+	return s.st.list(ctx, "find processing payments", `WHERE status = 'processing' AND created_at < ? ORDER BY created_at LIMIT ?`, before, limit)
+}
+
+// Settle brings a processing payment in line with its provider: it asks
+// for its state (Lookup) and records a capture, an authorization or a
+// failure the webhook has not delivered (yet); a payment still undecided
+// and expire set is cancelled at the provider and recorded as voided.
+// Every change writes its event with AtProvider set (the order follows:
+// paid, authorized, or cancelled). A payment in another state is returned
+// as it is.
+func (s *Service) Settle(ctx context.Context, paymentID string, expire bool) (Payment, error) {
+	p, err := s.Get(ctx, paymentID)
+	if err != nil || p.Status != StatusProcessing {
+		return p, err
+	}
+	prov, err := s.providerOf(p)
+	if err != nil {
+		return p, err
+	}
+	res, err := prov.Lookup(ctx, p.ProviderRef)
+	if err != nil {
+		return p, fmt.Errorf("look up payment %s at %s: %w", p.ID, p.Provider, err)
+	}
+	if res.Pending {
+		if !expire {
+			return p, nil
+		}
+		if err := prov.Void(ctx, p.ProviderRef, "void:"+p.ID); err != nil {
+			return p, fmt.Errorf("cancel expired payment %s at %s: %w", p.ID, p.Provider, err)
+		}
+		res = Result{Declined: true, DeclineCode: "expired", Message: "The payment was not completed in time."}
+	}
+	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		var (
+			ok  bool
+			err error
+			ev  outbox.Message
+		)
+		switch {
+		case res.Declined:
+			ok, err = s.st.markDeclined(ctx, tx, p.ID, truncate(res.DeclineCode, 100), truncate(res.Message, 300), s.now())
+			ev = newPaymentCancelled(p, true)
+		case res.Captured:
+			ok, err = s.st.markCaptured(ctx, tx, p.ID, s.now())
+			ev = newPaymentCaptured(p, true)
+		default:
+			ok, err = s.st.markAuthorized(ctx, tx, p.ID, s.now())
+			ev = newPaymentAuthorized(p, true)
+		}
+		if err != nil || !ok {
+			return err // !ok: its webhook came first
+		}
+		return outbox.Write(ctx, tx, ev)
+	})
+	if err != nil {
+		return p, fmt.Errorf("settle payment %s: %w", p.ID, err)
+	}
+	return s.Get(ctx, p.ID)
 }

@@ -35,13 +35,25 @@ type Provider interface {
 	// ParseWebhook verifies a notification's signature and decodes it. A
 	// bad signature or payload is an Invalid error.
 	ParseWebhook(payload []byte, header http.Header) (WebhookEvent, error)
+	// Lookup asks for a payment's state now (for one the provider still
+	// decides on: the answer of Authorize, as of today).
+	Lookup(ctx context.Context, providerRef string) (Result, error)
+}
+
+// MethodAcceptor is a Provider that takes only some payment methods; the
+// payment service sends a payment to the first provider that accepts its
+// method, or else to the default one.
+type MethodAcceptor interface {
+	Accepts(method string) bool
 }
 
 // Webhook event types, named as Stripe names them.
 const (
-	EventSucceeded = "payment_intent.succeeded" // an authorized payment was captured
-	EventCanceled  = "payment_intent.canceled"  // an authorized payment was cancelled
-	EventRefunded  = "charge.refunded"          // money was given back (e.g. from the provider's dashboard)
+	EventSucceeded  = "payment_intent.succeeded"                 // the money was taken (an authorized or processing payment)
+	EventAuthorized = "payment_intent.amount_capturable_updated" // a processing payment was authorized (to capture later)
+	EventFailed     = "payment_intent.payment_failed"            // a processing payment failed (declined, 3-D Secure failed)
+	EventCanceled   = "payment_intent.canceled"                  // an authorized or processing payment was cancelled (or expired)
+	EventRefunded   = "charge.refunded"                          // money was given back (e.g. from the provider's dashboard)
 )
 
 // WebhookEvent is a verified provider notification.
@@ -51,6 +63,8 @@ type WebhookEvent struct {
 	ProviderRef string // the payment it concerns
 	Amount      int64  // for refunds: the amount of this refund
 	RefundRef   string // for refunds: the provider's refund id
+	// DeclineCode and Message say why a payment failed (EventFailed).
+	DeclineCode, Message string
 }
 
 // AuthorizeRequest asks a provider for money.
@@ -60,6 +74,11 @@ type AuthorizeRequest struct {
 	Capture        bool
 	Reference      string
 	IdempotencyKey string
+	// ReturnURL is where the shopper comes back to after acting on the
+	// provider's side (3-D Secure, a hosted payment page).
+	ReturnURL string
+	// Email and Description are shown by providers on their pages.
+	Email, Description string
 }
 
 // Result is a provider's answer to Authorize.
@@ -67,8 +86,22 @@ type Result struct {
 	ProviderRef string
 	Captured    bool
 	Declined    bool
+	// Pending: the provider decides later (3-D Secure, a hosted page, a bank
+	// transfer); a webhook tells the outcome. NextAction says what the
+	// shopper must do meanwhile, if anything.
+	Pending     bool
+	NextAction  *NextAction
 	DeclineCode string
 	Message     string
+}
+
+// NextAction is what the shopper must do for a processing payment.
+type NextAction struct {
+	// Type is "use_stripe_sdk" (confirm with Stripe.js and ClientSecret) or
+	// "redirect_to_url" (send the shopper to RedirectURL).
+	Type         string `json:"type"`
+	RedirectURL  string `json:"redirect_url,omitempty"`
+	ClientSecret string `json:"client_secret,omitempty"`
 }
 
 // Sandbox is the built-in test provider. It behaves like Stripe's test mode
@@ -306,6 +339,18 @@ func (s *Sandbox) Void(ctx context.Context, ref, idemKey string) error {
 		return err
 	}
 	return s.ledger.setStatus(ctx, ref, StatusVoided, StatusAuthorized)
+}
+
+// Lookup implements Provider: the sandbox decides at once, so it answers
+// what its books say (an unknown payment is an error).
+func (s *Sandbox) Lookup(ctx context.Context, ref string) (Result, error) {
+	if err := sandboxRef(ref); err != nil {
+		return Result{}, err
+	}
+	if s.ledger == nil {
+		return Result{}, fmt.Errorf("sandbox: no books kept in memory for %q", ref)
+	}
+	return s.ledger.lookup(ctx, ref)
 }
 
 // Refund implements Provider.

@@ -64,6 +64,21 @@ func (l *sandboxLedger) authorize(ctx context.Context, req AuthorizeRequest, r R
 	return got, nil
 }
 
+// lookup returns the current state of a charge.
+func (l *sandboxLedger) lookup(ctx context.Context, ref string) (Result, error) {
+	var (
+		r      = Result{ProviderRef: ref}
+		status string
+	)
+	err := l.db.QueryRowContext(ctx, `SELECT status, decline_code, message FROM payment_sandbox_charges WHERE provider_ref = ?`, ref).Scan(&status, &r.DeclineCode, &r.Message)
+	if err != nil {
+		return Result{}, fmt.Errorf("sandbox: look up %q: %w", ref, err)
+	}
+	r.Declined = status == StatusDeclined || status == StatusVoided
+	r.Captured = status == StatusCaptured || status == StatusRefunded
+	return r, nil
+}
+
 // setStatus moves a charge from one of from to status; an unknown charge is
 // an error, a charge in another state is left as it is.
 func (l *sandboxLedger) setStatus(ctx context.Context, ref, status string, from ...string) error {

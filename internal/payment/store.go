@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,14 +17,32 @@ import (
 // events already applied. The same statements run on SQLite and PostgreSQL.
 type store struct{ db *sqldb.DB }
 
-const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at, capture`
+const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at, capture, next_action`
 
 func scan(row sqldb.Scanner) (Payment, error) {
-	var p Payment
+	var (
+		p    Payment
+		next string
+	)
 	err := row.Scan(&p.ID, &p.Reference, &p.OrderID, &p.Provider, &p.ProviderRef, &p.Method, &p.Amount.Amount, &p.Amount.Currency,
-		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt, &p.Capture)
+		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt, &p.Capture, &next)
 	p.CreatedAt = p.CreatedAt.UTC()
+	if err == nil && next != "" && p.Status == StatusProcessing {
+		p.NextAction = new(NextAction)
+		if jerr := json.Unmarshal([]byte(next), p.NextAction); jerr != nil {
+			return p, fmt.Errorf("payment %s: next action: %w", p.ID, jerr)
+		}
+	}
 	return p, err
+}
+
+// nextAction is the stored form of a payment's next action.
+func nextAction(p Payment) string {
+	if p.NextAction == nil {
+		return ""
+	}
+	b, _ := json.Marshal(p.NextAction)
+	return string(b)
 }
 
 // insert records a new payment attempt (status pending).
@@ -42,8 +61,8 @@ func (s store) markFailed(ctx context.Context, id, message string, at time.Time)
 
 // saveResult records the provider's answer to an authorization.
 func (s store) saveResult(ctx context.Context, q sqldb.Querier, p Payment, at time.Time) error {
-	if _, err := q.ExecContext(ctx, `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, updated_at = ? WHERE id = ?`,
-		p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, at, p.ID); err != nil {
+	if _, err := q.ExecContext(ctx, `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, next_action = ?, updated_at = ? WHERE id = ?`,
+		p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, nextAction(p), at, p.ID); err != nil {
 		return fmt.Errorf("record payment result: %w", err)
 	}
 	return nil
@@ -53,14 +72,14 @@ func (s store) saveResult(ctx context.Context, q sqldb.Querier, p Payment, at ti
 // of a payment whose answer was unknown; false when the payment was
 // resolved meanwhile.
 func (s store) saveResolved(ctx context.Context, tx *sqldb.Tx, p Payment, at time.Time) (bool, error) {
-	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, updated_at = ?
-		WHERE id = ? AND status IN ('pending', 'failed')`, p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, at, p.ID))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = ?, provider_ref = ?, captured_amount = ?, decline_code = ?, message = ?, next_action = ?, updated_at = ?
+		WHERE id = ? AND status IN ('pending', 'failed')`, p.Status, p.ProviderRef, p.CapturedAmount, p.DeclineCode, p.Message, nextAction(p), at, p.ID))
 }
 
 // voidUnclaimed moves an authorized payment that no order claimed to
 // voided; false when it is claimed or not authorized any more.
 func (s store) voidUnclaimed(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
-	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status = 'authorized' AND order_id IS NULL`, at, id))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status IN ('authorized', 'processing') AND order_id IS NULL`, at, id))
 }
 
 // refundUnclaimed marks a captured payment that no order claimed as fully
@@ -103,19 +122,32 @@ func (s store) list(ctx context.Context, what, where string, args ...any) ([]Pay
 // attachOrder links an authorized or captured payment to its order; false
 // when the payment is in no such state (or unknown).
 func (s store) attachOrder(ctx context.Context, tx *sqldb.Tx, paymentID, orderID string, at time.Time) (bool, error) {
-	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured') AND order_id IS NULL`, orderID, at, paymentID))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET order_id = ?, updated_at = ? WHERE id = ? AND status IN ('authorized', 'captured', 'processing') AND order_id IS NULL`, orderID, at, paymentID))
 }
 
-// markCaptured moves an authorized payment to captured (its whole amount);
-// false when it was not authorized any more.
+// markCaptured moves an authorized or processing payment to captured (its
+// whole amount); false when it was in neither state any more.
 func (s store) markCaptured(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
-	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'captured', captured_amount = amount, updated_at = ? WHERE id = ? AND status = 'authorized'`, at, id))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'captured', captured_amount = amount, next_action = '', updated_at = ? WHERE id = ? AND status IN ('authorized', 'processing')`, at, id))
 }
 
-// markVoided moves an authorized payment to voided; false when it was not
-// authorized any more.
+// markAuthorized moves a processing payment to authorized; false when it
+// was not processing any more.
+func (s store) markAuthorized(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'authorized', next_action = '', updated_at = ? WHERE id = ? AND status = 'processing'`, at, id))
+}
+
+// markDeclined moves a processing payment to declined with the
+// provider's reason; false when it was not processing any more.
+func (s store) markDeclined(ctx context.Context, tx *sqldb.Tx, id, code, message string, at time.Time) (bool, error) {
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'declined', decline_code = ?, message = ?, next_action = '', updated_at = ? WHERE id = ? AND status = 'processing'`,
+		code, message, at, id))
+}
+
+// markVoided moves an authorized or processing payment to voided; false
+// when it was in neither state any more.
 func (s store) markVoided(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
-	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', updated_at = ? WHERE id = ? AND status = 'authorized'`, at, id))
+	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'voided', next_action = '', updated_at = ? WHERE id = ? AND status IN ('authorized', 'processing')`, at, id))
 }
 
 // addRefunded adds amount to a payment's refunded amount and sets status,
@@ -153,13 +185,13 @@ func (s store) hasProviderRefund(ctx context.Context, tx *sqldb.Tx, paymentID, p
 
 // pendingRefund returns what the provider needs to send a pending refund;
 // false when the refund is not pending (sent already, or unknown).
-func (s store) pendingRefund(ctx context.Context, refundID string) (amount money.Money, providerRef string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT r.amount, p.provider_ref, p.currency FROM payment_refunds r JOIN payment_payments p ON p.id = r.payment_id
-		WHERE r.id = ? AND r.status = 'pending'`, refundID).Scan(&amount.Amount, &providerRef, &amount.Currency)
+func (s store) pendingRefund(ctx context.Context, refundID string) (amount money.Money, providerRef, provider string, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT r.amount, p.provider_ref, p.currency, p.provider FROM payment_refunds r JOIN payment_payments p ON p.id = r.payment_id
+		WHERE r.id = ? AND r.status = 'pending'`, refundID).Scan(&amount.Amount, &providerRef, &amount.Currency, &provider)
 	if errors.Is(err, sql.ErrNoRows) {
-		return amount, "", false, nil
+		return amount, "", "", false, nil
 	}
-	return amount, providerRef, err == nil, err
+	return amount, providerRef, provider, err == nil, err
 }
 
 // markRefundSent records the provider's reference of a sent refund.

@@ -25,7 +25,18 @@ import (
 // payment.cancelled, payment.refunded), in the same transaction; the order
 // module follows from those events.
 func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http.Header) error {
-	ev, err := s.provider.ParseWebhook(payload, header)
+	return s.HandleWebhookFrom(ctx, s.provider.Name(), payload, header)
+}
+
+// HandleWebhookFrom is HandleWebhook for the named provider's notifications
+// (each provider has its own route and signature). An unknown provider is
+// NotFound.
+func (s *Service) HandleWebhookFrom(ctx context.Context, provider string, payload []byte, header http.Header) error {
+	prov, ok := s.providers[provider]
+	if !ok {
+		return apperr.NotFoundf("payment provider %q is not configured", provider)
+	}
+	ev, err := prov.ParseWebhook(payload, header)
 	if err != nil {
 		return err
 	}
@@ -33,11 +44,11 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		first, err := s.st.recordWebhook(ctx, tx, ev.ID, s.provider.Name(), ev.Type, s.now())
+		first, err := s.st.recordWebhook(ctx, tx, ev.ID, prov.Name(), ev.Type, s.now())
 		if err != nil || !first {
 			return err // an error, or delivered before
 		}
-		p, err := s.st.byProviderRef(ctx, tx, s.provider.Name(), ev.ProviderRef)
+		p, err := s.st.byProviderRef(ctx, tx, prov.Name(), ev.ProviderRef)
 		if apperr.Is(err, apperr.NotFound) {
 			return nil
 		}
@@ -47,6 +58,10 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, header http
 		switch ev.Type {
 		case EventSucceeded:
 			return s.webhookCaptured(ctx, tx, p)
+		case EventAuthorized:
+			return s.webhookAuthorized(ctx, tx, p)
+		case EventFailed:
+			return s.webhookFailed(ctx, tx, p, ev)
 		case EventCanceled:
 			return s.webhookCanceled(ctx, tx, p)
 		case EventRefunded:
@@ -86,6 +101,24 @@ func (s *Service) webhookCaptured(ctx context.Context, tx *sqldb.Tx, p Payment) 
 		return nil // already captured (or no longer capturable)
 	}
 	return outbox.Write(ctx, tx, newPaymentCaptured(p, true))
+}
+
+func (s *Service) webhookAuthorized(ctx context.Context, tx *sqldb.Tx, p Payment) error {
+	ok, err := s.st.markAuthorized(ctx, tx, p.ID, s.now())
+	if err != nil || !ok {
+		return err // !ok: not processing any more
+	}
+	return outbox.Write(ctx, tx, newPaymentAuthorized(p, true))
+}
+
+// webhookFailed ends a processing payment the provider declined. (A
+// failed attempt on a payment that is not processing changes nothing.)
+func (s *Service) webhookFailed(ctx context.Context, tx *sqldb.Tx, p Payment, ev WebhookEvent) error {
+	ok, err := s.st.markDeclined(ctx, tx, p.ID, truncate(ev.DeclineCode, 100), truncate(ev.Message, 300), s.now())
+	if err != nil || !ok {
+		return err
+	}
+	return outbox.Write(ctx, tx, newPaymentCancelled(p, true))
 }
 
 func (s *Service) webhookCanceled(ctx context.Context, tx *sqldb.Tx, p Payment) error {
