@@ -45,6 +45,10 @@ Configuration (flags override the environment):
   MERCATO_PAYMENT_CAPTURE
                         checkout: capture payment when the order is placed (default);
                         fulfilment: authorize at checkout, capture at the first fulfilment
+  MERCATO_STRIPE_SECRET_KEY, MERCATO_STRIPE_PUBLISHABLE_KEY, MERCATO_STRIPE_WEBHOOK_SECRET
+                        Stripe keys: set the secret key to take card payments through Stripe
+  MERCATO_STRIPE_API_BASE
+                        another Stripe API address (stripe-mock: http://127.0.0.1:12111)
   MERCATO_SANDBOX_WEBHOOK_SECRET
                         signs the sandbox payment provider's webhooks; unset: none accepted
   MERCATO_CHECKOUT_TIMEOUT
