@@ -215,6 +215,9 @@ func TestRunCommands(t *testing.T) {
 		{"database URL", map[string]string{"MERCATO_DATABASE_URL": "mysql://localhost/shop"}, []string{"migrate"}, []string{"MERCATO_DATABASE_URL"}},
 		{"currency", map[string]string{"MERCATO_CURRENCY": "euro"}, []string{"serve"}, []string{"MERCATO_CURRENCY", `"euro"`}},
 		{"checkout timeout", map[string]string{"MERCATO_CHECKOUT_TIMEOUT": "20"}, []string{"serve"}, []string{"MERCATO_CHECKOUT_TIMEOUT", `"20"`}},
+		{"stripe key", map[string]string{"MERCATO_STRIPE_SECRET_KEY": "pk_test_oops"}, []string{"serve"}, []string{"MERCATO_STRIPE_SECRET_KEY", "sk_test_"}},
+		{"stripe webhook secret alone", map[string]string{"MERCATO_STRIPE_WEBHOOK_SECRET": "whsec_x"}, []string{"serve"}, []string{"MERCATO_STRIPE_SECRET_KEY is not set"}},
+		{"stripe api base", map[string]string{"MERCATO_STRIPE_SECRET_KEY": "sk_test_1", "MERCATO_STRIPE_API_BASE": "ftp://x"}, []string{"serve"}, []string{"MERCATO_STRIPE_API_BASE"}},
 		{"checkout timeout too short", map[string]string{"MERCATO_CHECKOUT_TIMEOUT": "100ms"}, []string{"serve"}, []string{"MERCATO_CHECKOUT_TIMEOUT", "between 1s and 5m"}},
 	}
 	for _, tt := range usage {
