@@ -413,8 +413,10 @@ func TestShopCustomerFlow(t *testing.T) {
 	})
 }
 
-// TestShopAuthorization: a customer's cart and orders are invisible to
-// everybody else on every route, and staff routes refuse customers.
+// TestShopAuthorization: what the authorization matrix (authz_test.go)
+// does not ask: a refused cart request reads exactly like an unknown cart,
+// and another customer can neither replay the owner's checkout nor list
+// the owner's orders.
 func TestShopAuthorization(t *testing.T) {
 	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
 		api := newShopAPI(t, db, shopConfig(t))
@@ -478,36 +480,6 @@ func TestShopAuthorization(t *testing.T) {
 		if len(bobs.Items) != 0 {
 			t.Fatalf("bob lists %d orders", len(bobs.Items))
 		}
-
-		// Staff routes: anonymous 401, customers 403, staff allowed.
-		o := placed.Order
-		fid := "no-such-parcel"
-		for _, rq := range []struct {
-			method, target string
-			body           any
-		}{
-			{"GET", "/api/v1/admin/orders", nil},
-			{"GET", "/api/v1/admin/orders/" + o.ID, nil},
-			{"POST", "/api/v1/admin/orders/" + o.ID + "/fulfillments", map[string]any{"items": []map[string]any{{"item_id": o.Items[0].ID, "quantity": 1}}}},
-			{"POST", "/api/v1/admin/orders/" + o.ID + "/fulfillments/" + fid + "/ship", map[string]any{"tracking_number": "T"}},
-			{"POST", "/api/v1/admin/orders/" + o.ID + "/deliver", nil},
-			{"POST", "/api/v1/admin/orders/" + o.ID + "/cancel", map[string]any{"reason": "x"}},
-			{"POST", "/api/v1/admin/orders/" + o.ID + "/refunds", map[string]any{"amount": 1}},
-		} {
-			api.do(rq.method, rq.target, rq.body).wantProblem(http.StatusUnauthorized, "")
-			api.do(rq.method, rq.target, rq.body, alice).wantProblem(http.StatusForbidden, "")
-			api.do(rq.method, rq.target, rq.body, bob).wantProblem(http.StatusForbidden, "")
-		}
-		var adm order.Order
-		api.do("GET", "/api/v1/admin/orders/"+o.ID, nil, bearer(api.staff)).wantStatus(http.StatusOK).decode(&adm)
-		if adm.Status != "paid" || len(adm.Fulfillments) != 0 || adm.Refunded != eur(0) {
-			t.Fatalf("refused staff calls changed the order: %+v", adm)
-		}
-
-		// A guest cart belongs to whoever holds its id, signed in or not.
-		g := api.cartWith(nil, v, 1)
-		api.addItem(g.ID, w, 1, bob)
-		api.do("GET", "/api/v1/carts/"+g.ID, nil, alice).wantStatus(http.StatusOK)
 	})
 }
 
