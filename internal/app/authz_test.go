@@ -170,7 +170,12 @@ const authzPassword = "authz matrix password"
 
 func newAuthzFixture(t testing.TB, db *sqldb.DB) *authzFixture {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return newAuthzFixtureLog(t, db, slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+}
+
+// newAuthzFixtureLog is newAuthzFixture with the app's logger.
+func newAuthzFixtureLog(t testing.TB, db *sqldb.DB, log *slog.Logger) *authzFixture {
+	t.Helper()
 	a, err := Wire(shopConfig(t), log, db)
 	if err != nil {
 		t.Fatal(err)
