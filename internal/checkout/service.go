@@ -264,18 +264,20 @@ func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, cartID, key, orderID
 
 // forget drops the claim on a key whose attempt did nothing, so that the
 // key can be used again with another body. Should it fail, the claim
-// expires after lockFor.
+// expires after lockFor. The log names the attempt by its order id (the
+// checkout_requests row's order_id), never by the cart id: a guest cart's
+// id opens the cart, so it is a credential that logs must not carry.
 func (s *Service) forget(ctx context.Context, cartID, key, orderID string) {
 	if err := s.requests.forget(context.WithoutCancel(ctx), cartID, key, orderID); err != nil {
-		s.log.WarnContext(ctx, "the key stays claimed until its lock expires", "cart_id", cartID, "err", err)
+		s.log.WarnContext(ctx, "the key stays claimed until its lock expires", "attempt_order_id", orderID, "err", err)
 	}
 }
 
 // unlock lets a retry take the key over at once. Should it fail, the claim
-// expires after lockFor.
+// expires after lockFor. (Logged without the cart id, as forget.)
 func (s *Service) unlock(ctx context.Context, cartID, key, orderID string) {
 	if err := s.requests.unlock(context.WithoutCancel(ctx), cartID, key, orderID, s.now().Add(-time.Second)); err != nil {
-		s.log.WarnContext(ctx, "the key stays locked until its lock expires", "cart_id", cartID, "err", err)
+		s.log.WarnContext(ctx, "the key stays locked until its lock expires", "attempt_order_id", orderID, "err", err)
 	}
 }
 
