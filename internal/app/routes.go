@@ -276,5 +276,5 @@ func (a *App) Handler() http.Handler {
 		return errNoRoute
 	}))
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { web.Error(w, r, a.Log, err) }
-	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, mux))))
+	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, web.Routed(mux, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, mux)))))
 }

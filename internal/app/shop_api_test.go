@@ -1300,3 +1300,45 @@ func TestShopCheckoutRetryAfterCrash(t *testing.T) {
 		}
 	})
 }
+
+// TestLogsNeverCarryCartIDs: a guest cart's id is its bearer credential, so
+// no log line, at any level, may show one: not the request log (which names
+// routes by pattern), not for requests refused before routing (a bad
+// token, a cross-origin form), not for unknown API paths.
+func TestLogsNeverCarryCartIDs(t *testing.T) {
+	db := sqldbtest.SQLite(t, Migrations()...)
+	var logs syncBuffer
+	a, err := Wire(shopConfig(t), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.checkoutLimit = ratelimit.NewMemory(1_000_000, time.Minute)
+	api := &testAPI{t: t, app: a, h: a.Handler(), doc: loadAPIDoc(t)}
+	v := api.product("LOGGED", 1000, 5)
+	c := api.cartWith(nil, v, 1)
+	crossSite := func(r *http.Request) {
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		r.Header.Set("Origin", "https://evil.example")
+	}
+	api.do("GET", "/api/v1/carts/"+c.ID, nil).wantStatus(http.StatusOK)
+	api.do("GET", "/api/v1/carts/"+c.ID, nil, bearer("mct_not-a-real-token")).wantProblem(http.StatusUnauthorized, "")
+	api.do("POST", "/api/v1/carts/"+c.ID+"/items", map[string]any{"variant_id": v, "quantity": 1}, crossSite).wantProblem(http.StatusForbidden, "")
+	api.do("GET", "/api/v1/carts/"+c.ID+"/nothing-here", nil).wantProblem(http.StatusNotFound, "")
+	api.do("GET", "/api/v1/shipping-methods?cart_id="+c.ID, nil).wantStatus(http.StatusOK)
+	api.checkout(c.ID, "", api.checkoutBody(c.ID, "buyer@example.com", "pm_card_visa")).wantProblem(http.StatusBadRequest, "Idempotency-Key")
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/cart", nil)
+	r.AddCookie(&http.Cookie{Name: "mercato_cart", Value: c.ID})
+	api.h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("cart page: %d", w.Code)
+	}
+	api.checkout(c.ID, "k-1", api.checkoutBody(c.ID, "buyer@example.com", "pm_card_visa")).wantStatus(http.StatusCreated)
+	got := logs.String()
+	if !strings.Contains(got, "level=DEBUG") {
+		t.Fatalf("nothing was logged at debug level:\n%s", got)
+	}
+	if strings.Contains(got, c.ID) {
+		t.Fatalf("a log line carries the cart id %s:\n%s", c.ID, got)
+	}
+}
