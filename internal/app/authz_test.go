@@ -760,7 +760,7 @@ func (fx *authzFixture) cartOfA(id string) map[string]string {
 }
 
 // check asserts that res is the outcome want.
-func (fx *authzFixture) check(t testing.TB, pr probe, res result, want outcome, rule access) {
+func (fx *authzFixture) check(t testing.TB, pr probe, res result, c caller, want outcome, rule access) {
 	t.Helper()
 	loc := res.Header.Get("Location")
 	signIn := func() bool {
@@ -785,17 +785,26 @@ func (fx *authzFixture) check(t testing.TB, pr probe, res result, want outcome, 
 			if got := res.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 				t.Errorf("%s: 401 without WWW-Authenticate: Bearer (got %q)", res.req, got)
 			}
-		} else if !signIn() {
-			t.Errorf("%s: %d %s, want a redirect to a sign-in page: %s", res.req, res.Code, loc, truncate(res.Body))
+		} else {
+			signInPage := "/account/login?next="
+			if strings.HasPrefix(pr.target, "/admin") {
+				signInPage = "/admin/login?next="
+			}
+			if res.Code != http.StatusSeeOther || !strings.HasPrefix(loc, signInPage) {
+				t.Errorf("%s: %d %s, want a redirect to %s…: %s", res.req, res.Code, loc, signInPage, truncate(res.Body))
+			}
 		}
 	case forbidden:
 		switch {
 		case api:
 			res.wantProblem(http.StatusForbidden, "")
-		case signIn() || res.Code == http.StatusForbidden:
-			// The admin panel sends customers to its sign-in page and answers staff 403.
-		default:
-			t.Errorf("%s: %d %s, want 403 or a redirect to sign in: %s", res.req, res.Code, loc, truncate(res.Body))
+		case c == staffCaller:
+			if res.Code != http.StatusForbidden {
+				t.Errorf("%s: %d %s, want 403: %s", res.req, res.Code, loc, truncate(res.Body))
+			}
+		case res.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/admin/login"):
+			// The admin panel sends customers to its sign-in page.
+			t.Errorf("%s: %d %s, want a redirect to the admin sign-in page: %s", res.req, res.Code, loc, truncate(res.Body))
 		}
 	case notFound:
 		if api {
@@ -861,7 +870,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 						if pr.name != "" {
 							res.req += " (" + pr.name + ")"
 						}
-						fx.check(t, pr, res, want, rule)
+						fx.check(t, pr, res, c, want, rule)
 						switch want {
 						case unauthorized, forbidden, notFound, badRequest:
 							if after := fx.fingerprint(t, nil); after != before {
@@ -890,7 +899,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					}
 					res := fx.send(t, pr, anonymous, asBrowserOrClient)
 					res.req += " with Authorization: " + h
-					fx.check(t, pr, res, unauthorized, rule)
+					fx.check(t, pr, res, anonymous, unauthorized, rule)
 				}
 				// The session cookie opens the account's routes, not the admin API.
 				switch rule {
@@ -900,7 +909,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 						before := fx.fingerprint(t, nil)
 						res := fx.send(t, pr, c, asCookie)
 						res.req += " as " + c.String() + " by session cookie"
-						fx.check(t, pr, res, unauthorized, rule)
+						fx.check(t, pr, res, c, unauthorized, rule)
 						if after := fx.fingerprint(t, nil); after != before {
 							t.Errorf("%s: refused, but the database changed", res.req)
 						}
@@ -909,7 +918,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					pr := fx.probes(rt.pattern, customerA)[0]
 					res := fx.send(t, pr, customerA, asCookie)
 					res.req += " as customer A by session cookie"
-					fx.check(t, pr, res, allowed, rule)
+					fx.check(t, pr, res, customerA, allowed, rule)
 				}
 			})
 		}
