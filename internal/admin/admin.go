@@ -91,6 +91,7 @@ type Accounts interface {
 type Emails interface {
 	ListEmails(ctx context.Context, q notify.PageQuery) (notify.EmailPage, error)
 	GetEmail(ctx context.Context, id string) (notify.Email, error)
+	PreviewCSP() string // the Content-Security-Policy to serve an e-mail's HTML body under
 }
 
 // Sales is what the dashboard needs of the analytics module.

@@ -1,8 +1,11 @@
 package admin
 
 import (
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/notify"
@@ -35,8 +38,7 @@ type emailView struct {
 }
 
 // Email serves GET /admin/emails/{id}: the headers, the HTML body as it will
-// look (a sandboxed frame of /api/v1/admin/emails/{id}/html, which is served
-// under the e-mail preview's own strict policy) and the text body.
+// look (a sandboxed frame of /admin/emails/{id}/html) and the text body.
 func (a *Admin) Email() http.Handler {
 	return a.handle(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		e, err := a.svc.Emails.GetEmail(r.Context(), r.PathValue("id"))
@@ -44,5 +46,30 @@ func (a *Admin) Email() http.Handler {
 			return err
 		}
 		return a.render(w, http.StatusOK, "email", emailView{view: a.newView(r, w, p, e.Subject, "emails"), Email: e})
+	})
+}
+
+// EmailHTML serves GET /admin/emails/{id}/html: the e-mail's HTML body as a
+// page, for the frame on the e-mail's page. It is the one admin page that
+// may be framed (by this site only), under the e-mail preview's own policy
+// that lets nothing but the e-mail's stylesheet apply. (The admin API's
+// GET /api/v1/admin/emails/{id}/html serves the same to bearer tokens; the
+// panel's session cookie does not open the admin API.)
+func (a *Admin) EmailHTML() http.Handler {
+	return a.handle(staffOnly, func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+		e, err := a.svc.Emails.GetEmail(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		h := w.Header()
+		h.Set("Content-Security-Policy", a.svc.Emails.PreviewCSP())
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(e.HTML)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			io.Copy(w, strings.NewReader(e.HTML))
+		}
+		return nil
 	})
 }

@@ -147,6 +147,9 @@ func TestBadInput(t *testing.T) {
 				badCase{"cursor std base64", "GET", base + "cursor=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(`{"s":"newest","t":"2026-01-01T00:00:00Z","id":"x"}`))), nil, staff, 400, "cursor"},
 				badCase{"cursor too long", "GET", base + "cursor=" + long(600), nil, staff, 400, "cursor"},
 				badCase{"cursor invalid UTF-8", "GET", base + "cursor=%ff%fe", nil, staff, 400, "cursor"},
+				// Found by FuzzProductListQuery: NUL inside a cursor reached PostgreSQL (a 500).
+				badCase{"cursor with a NUL id", "GET", base + "sort=-price&cursor=" + b64(`{"s":"-price","n":5,"id":"\u0000"}`), nil, staff, 400, "cursor"},
+				badCase{"cursor with a NUL title", "GET", base + "sort=title&cursor=" + b64(`{"s":"title","k":"a\u0000","id":"x"}`), nil, staff, 400, "cursor"},
 				badCase{"sort unknown", "GET", base + "sort=cheapest", nil, staff, 400, "sort"},
 				badCase{"sort upper case", "GET", base + "sort=PRICE", nil, staff, 400, "sort"},
 				badCase{"category unknown", "GET", base + "category=no-such-category", nil, staff, 400, "category"},

@@ -123,16 +123,23 @@ func (d *apiDoc) deref(v any) map[string]any {
 	return m
 }
 
+// documentedRoute is a route of routes.go that openapi.json must document,
+// as "METHOD path" in OpenAPI's spelling, with its access rule.
+type documentedRoute struct {
+	key    string
+	access access
+}
+
 // routeTable returns the routes of routes.go that must be documented: every
 // route under /api/ plus the operations endpoints. Storefront HTML pages are
 // not part of the REST contract.
-func routeTable(t *testing.T) []string {
+func routeTable(t *testing.T) []documentedRoute {
 	t.Helper()
 	a, err := Wire(Config{Currency: "EUR"}, slog.New(slog.NewTextHandler(io.Discard, nil)), sqldbtest.SQLite(t, Migrations()...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []documentedRoute
 	for _, rt := range a.routes() {
 		method, path, ok := strings.Cut(rt.pattern, " ")
 		if !ok {
@@ -148,7 +155,7 @@ func routeTable(t *testing.T) []string {
 		// Go wildcards {name...} and the {$} anchor are {name} and nothing in OpenAPI.
 		path = strings.ReplaceAll(path, "...}", "}")
 		path = strings.TrimSuffix(path, "{$}")
-		out = append(out, method+" "+path)
+		out = append(out, documentedRoute{method + " " + path, rt.access})
 	}
 	return out
 }
@@ -161,10 +168,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	served := map[string]bool{}
 	for _, r := range routeTable(t) {
-		if served[r] {
-			t.Errorf("routes.go lists %q twice", r)
+		if served[r.key] {
+			t.Errorf("routes.go lists %q twice", r.key)
 		}
-		served[r] = true
+		served[r.key] = true
 	}
 	var undocumented, unserved []string
 	for r := range served {
@@ -187,6 +194,67 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	if len(served) == 0 {
 		t.Fatal("routeTable found no routes")
+	}
+}
+
+// TestOpenAPISecurityMatchesAccess: each documented operation says the
+// access rule its route declares in routes.go (x-mercato-access), and its
+// security requirements and error answers follow from that rule: the
+// account's routes take a bearer token or the session cookie, the admin API
+// a bearer token only; routes open to anonymous callers list no security.
+// (TestAuthorizationMatrix checks that the server behaves so.)
+func TestOpenAPISecurityMatchesAccess(t *testing.T) {
+	doc := loadAPIDoc(t)
+	declared := map[string]access{}
+	for _, r := range routeTable(t) {
+		declared[r.key] = r.access
+	}
+	rules := map[access]struct {
+		schemes []string // the alternatives of "security", sorted
+		codes   []string // statuses the operation must document
+	}{
+		accessPublic:   {},
+		accessCustomer: {[]string{"bearerAuth", "sessionCookie"}, []string{"401"}},
+		accessStaff:    {[]string{"bearerAuth"}, []string{"401", "403"}},
+		accessAdmin:    {[]string{"bearerAuth"}, []string{"401", "403"}},
+		accessCart:     {nil, []string{"404"}},
+		accessOrder:    {nil, []string{"404"}},
+		accessWebhook:  {nil, []string{"400"}},
+	}
+	for _, o := range doc.operations() {
+		where := o.method + " " + o.path
+		want, ok := declared[where]
+		if !ok {
+			continue // TestOpenAPIMatchesRoutes names it
+		}
+		rule, known := rules[want]
+		if !known {
+			t.Errorf("%s: routes.go declares access %q, which this test does not know", where, want)
+			continue
+		}
+		if got, _ := o.op["x-mercato-access"].(string); got != string(want) {
+			t.Errorf("%s: x-mercato-access is %q, but routes.go declares %q", where, got, want)
+		}
+		var schemes []string
+		for _, req := range asSlice(o.op["security"]) {
+			m, _ := req.(map[string]any)
+			if len(m) != 1 {
+				t.Errorf("%s: security requirement %v must name exactly one scheme (alternatives are separate entries)", where, req)
+			}
+			for name := range m {
+				schemes = append(schemes, name)
+			}
+		}
+		sort.Strings(schemes)
+		if !slices.Equal(schemes, rule.schemes) {
+			t.Errorf("%s: security %v, but access %q means %v", where, schemes, want, rule.schemes)
+		}
+		responses, _ := o.op["responses"].(map[string]any)
+		for _, code := range rule.codes {
+			if responses[code] == nil {
+				t.Errorf("%s: access %q must document %s", where, want, code)
+			}
+		}
 	}
 }
 

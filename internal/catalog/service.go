@@ -152,7 +152,11 @@ func parseCursor(raw string, s Sort) (*cursor, error) {
 		return nil, bad
 	}
 	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.ID == "" || c.key() == nil {
+	if err := json.Unmarshal(b, &c); err != nil || !ids.Plausible(c.ID) || c.key() == nil {
+		return nil, bad
+	}
+	// Only text this list could have made: NUL never reaches SQL (PostgreSQL refuses it).
+	if c.Str != nil && (!utf8.ValidString(*c.Str) || strings.IndexByte(*c.Str, 0) >= 0) {
 		return nil, bad
 	}
 	if c.Sort != s {

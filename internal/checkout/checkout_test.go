@@ -681,3 +681,46 @@ func TestAnswersStoredBeforeOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// TestLogsNeverNameTheCart: a guest cart's id is its bearer credential (it
+// opens the cart), so no log line may carry a cart id. The service logs
+// when it cannot release an idempotency key; the storage is made to refuse
+// that (a trigger), once for a refused checkout (forget) and once for one
+// that failed inside (unlock).
+func TestLogsNeverNameTheCart(t *testing.T) {
+	db := sqldbtest.SQLite(t, migrations...)
+	ctx := context.Background()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := newShop(t, db, nil, checkout.Options{})
+	v := s.product(t, "LOGGED", 700, 5)
+	for _, stmt := range []string{
+		`CREATE TRIGGER keep_requests BEFORE DELETE ON checkout_requests BEGIN SELECT RAISE(ABORT, 'kept'); END`,
+		`CREATE TRIGGER lock_requests BEFORE UPDATE OF locked_until ON checkout_requests BEGIN SELECT RAISE(ABORT, 'locked'); END`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Refused after the key was claimed: an unknown shipping method.
+	refused := s.cartWith(t, ctx, map[string]int64{v: 1})
+	in := input("pm_card_visa")
+	in.ShippingMethodID = "express"
+	if _, err := checkout.NewService(db, s.carts, s.stock, s.payments, s.orders, log, checkout.Options{}).Checkout(ctx, refused, "k1", in); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("unknown shipping method: %v, want invalid", err)
+	}
+	// Failed inside: the order cannot be written.
+	failed := s.cartWith(t, ctx, map[string]int64{v: 1})
+	if _, err := checkout.NewService(db, s.carts, s.stock, s.payments, failingOrders{s.orders}, log, checkout.Options{}).Checkout(ctx, failed, "k2", input("pm_card_visa")); apperr.CodeOf(err) != apperr.Internal {
+		t.Fatalf("failing orders: %v, want an internal error", err)
+	}
+	got := logs.String()
+	if strings.Count(got, "level=WARN") < 2 {
+		t.Fatalf("the failures to release the keys were not logged:\n%s", got)
+	}
+	for _, id := range []string{refused, failed} {
+		if strings.Contains(got, id) {
+			t.Errorf("a log line carries cart id %s:\n%s", id, got)
+		}
+	}
+}

@@ -295,18 +295,21 @@ func (s *Service) finish(ctx context.Context, tx *sqldb.Tx, att attempt, rec rec
 
 // forget drops the claim on a key whose attempt did nothing, so that the
 // key can be used again with another body. Should it fail, the claim
-// expires after lockFor.
+// expires after lockFor. The log names the attempt by its order id (the
+// checkout_requests row's order_id), never by the cart id: a guest cart's
+// id opens the cart, so it is a credential that logs must not carry.
 func (s *Service) forget(ctx context.Context, att attempt) {
 	if err := s.requests.forget(context.WithoutCancel(ctx), att); err != nil {
-		s.log.WarnContext(ctx, "the key stays claimed until its lock expires", "order_id", att.orderID, "err", err)
+		s.log.WarnContext(ctx, "the key stays claimed until its lock expires", "attempt_order_id", att.orderID, "err", err)
 	}
 }
 
 // unlock lets a retry take the key over at once (it settles what this
-// attempt left). Should it fail, the claim expires after lockFor.
+// attempt left). Should it fail, the claim expires after lockFor. (Logged
+// without the cart id, as forget.)
 func (s *Service) unlock(ctx context.Context, att attempt) {
 	if err := s.requests.unlock(context.WithoutCancel(ctx), att, s.now().Add(-time.Second), false); err != nil {
-		s.log.WarnContext(ctx, "the key stays locked until its lock expires", "order_id", att.orderID, "err", err)
+		s.log.WarnContext(ctx, "the key stays locked until its lock expires", "attempt_order_id", att.orderID, "err", err)
 	}
 }
 

@@ -268,6 +268,10 @@ func TestAdmin(t *testing.T) {
 		if !eval[bool](b, `!!document.querySelector('iframe.email-frame[sandbox=""]')`) {
 			t.Error("the e-mail is not shown in a sandboxed frame")
 		}
+		// The frame's page opens with the panel's session cookie (the admin API would refuse it: 401).
+		if st := eval[int](b, `fetch(document.querySelector('iframe.email-frame').src).then(r => r.status)`); st != 200 {
+			t.Errorf("the e-mail frame's page answered %d", st)
+		}
 		b.audit()
 	})
 

@@ -115,6 +115,20 @@ func Observe(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// Routed records, before anything else runs, the pattern of the route mux
+// will give r to, so that a request refused before it is routed (a bad
+// token, a cross-origin form) or answered by a catch-all is logged by
+// pattern too, never by its path. It goes inside Observe and outside
+// whatever may answer before mux does.
+func Routed(mux *http.ServeMux, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && ri.pattern == "" {
+			_, ri.pattern = mux.Handler(r)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // routeInfo is where Metrics.Route records the pattern of the route that
 // serves a request, for the logs that Observe and Error write.
 type routeInfo struct{ pattern string }
@@ -122,9 +136,11 @@ type routeInfo struct{ pattern string }
 type routeKey struct{}
 
 // LogPath is what logs name a request by: its route's pattern
-// ("POST /api/v1/carts/{id}/items") once a route took it, else the path. A
-// path can carry a credential (a guest cart's id is its bearer secret), so
-// logs never show the path of a routed request.
+// ("POST /api/v1/carts/{id}/items") once a route took it (or Routed looked
+// it up), else the path. A path can carry a credential (a guest cart's id
+// is its bearer secret), so logs never show the path of a routed request;
+// the app puts Routed in front of everything that may answer, so none
+// goes unrouted.
 func LogPath(r *http.Request) string {
 	if ri, ok := r.Context().Value(routeKey{}).(*routeInfo); ok && ri.pattern != "" {
 		return ri.pattern
