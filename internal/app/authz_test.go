@@ -261,6 +261,11 @@ func (fx *authzFixture) session(c caller) string {
 	return token.Token
 }
 
+// sandboxSign signs a sandbox webhook body with the shop's secret.
+func (fx *authzFixture) sandboxSign(body []byte) string {
+	return payment.NewSandbox(payment.WithWebhookSecret(fx.app.Config.SandboxWebhookSecret)).SignWebhook(body, time.Now())
+}
+
 // newCart makes a cart holding one item: customer A's with fx.ctxA, a guest cart without.
 func (fx *authzFixture) newCart(ctx context.Context) cart.Cart {
 	fx.t.Helper()
@@ -466,10 +471,20 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		body, _ := json.Marshal(map[string]any{"id": unique("evt_authz"), "type": payment.EventRefunded,
 			"data": map[string]any{"payment_ref": "sb_pi_unknown", "amount": 1, "refund_ref": unique("re")}})
 		signed := p("POST", "/api/v1/payments/webhook", body)
-		signed.header = http.Header{payment.SignatureHeader: {payment.NewSandbox().SignWebhook(body, time.Now())}}
+		signed.header = http.Header{payment.SignatureHeader: {fx.sandboxSign(body)}}
 		unsigned := named("unsigned", p("POST", "/api/v1/payments/webhook", body))
 		unsigned.everyone = badRequest
 		return []probe{signed, unsigned}
+	case "POST /api/v1/payments/{provider}/webhook":
+		body, _ := json.Marshal(map[string]any{"id": unique("evt_authz"), "type": payment.EventRefunded,
+			"data": map[string]any{"payment_ref": "sb_pi_unknown", "amount": 1, "refund_ref": unique("re")}})
+		signed := p("POST", "/api/v1/payments/sandbox/webhook", body)
+		signed.header = http.Header{payment.SignatureHeader: {fx.sandboxSign(body)}}
+		unsigned := named("unsigned", p("POST", "/api/v1/payments/sandbox/webhook", body))
+		unsigned.everyone = badRequest
+		unconfigured := named("a provider that is not configured", p("POST", "/api/v1/payments/stripe/webhook", body))
+		unconfigured.everyone = notFound
+		return []probe{signed, unsigned, unconfigured}
 
 	case "GET /api/v1/admin/orders/{id}":
 		return []probe{p("GET", "/api/v1/admin/orders/"+o.ID, nil)}
