@@ -39,6 +39,23 @@ const (
 // linkMailRule is the limit of mails with links per address or account.
 func linkMailRule() Rule { return Rule{Free: LinkMailsPerAddress, Forget: LinkMailWindow} }
 
+// resetAnswerTime is the least time RequestPasswordReset takes once the
+// limits let it through, so that the time of the answer does not tell
+// whether an account has the address (BenchmarkPasswordResetRequest; only
+// a database slower than this would show the difference again).
+const resetAnswerTime = 100 * time.Millisecond
+
+// wait returns at until, or when ctx ends (wall time: the service's clock
+// may be a test's).
+func wait(ctx context.Context, until time.Time) {
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // The problems of a link's secret, all on field "token".
 const (
 	linkUnknown = "is not a valid link; ask for a new one"
@@ -117,7 +134,8 @@ func (s *Service) takeMail(ctx context.Context, key string, rule Rule, what stri
 // once) to the account with this e-mail, customer or staff, through the
 // customer.password_reset_requested event. It answers the same whether or
 // not an account has the address, and does the same work either way except
-// storing the link: nil, or the same errors. An address that is not an
+// storing the link: nil, or the same errors, after resetAnswerTime at
+// least. An address that is not an
 // e-mail address is Invalid on "email"; more than ResetRequestsPerIP
 // requests from the client address (ClientIPFrom) or LinkMailsPerAddress
 // for the e-mail address per LinkMailWindow are TooManyRequest with a retry
@@ -136,6 +154,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if err := s.takeMail(ctx, "reset email "+email, linkMailRule(), "too many password reset requests for this e-mail address"); err != nil {
 		return err
 	}
+	// Storing the link and its event takes a few milliseconds more than
+	// finding no account: the answer waits until the same time either way.
+	defer wait(ctx, time.Now().Add(resetAnswerTime))
 	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		var a Account
 		err := scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM customer_accounts WHERE email = ?`, email), &a)

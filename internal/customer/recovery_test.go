@@ -2,15 +2,18 @@ package customer_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/notify"
@@ -400,5 +403,42 @@ func TestStaffPasswordReset(t *testing.T) {
 		token := mail.token("admin@example.com", notify.TemplatePasswordReset, "/account/password-reset/confirm")
 		s.do("POST", "/api/v1/auth/password-reset/confirm", map[string]string{"token": token, "password": "a brand new passphrase"}).want(http.StatusNoContent)
 		s.do("POST", "/api/v1/auth/login", map[string]string{"email": "admin@example.com", "password": "a brand new passphrase"}).want(http.StatusOK)
+	})
+}
+
+// TestLinkUsedOnceUnderConcurrency: the same reset link sent many times at
+// once sets the password once.
+func TestLinkUsedOnceUnderConcurrency(t *testing.T) {
+	sqldbtest.ForEach(t, mailMigrations, func(t *testing.T, db *sqldb.DB) {
+		s := newServer(t, db, nil)
+		mail := newMailbox(t, db)
+		s.register("owner@example.com", "Owner")
+		s.do("POST", "/api/v1/auth/password-reset", map[string]string{"email": "owner@example.com"}).want(http.StatusAccepted)
+		token := mail.token("owner@example.com", notify.TemplatePasswordReset, "/account/password-reset/confirm")
+		const n = 8
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			won  []string
+			errs []error
+		)
+		for i := range n {
+			wg.Go(func() {
+				password := fmt.Sprintf("concurrent passphrase %d", i)
+				_, err := s.svc.ResetPassword(context.Background(), token, password)
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					won = append(won, password)
+				} else if !apperr.Is(err, apperr.Invalid) {
+					errs = append(errs, err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(won) != 1 || len(errs) != 0 {
+			t.Fatalf("%d resets succeeded (want 1); other errors: %v", len(won), errs)
+		}
+		s.do("POST", "/api/v1/auth/login", map[string]string{"email": "owner@example.com", "password": won[0]}).want(http.StatusOK)
 	})
 }
