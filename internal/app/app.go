@@ -105,7 +105,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 // loginPurgeEvery is how often forgotten sign-in counts and known sources
-// are deleted (customer.Service.PurgeLoginRecords).
+// (customer.Service.PurgeLoginRecords) and expired mailed links
+// (PurgeExpiredLinks) are deleted.
 const loginPurgeEvery = 10 * time.Minute
 
 // Wire builds the modules on an open, migrated database. It fails only when
@@ -132,6 +133,10 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 	}
 	a.Every(loginPurgeEvery, "customer-login-purge", func(ctx context.Context) error {
 		_, err := a.Customers.PurgeLoginRecords(ctx)
+		return err
+	})
+	a.Every(loginPurgeEvery, "customer-link-purge", func(ctx context.Context) error {
+		_, err := a.Customers.PurgeExpiredLinks(ctx)
 		return err
 	})
 	if err := a.wireEvents(); err != nil {

@@ -261,6 +261,15 @@ func (fx *authzFixture) session(c caller) string {
 	return token.Token
 }
 
+// forgetLimits clears the shared attempt counters (sign-in, link mails):
+// the matrix tests who may call a route, not how often.
+func (fx *authzFixture) forgetLimits() {
+	fx.t.Helper()
+	if _, err := fx.app.DB.ExecContext(fx.ctx, `DELETE FROM customer_login_limits`); err != nil {
+		fx.t.Fatal(err)
+	}
+}
+
 // sandboxSign signs a sandbox webhook body with the shop's secret.
 func (fx *authzFixture) sandboxSign(body []byte) string {
 	return payment.NewSandbox(payment.WithWebhookSecret(fx.app.Config.SandboxWebhookSecret)).SignWebhook(body, time.Now())
@@ -383,7 +392,7 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt",
 		"GET /admin", "GET /admin/orders", "GET /admin/products", "GET /admin/products/new", "GET /admin/inventory", "GET /admin/customers",
 		"GET /admin/staff", "GET /admin/emails", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
-		"GET /account/register", "GET /admin/login":
+		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email":
 		_, path, _ := strings.Cut(pattern, " ")
 		return []probe{p("GET", path, nil)}
 	case "GET /api/v1/products/{id}":
@@ -393,6 +402,36 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 
 	case "POST /api/v1/auth/register":
 		return []probe{p("POST", "/api/v1/auth/register", map[string]any{"email": unique("new") + "@authz.example", "password": authzPassword, "name": "New"})}
+	case "POST /api/v1/auth/password-reset":
+		return []probe{p("POST", "/api/v1/auth/password-reset", map[string]any{"email": unique("forgot") + "@authz.example"})}
+	case "POST /api/v1/auth/password-reset/confirm", "POST /api/v1/auth/verify-email", "POST /api/v1/auth/email-change/confirm":
+		// Public: the mailed token is the credential; a wrong one is a 400 for anyone.
+		_, path, _ := strings.Cut(pattern, " ")
+		pr := p("POST", path, map[string]any{"token": unique("not-a-token"), "password": authzPassword + "-new"})
+		pr.everyone = badRequest
+		return []probe{pr}
+	case "POST /api/v1/me/email-verification":
+		fx.forgetLimits() // at most 3 link mails an hour per account; the matrix sends more
+		return []probe{p("POST", "/api/v1/me/email-verification", nil)}
+	case "POST /api/v1/me/email-change":
+		fx.forgetLimits()
+		return []probe{p("POST", "/api/v1/me/email-change", map[string]any{"email": unique("moved") + "@authz.example", "current_password": authzPassword})}
+	case "GET /account/password-reset/confirm", "GET /account/verify-email", "GET /account/email-change/confirm":
+		_, path, _ := strings.Cut(pattern, " ")
+		return []probe{p("GET", path+"?token="+unique("not-a-token"), nil)}
+	case "POST /account/password-reset":
+		return []probe{p("POST", "/account/password-reset", url.Values{"email": {unique("forgot") + "@authz.example"}})}
+	case "POST /account/password-reset/confirm", "POST /account/verify-email", "POST /account/email-change/confirm":
+		_, path, _ := strings.Cut(pattern, " ")
+		pr := p("POST", path, url.Values{"token": {unique("not-a-token")}, "password": {authzPassword + "-new"}})
+		pr.everyone, pr.want = allowed, http.StatusBadRequest // the page again, saying the link is not valid
+		return []probe{pr}
+	case "POST /account/verify-email/resend":
+		fx.forgetLimits()
+		return []probe{p("POST", "/account/verify-email/resend", url.Values{})}
+	case "POST /account/email":
+		fx.forgetLimits()
+		return []probe{p("POST", "/account/email", url.Values{"email": {unique("moved") + "@authz.example"}, "current_password": {authzPassword}})}
 	case "POST /api/v1/auth/login":
 		return []probe{p("POST", "/api/v1/auth/login", map[string]any{"email": fx.staff2.Email, "password": authzPassword})}
 	case "POST /api/v1/auth/logout":

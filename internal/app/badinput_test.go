@@ -68,7 +68,17 @@ func (a *testAPI) stateSnapshot() string {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	b, err := json.Marshal(map[string]any{"count": n, "products": products, "categories": cats, "level": lvl, "movements": moves})
+	accounts, err := sqldb.All(ctx, a.app.DB, "snapshot accounts", func(r sqldb.Scanner) (string, error) {
+		var email, hash, verified, links string
+		err := r.Scan(&email, &hash, &verified, &links)
+		return email + " " + hash + " " + verified + " " + links, err
+	}, `SELECT a.email, a.password_hash, COALESCE(CAST(a.email_verified_at AS TEXT), ''),
+		(SELECT CAST(COUNT(*) AS TEXT) FROM customer_account_tokens t WHERE t.account_id = a.id AND t.used_at IS NULL)
+		FROM customer_accounts a ORDER BY a.id`)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	b, err := json.Marshal(map[string]any{"count": n, "products": products, "categories": cats, "level": lvl, "movements": moves, "accounts": accounts})
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -183,6 +193,26 @@ func TestBadInput(t *testing.T) {
 			badCase{"login password huge", "POST", "/api/v1/auth/login", `{"email":"a@example.com","password":"` + long(2000) + `"}`, nil, 400, "password"},
 			badCase{"login wrong password", "POST", "/api/v1/auth/login", `{"email":"` + staffEmail + `","password":"wrong"}`, nil, 401, ""},
 			badCase{"login not an e-mail", "POST", "/api/v1/auth/login", `{"email":"not-an-email","password":"x"}`, nil, 401, ""},
+
+			// Account recovery and e-mail verification.
+			badCase{"reset without email", "POST", "/api/v1/auth/password-reset", `{}`, nil, 400, "email"},
+			badCase{"reset null", "POST", "/api/v1/auth/password-reset", `null`, nil, 400, "email"},
+			badCase{"reset email a number", "POST", "/api/v1/auth/password-reset", `{"email":5}`, nil, 400, "email"},
+			badCase{"reset not an e-mail", "POST", "/api/v1/auth/password-reset", `{"email":"not-an-email"}`, nil, 400, "email"},
+			badCase{"reset email huge", "POST", "/api/v1/auth/password-reset", `{"email":"a@` + long(3000) + `.example"}`, nil, 400, "email"},
+			badCase{"reset confirm without token", "POST", "/api/v1/auth/password-reset/confirm", `{"password":"a good new passphrase"}`, nil, 400, "token"},
+			badCase{"reset confirm unknown token", "POST", "/api/v1/auth/password-reset/confirm", `{"token":"nope","password":"a good new passphrase"}`, nil, 400, "token"},
+			badCase{"reset confirm token huge", "POST", "/api/v1/auth/password-reset/confirm", `{"token":"` + long(5000) + `","password":"a good new passphrase"}`, nil, 400, "token"},
+			badCase{"reset confirm token invalid UTF-8", "POST", "/api/v1/auth/password-reset/confirm", "{\"token\":\"\xff\xfe\",\"password\":\"a good new passphrase\"}", nil, 400, "body"},
+			badCase{"reset confirm password an object", "POST", "/api/v1/auth/password-reset/confirm", `{"token":"x","password":{}}`, nil, 400, "password"},
+			badCase{"verify without token", "POST", "/api/v1/auth/verify-email", `{}`, nil, 400, "token"},
+			badCase{"verify token a number", "POST", "/api/v1/auth/verify-email", `{"token":5}`, nil, 400, "token"},
+			badCase{"verify unknown token", "POST", "/api/v1/auth/verify-email", `{"token":"nope"}`, nil, 400, "token"},
+			badCase{"email change confirm unknown token", "POST", "/api/v1/auth/email-change/confirm", `{"token":"nope"}`, nil, 400, "token"},
+			badCase{"email change not an e-mail", "POST", "/api/v1/me/email-change", `{"email":"x","current_password":"` + testPassword + `"}`, []reqOpt{bearer(api.customer)}, 400, "email"},
+			badCase{"email change without password", "POST", "/api/v1/me/email-change", `{"email":"new@example.com"}`, []reqOpt{bearer(api.customer)}, 400, "current_password"},
+			badCase{"email change wrong password", "POST", "/api/v1/me/email-change", `{"email":"new@example.com","current_password":"wrong"}`, []reqOpt{bearer(api.customer)}, 400, "current_password"},
+			badCase{"email change to a taken address", "POST", "/api/v1/me/email-change", `{"email":"` + staffEmail + `","current_password":"` + testPassword + `"}`, []reqOpt{bearer(api.customer)}, 409, "email"},
 
 			// Create product.
 			badCase{"create null", "POST", "/api/v1/admin/products", `null`, staff, 400, "title"},
@@ -311,6 +341,11 @@ func TestBadInput(t *testing.T) {
 		)
 		for _, route := range []struct{ method, target string }{
 			{"POST", "/api/v1/auth/login"},
+			{"POST", "/api/v1/auth/password-reset"},
+			{"POST", "/api/v1/auth/password-reset/confirm"},
+			{"POST", "/api/v1/auth/verify-email"},
+			{"POST", "/api/v1/auth/email-change/confirm"},
+			{"POST", "/api/v1/me/email-change"},
 			{"POST", "/api/v1/admin/products"},
 			{"PATCH", "/api/v1/admin/products/" + target.ID},
 			{"POST", "/api/v1/admin/categories"},

@@ -78,7 +78,7 @@ func (s *Service) Customers(ctx context.Context, cq CustomerQuery) (AccountPage,
 		args = append(args, after)
 	}
 	args = append(args, cq.Limit+1)
-	rows, err := s.db.Reader().QueryContext(ctx, `SELECT id, email, name, role, created_at FROM customer_accounts WHERE `+
+	rows, err := s.db.Reader().QueryContext(ctx, `SELECT `+accountColumns+` FROM customer_accounts WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return AccountPage{}, fmt.Errorf("list customers: %w", err)
@@ -87,7 +87,7 @@ func (s *Service) Customers(ctx context.Context, cq CustomerQuery) (AccountPage,
 	page := AccountPage{Items: []Account{}}
 	for rows.Next() {
 		var a Account
-		if err := rows.Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.CreatedAt); err != nil {
+		if err := scanAccount(rows, &a); err != nil {
 			return AccountPage{}, fmt.Errorf("list customers: %w", err)
 		}
 		page.Items = append(page.Items, a)
@@ -122,7 +122,7 @@ func (s *Service) Customer(ctx context.Context, id string) (CustomerDetail, erro
 
 // StaffMembers returns every staff and admin account, by e-mail.
 func (s *Service) StaffMembers(ctx context.Context) ([]Account, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, email, name, role, created_at FROM customer_accounts WHERE role IN ('staff', 'admin') ORDER BY email`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM customer_accounts WHERE role IN ('staff', 'admin') ORDER BY email`)
 	if err != nil {
 		return nil, fmt.Errorf("list staff: %w", err)
 	}
@@ -130,7 +130,7 @@ func (s *Service) StaffMembers(ctx context.Context) ([]Account, error) {
 	out := []Account{}
 	for rows.Next() {
 		var a Account
-		if err := rows.Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.CreatedAt); err != nil {
+		if err := scanAccount(rows, &a); err != nil {
 			return nil, fmt.Errorf("list staff: %w", err)
 		}
 		out = append(out, a)

@@ -369,3 +369,128 @@ func HandleUpdateStaff(svc *Service) web.HandlerFunc {
 		return nil
 	}
 }
+
+// HandlePasswordReset serves POST /api/v1/auth/password-reset with
+// {"email"}: 202 with no body whether or not an account has the address
+// (Service.RequestPasswordReset; a 429 carries Retry-After).
+func HandlePasswordReset(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (err error) {
+		defer func() { ratelimit.SetRetryAfter(w.Header(), err) }()
+		var in struct {
+			Email string `json:"email"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		if err := svc.RequestPasswordReset(r.Context(), in.Email); err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+}
+
+// HandlePasswordResetConfirm serves POST /api/v1/auth/password-reset/confirm
+// with {"token", "password"}: 204 once the password is set
+// (Service.ResetPassword).
+func HandlePasswordResetConfirm(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Token    string `json:"token"`
+			Password string `json:"password"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		if _, err := svc.ResetPassword(r.Context(), in.Token, in.Password); err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// HandleVerifyEmail serves POST /api/v1/auth/verify-email with {"token"}:
+// 204 once the address is verified (Service.VerifyEmail).
+func HandleVerifyEmail(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Token string `json:"token"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		if _, err := svc.VerifyEmail(r.Context(), in.Token); err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// HandleResendVerification serves POST /api/v1/me/email-verification: 202
+// once a new verification link is on its way (Service.ResendVerification).
+func HandleResendVerification(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (err error) {
+		defer func() { ratelimit.SetRetryAfter(w.Header(), err) }()
+		p, err := auth.RequireAccount(r.Context())
+		if err != nil {
+			return err
+		}
+		if err := svc.ResendVerification(r.Context(), p); err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+}
+
+// HandleRequestEmailChange serves POST /api/v1/me/email-change with
+// {"email", "current_password"}: 202 once the confirmation link to the new
+// address is on its way (Service.RequestEmailChange).
+func HandleRequestEmailChange(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) (err error) {
+		defer func() { ratelimit.SetRetryAfter(w.Header(), err) }()
+		p, err := auth.RequireAccount(r.Context())
+		if err != nil {
+			return err
+		}
+		var in struct {
+			Email           string `json:"email"`
+			CurrentPassword string `json:"current_password"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		if err := svc.RequestEmailChange(r.Context(), p, in.Email, in.CurrentPassword); err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+}
+
+// HandleConfirmEmailChange serves POST /api/v1/auth/email-change/confirm
+// with {"token"}: 204 once the address has changed
+// (Service.ConfirmEmailChange).
+func HandleConfirmEmailChange(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Token string `json:"token"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		if _, err := svc.ConfirmEmailChange(r.Context(), in.Token); err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}

@@ -13,6 +13,7 @@
 package customer
 
 import (
+	"database/sql"
 	"embed"
 	"strings"
 	"time"
@@ -36,6 +37,23 @@ type Account struct {
 	Name      string    `json:"name"`
 	Role      auth.Role `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
+	// EmailVerified: the holder followed a link mailed to Email (at sign-up,
+	// from "resend", by resetting the password or by confirming a change
+	// of address). Unverified accounts can still shop.
+	EmailVerified bool `json:"email_verified"`
+}
+
+// accountColumns are the columns scanAccount reads, in its order.
+const accountColumns = "id, email, name, role, created_at, email_verified_at"
+
+// scanAccount reads accountColumns, then extra, from r.
+func scanAccount(r sqldb.Scanner, a *Account, extra ...any) error {
+	var verified sql.NullTime
+	if err := r.Scan(append([]any{&a.ID, &a.Email, &a.Name, &a.Role, &a.CreatedAt, &verified}, extra...)...); err != nil {
+		return err
+	}
+	a.EmailVerified = verified.Valid
+	return nil
 }
 
 // ValidatePassword checks the password rules: 8 to 128 characters, not all

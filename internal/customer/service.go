@@ -195,8 +195,9 @@ type Session struct {
 // Register creates a customer account and signs it in, returning the
 // account and a new session (valid for SessionTTL; give it to a browser with
 // SetSessionCookie and SetDeviceCookie). The account, its session, its
-// known device and network and the customer.registered event commit
-// together. Invalid fields are an Invalid error naming each (email,
+// known device and network, the customer.registered event and a link that
+// verifies the address (customer.email_verification_requested, valid
+// VerifyEmailTTL) commit together. Invalid fields are an Invalid error naming each (email,
 // password, name); a taken e-mail is a Conflict on "email"; too many
 // attempts from the client address (see WithClientIP, LoginAttemptsPerIP)
 // are TooManyRequest with a retry delay (ratelimit.SetRetryAfter).
@@ -222,6 +223,9 @@ func (s *Service) Register(ctx context.Context, email, password, name string) (A
 	var sess Session
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.insertAccount(ctx, tx, a, hash); err != nil {
+			return err
+		}
+		if err := s.sendVerification(ctx, tx, a); err != nil {
 			return err
 		}
 		sess, err = s.issue(ctx, tx, a.ID, "session")
@@ -278,8 +282,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (Acc
 		a    Account
 		hash string
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, email, name, role, created_at, password_hash FROM customer_accounts WHERE email = ?`, email).
-		Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.CreatedAt, &hash)
+	err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountColumns+`, password_hash FROM customer_accounts WHERE email = ?`, email), &a, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		CheckPassword(s.dummyHash, password)
 		return Account{}, ErrBadCredentials
@@ -427,6 +430,28 @@ func (s *Service) Logout(ctx context.Context) error {
 	return s.RevokeToken(ctx, p.SessionID)
 }
 
+// reauthenticate checks the current password of the signed-in p, wrong
+// ones limited per session like sign-ins (LoginFreeAttempts, then waits):
+// Invalid on "current_password" when wrong, TooManyRequest with a retry
+// delay when limited.
+func (s *Service) reauthenticate(ctx context.Context, p auth.Principal, password string) error {
+	key := "reauth " + p.SessionID
+	wait, err := s.attempts.Take(ctx, key, s.perAccount, s.now())
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return reauthLimited(wait)
+	}
+	if _, err := s.Authenticate(ctx, p.Email, password); err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			return apperr.Field("current_password", "is not your current password")
+		}
+		return err
+	}
+	return s.attempts.Reset(ctx, key)
+}
+
 // Account returns an account by id; NotFound when it does not exist.
 func (s *Service) Account(ctx context.Context, id string) (Account, error) {
 	return s.account(ctx, s.db, id)
@@ -434,8 +459,7 @@ func (s *Service) Account(ctx context.Context, id string) (Account, error) {
 
 func (s *Service) account(ctx context.Context, q sqldb.Querier, id string) (Account, error) {
 	var a Account
-	err := q.QueryRowContext(ctx, `SELECT id, email, name, role, created_at FROM customer_accounts WHERE id = ?`, id).
-		Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.CreatedAt)
+	err := scanAccount(q.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM customer_accounts WHERE id = ?`, id), &a)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, apperr.NotFoundf("account not found")
 	}
@@ -457,7 +481,8 @@ type ProfilePatch struct {
 // must follow the password rules and needs current_password (a wrong one is
 // an Invalid error on "current_password"; the session may try
 // LoginFreeAttempts times, then waits as sign-ins do); it revokes every
-// other session and token of the account.
+// other session and token of the account and retires its unused
+// password-reset and change-of-address links.
 func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, patch ProfilePatch) (Account, error) {
 	var v apperr.Validator
 	var name string
@@ -486,23 +511,10 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, patch Pro
 	}
 	var hash string
 	if patch.Password != nil {
-		key := "reauth " + p.SessionID
-		wait, err := s.attempts.Take(ctx, key, s.perAccount, s.now())
-		if err != nil {
+		if err := s.reauthenticate(ctx, p, *patch.CurrentPassword); err != nil {
 			return Account{}, err
 		}
-		if wait > 0 {
-			return Account{}, reauthLimited(wait)
-		}
-		if _, err := s.Authenticate(ctx, p.Email, *patch.CurrentPassword); err != nil {
-			if errors.Is(err, ErrBadCredentials) {
-				return Account{}, apperr.Field("current_password", "is not your current password")
-			}
-			return Account{}, err
-		}
-		if err := s.attempts.Reset(ctx, key); err != nil {
-			return Account{}, err
-		}
+		var err error
 		if hash, err = HashPassword(*patch.Password); err != nil {
 			return Account{}, err
 		}
@@ -522,6 +534,9 @@ func (s *Service) UpdateProfile(ctx context.Context, p auth.Principal, patch Pro
 			if _, err := tx.ExecContext(ctx, `UPDATE customer_tokens SET revoked_at = ? WHERE account_id = ? AND id <> ? AND revoked_at IS NULL`,
 				now, p.AccountID, p.SessionID); err != nil {
 				return fmt.Errorf("change password: revoke other sessions: %w", err)
+			}
+			if err := s.store.retireLinks(ctx, tx, p.AccountID, now, purposeReset, purposeChange); err != nil {
+				return err
 			}
 		}
 		var err error

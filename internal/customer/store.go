@@ -15,7 +15,8 @@ import (
 
 // store holds the SQL of the sign-in limits: the attempt counters
 // (customer_login_limits, the default Attempts) and the known sources of
-// each account (customer_login_sources). It is private to the service.
+// each account (customer_login_sources); and of the links mailed to account
+// holders (customer_account_tokens). It is private to the service.
 type store struct{ db *sqldb.DB }
 
 // limitKey is the stored form of a counter's key: its SHA-256, so the table
@@ -143,6 +144,93 @@ func (st store) purge(ctx context.Context, now time.Time) (int64, error) {
 			return n, fmt.Errorf("purge sign-in limits: %w", err)
 		}
 		n += c
+	}
+	return n, nil
+}
+
+// linkPurpose is what a mailed link does (customer_account_tokens.purpose).
+type linkPurpose string
+
+const (
+	purposeReset  linkPurpose = "password_reset"
+	purposeVerify linkPurpose = "verify_email"
+	purposeChange linkPurpose = "change_email"
+)
+
+// link is a stored mailed link (its secret is not stored).
+type link struct {
+	ID        string
+	AccountID string
+	Purpose   linkPurpose
+	Email     string // where it was sent
+	ExpiresAt time.Time
+	Used      bool
+}
+
+// addLink stores a link under the hash of its secret.
+func (st store) addLink(ctx context.Context, q sqldb.Querier, l link, hash string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO customer_account_tokens (id, account_id, purpose, token_hash, email, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		l.ID, l.AccountID, l.Purpose, hash, l.Email, now, l.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("store %s link: %w", l.Purpose, err)
+	}
+	return nil
+}
+
+// linkByHash returns the link of purpose whose secret has this hash, and
+// whether there is one.
+func (st store) linkByHash(ctx context.Context, q sqldb.Querier, purpose linkPurpose, hash string) (link, bool, error) {
+	var (
+		l    link
+		used sql.NullTime
+	)
+	err := q.QueryRowContext(ctx, `SELECT id, account_id, purpose, email, expires_at, used_at FROM customer_account_tokens WHERE token_hash = ? AND purpose = ?`,
+		hash, purpose).Scan(&l.ID, &l.AccountID, &l.Purpose, &l.Email, &l.ExpiresAt, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return link{}, false, nil
+	}
+	if err != nil {
+		return link{}, false, fmt.Errorf("read %s link: %w", purpose, err)
+	}
+	l.Used = used.Valid
+	return l, true, nil
+}
+
+// useLink marks the link used at now, only when it is still unused and
+// unexpired, and reports whether it did. The update is conditional, so of
+// two uses at once (any number of instances) exactly one wins.
+func (st store) useLink(ctx context.Context, q sqldb.Querier, id string, now time.Time) (bool, error) {
+	ok, err := sqldb.Changed(q.ExecContext(ctx, `UPDATE customer_account_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?`, now, id, now))
+	if err != nil {
+		return false, fmt.Errorf("use link: %w", err)
+	}
+	return ok, nil
+}
+
+// retireLinks marks every unused link of the account with one of these
+// purposes used at now (they no longer apply).
+func (st store) retireLinks(ctx context.Context, q sqldb.Querier, accountID string, now time.Time, purposes ...linkPurpose) error {
+	args := []any{now, accountID}
+	for _, p := range purposes {
+		args = append(args, p)
+	}
+	_, err := q.ExecContext(ctx, `UPDATE customer_account_tokens SET used_at = ? WHERE account_id = ? AND used_at IS NULL AND purpose IN (?`+
+		strings.Repeat(", ?", len(purposes)-1)+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("retire links: %w", err)
+	}
+	return nil
+}
+
+// purgeLinks deletes the links expired at now and returns how many went.
+func (st store) purgeLinks(ctx context.Context, now time.Time) (int64, error) {
+	res, err := st.db.ExecContext(ctx, `DELETE FROM customer_account_tokens WHERE expires_at <= ?`, now)
+	if err != nil {
+		return 0, fmt.Errorf("purge links: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge links: %w", err)
 	}
 	return n, nil
 }

@@ -1,6 +1,7 @@
 // Package notify turns domain events into messages: e-mails to customers
-// (welcome, order confirmation, shipping, cancellation, refund) and to staff
-// (low stock), plus a list of low-stock alerts for the admin panel.
+// (welcome, order confirmation, shipping, cancellation, refund; the account
+// mails with links: password reset, address verification and change) and to
+// staff (low stock), plus a list of low-stock alerts for the admin panel.
 //
 // It is an event consumer only: it subscribes to the bus, renders each
 // message with text/template and html/template (embedded templates), and
@@ -40,7 +41,8 @@ const (
 
 // Topics returns the event topics notify consumes.
 func Topics() []string {
-	return []string{customer.TopicRegistered, order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, inventory.TopicStockLow}
+	return append([]string{customer.TopicRegistered, order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, inventory.TopicStockLow},
+		accountTopics()...)
 }
 
 // EmailSummary is an e-mail in a list.

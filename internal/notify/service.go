@@ -167,7 +167,7 @@ func (s *Service) message(e outbox.Event) (message, error) {
 		v.Check(validAddress(s.staff), "staff e-mail", "must be an e-mail address")
 		m = message{template: TemplateStockLow, to: s.staff, data: p, alert: &p}
 	default:
-		return m, fmt.Errorf("no message for topic %q", e.Topic)
+		return s.accountMessage(e)
 	}
 	if err := v.Err(); err != nil {
 		return m, fmt.Errorf("payload: %w", err)
@@ -236,7 +236,9 @@ func newestFirst[T any](ctx context.Context, s *Service, q PageQuery, what, quer
 	return items[:limit], &next, nil
 }
 
-// GetEmail returns one e-mail with its bodies, or NotFound.
+// GetEmail returns one e-mail with its bodies, as staff may see it (the
+// bodies of mails with links that act for their recipient are masked), or
+// NotFound.
 func (s *Service) GetEmail(ctx context.Context, id string) (Email, error) {
 	if !ids.Valid(id) {
 		return Email{}, apperr.NotFoundf("no e-mail %q", id)
@@ -255,6 +257,7 @@ func (s *Service) GetEmail(ctx context.Context, id string) (Email, error) {
 		return Email{}, fmt.Errorf("get e-mail %s: %w", id, err)
 	}
 	e.CreatedAt = e.CreatedAt.UTC()
+	maskSecret(&e)
 	if sentAt.Valid {
 		t := sentAt.Time.UTC()
 		e.SentAt = &t

@@ -35,6 +35,7 @@ func (s *Storefront) requireCustomer(w http.ResponseWriter, r *http.Request) (au
 
 type authView struct {
 	view
+	Flash    *ui.Flash
 	Register bool
 	Error    string
 	Fields   []field
@@ -47,6 +48,9 @@ func (s *Storefront) renderAuth(w http.ResponseWriter, r *http.Request, status i
 		return err
 	}
 	v := authView{Register: register, Error: msg, Next: next}
+	if r.Method == http.MethodGet {
+		v.Flash = s.flash.Take(w, r)
+	}
 	title := "Sign in"
 	if register {
 		title = "Create an account"
@@ -205,6 +209,7 @@ type accountView struct {
 	Flash      *ui.Flash
 	Name       string
 	Email      string
+	Unverified bool // the address is not verified yet
 	AccountNav []link
 	Orders     []orderRow
 	NextURL    string
@@ -256,7 +261,12 @@ func (s *Storefront) Account() http.Handler {
 		if err != nil {
 			return err
 		}
+		a, err := s.svc.Customers.Account(r.Context(), p.AccountID)
+		if err != nil {
+			return err
+		}
 		v.Flash = s.flash.Take(w, r)
+		v.Unverified = !a.EmailVerified
 		v.Orders = orderRows(page.Items)
 		return s.pages.Render(w, http.StatusOK, "account", v)
 	})

@@ -42,11 +42,20 @@ type Orders interface {
 	List(ctx context.Context, q order.ListQuery) (order.Page, error)
 }
 
-// Customers signs customers up, in and out, and keeps their addresses.
+// Customers signs customers up, in and out, keeps their addresses, and
+// handles the links mailed to them (password reset, verification and
+// change of the address).
 type Customers interface {
 	Register(ctx context.Context, email, password, name string) (customer.Account, customer.Session, error)
 	Login(ctx context.Context, email, password string) (customer.Account, customer.Session, error)
 	Logout(ctx context.Context) error
+	Account(ctx context.Context, id string) (customer.Account, error)
+	RequestPasswordReset(ctx context.Context, email string) error
+	ResetPassword(ctx context.Context, token, password string) (customer.Account, error)
+	VerifyEmail(ctx context.Context, token string) (customer.Account, error)
+	ResendVerification(ctx context.Context, p auth.Principal) error
+	RequestEmailChange(ctx context.Context, p auth.Principal, newEmail, currentPassword string) error
+	ConfirmEmailChange(ctx context.Context, token string) (customer.Account, error)
 	Addresses(ctx context.Context, accountID string) ([]customer.Address, error)
 	AddAddress(ctx context.Context, accountID string, in customer.AddressInput) (customer.Address, error)
 	DeleteAddress(ctx context.Context, accountID, id string) error
