@@ -125,7 +125,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 		Metrics:   web.NewMetrics(reg),
 		Catalog:   cat,
 		Inventory: inv,
-		Customers: customer.NewService(db, customer.WithTrustedProxies(cfg.TrustedProxies...), customer.WithCSRFBypass("POST /api/v1/payments/webhook", "POST /api/v1/payments/{provider}/webhook")),
+		Customers: customer.NewService(db, customer.WithTrustedProxies(cfg.TrustedProxies...), customer.WithCSRFBypass("POST /api/v1/payments/webhook", "POST /api/v1/payments/{provider}/webhook", "POST /api/v1/payments/xendit/callback")),
 		Blob:      blob.NewDisk(filepath.Join(cfg.DataDir, "media")),
 
 		Shipping: shipping.NewService(db, shipping.Options{DefaultCountry: cfg.DefaultCountry, Currency: cfg.Currency}),
@@ -142,7 +142,9 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 	if err := a.wireEvents(); err != nil {
 		return nil, err
 	}
-	a.wireShop()
+	if err := a.wireShop(); err != nil {
+		return nil, err
+	}
 	sf, err := storefront.New(cat, storefront.Options{ShopName: cfg.ShopName, LogoURL: cfg.ShopLogo, AccentColor: cfg.ShopAccent, BaseURL: cfg.BaseURL,
 		Services: storefront.Services{Carts: a.Carts, Checkout: a.Checkout, Orders: a.Orders, Customers: a.Customers, Shipping: a.Shipping, Payments: paymentMethods{a.Payments}, AllowCheckout: a.allowCheckout}}, log)
 	if err != nil {

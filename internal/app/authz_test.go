@@ -177,7 +177,11 @@ func newAuthzFixture(t testing.TB, db *sqldb.DB) *authzFixture {
 // newAuthzFixtureLog is newAuthzFixture with the app's logger.
 func newAuthzFixtureLog(t testing.TB, db *sqldb.DB, log *slog.Logger) *authzFixture {
 	t.Helper()
-	a, err := Wire(shopConfig(t), log, db)
+	cfg := shopConfig(t)
+	// Xendit is configured for its callback route; no probe calls its API
+	// (the address is a closed local port).
+	cfg.XenditSecretKey, cfg.XenditCallbackToken, cfg.XenditAPIBase = xenditKey, xenditToken, "http://127.0.0.1:1"
+	a, err := Wire(cfg, log, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,6 +528,16 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		unconfigured := named("a provider that is not configured", p("POST", "/api/v1/payments/stripe/webhook", body))
 		unconfigured.everyone = notFound
 		return []probe{signed, unsigned, unconfigured}
+	case "POST /api/v1/payments/xendit/callback":
+		body, _ := json.Marshal(map[string]any{"id": unique("inv"), "external_id": "authz/pay:x", "status": "PAID", "amount": 150000, "currency": "IDR"})
+		withToken := p("POST", "/api/v1/payments/xendit/callback", body)
+		withToken.header = http.Header{"X-Callback-Token": {xenditToken}}
+		wrong := named("wrong token", p("POST", "/api/v1/payments/xendit/callback", body))
+		wrong.header = http.Header{"X-Callback-Token": {xenditToken + "x"}}
+		wrong.everyone = badRequest
+		none := named("no token", p("POST", "/api/v1/payments/xendit/callback", body))
+		none.everyone = badRequest
+		return []probe{withToken, wrong, none}
 
 	case "GET /api/v1/admin/orders/{id}":
 		return []probe{p("GET", "/api/v1/admin/orders/"+o.ID, nil)}

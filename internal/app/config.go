@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/payment/xendit"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 
@@ -46,6 +47,10 @@ type Config struct {
 	StripePublishableKey string // MERCATO_STRIPE_PUBLISHABLE_KEY: pk_…, for Stripe.js on the storefront
 	StripeWebhookSecret  string // MERCATO_STRIPE_WEBHOOK_SECRET: whsec_…, verifies Stripe's webhooks
 	StripeAPIBase        string // MERCATO_STRIPE_API_BASE: another API address (stripe-mock: http://127.0.0.1:12111)
+
+	XenditSecretKey     string // MERCATO_XENDIT_SECRET_KEY: xnd_development_… or xnd_production_…; set: pm_xendit_invoice pays through Xendit
+	XenditCallbackToken string // MERCATO_XENDIT_CALLBACK_TOKEN: Xendit's callback verification token, checks its callbacks
+	XenditAPIBase       string // MERCATO_XENDIT_API_BASE: Xendit's API address (default https://api.xendit.co)
 
 	SandboxWebhookSecret string // MERCATO_SANDBOX_WEBHOOK_SECRET: signs the sandbox provider's webhooks; empty: the sandbox accepts none
 
@@ -86,6 +91,9 @@ func defaultConfig(getenv func(string) string) Config {
 		StripePublishableKey: getenv("MERCATO_STRIPE_PUBLISHABLE_KEY"),
 		StripeWebhookSecret:  getenv("MERCATO_STRIPE_WEBHOOK_SECRET"),
 		StripeAPIBase:        getenv("MERCATO_STRIPE_API_BASE"),
+		XenditSecretKey:      getenv("MERCATO_XENDIT_SECRET_KEY"),
+		XenditCallbackToken:  getenv("MERCATO_XENDIT_CALLBACK_TOKEN"),
+		XenditAPIBase:        env("MERCATO_XENDIT_API_BASE", xendit.DefaultAPIBase),
 		checkoutTimeout:      env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
 	}
 }
@@ -179,11 +187,38 @@ func (c Config) validate() error {
 			return fmt.Errorf("MERCATO_STRIPE_API_BASE %q: want an http(s) address such as http://127.0.0.1:12111", u)
 		}
 	}
+	if err := c.validateXendit(); err != nil {
+		return err
+	}
 	if n := len(c.SandboxWebhookSecret); n > 0 && n < 16 {
 		return fmt.Errorf("MERCATO_SANDBOX_WEBHOOK_SECRET: want at least 16 characters (a random string; it signs payment notifications)")
 	}
 	if v := c.pricesIncludeTax; v != "" && v != "true" && v != "false" {
 		return fmt.Errorf("MERCATO_PRICES_INCLUDE_TAX %q: want true (prices include tax) or false (tax is added)", v)
+	}
+	return nil
+}
+
+// validateXendit checks the MERCATO_XENDIT_ settings: none, or a secret key
+// (not the public one) with the callback verification token; the API base
+// is an http(s) address.
+func (c Config) validateXendit() error {
+	if c.XenditSecretKey == "" {
+		if c.XenditCallbackToken != "" {
+			return fmt.Errorf("MERCATO_XENDIT_SECRET_KEY is not set, but MERCATO_XENDIT_CALLBACK_TOKEN is: set it too, or neither")
+		}
+		return nil
+	}
+	if k := c.XenditSecretKey; !strings.HasPrefix(k, "xnd_") || strings.HasPrefix(k, "xnd_public_") {
+		return fmt.Errorf("MERCATO_XENDIT_SECRET_KEY: want a Xendit secret API key (xnd_development_… or xnd_production_…), not a public key")
+	}
+	if len(c.XenditCallbackToken) < 16 {
+		return fmt.Errorf("MERCATO_XENDIT_CALLBACK_TOKEN: want Xendit's callback verification token (Settings > Callbacks in Xendit's dashboard); payments complete by its callbacks")
+	}
+	if c.XenditAPIBase != "" {
+		if err := xendit.CheckAPIBase(c.XenditAPIBase); err != nil {
+			return fmt.Errorf("MERCATO_XENDIT_API_BASE %q: want an http(s) address such as %s", c.XenditAPIBase, xendit.DefaultAPIBase)
+		}
 	}
 	return nil
 }

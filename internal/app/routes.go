@@ -17,6 +17,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/payment/xendit"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 	"github.com/mercato-shop/mercato/internal/shipping"
@@ -185,6 +186,7 @@ func (a *App) routes() []route {
 		{"GET /api/v1/orders/{id}", accessOrder, h(order.HandleGet(a.Orders))},
 		{"POST /api/v1/payments/webhook", accessWebhook, h(payment.HandleWebhookRequest(a.Payments))},
 		{"POST /api/v1/payments/{provider}/webhook", accessWebhook, h(payment.HandleProviderWebhook(a.Payments))},
+		{"POST /api/v1/payments/xendit/callback", accessWebhook, h(payment.HandleWebhookOf(a.Payments, xendit.Name))},
 		{"GET /api/v1/me/orders", accessCustomer, h(order.HandleMine(a.Orders))},
 
 		// Staff: orders.

@@ -49,6 +49,14 @@ Configuration (flags override the environment):
                         Stripe keys: set the secret key to take card payments through Stripe
   MERCATO_STRIPE_API_BASE
                         another Stripe API address (stripe-mock: http://127.0.0.1:12111)
+  MERCATO_XENDIT_SECRET_KEY
+                        Xendit secret API key (xnd_…); set: payment method pm_xendit_invoice pays on
+                        Xendit's invoice page (cards, e-wallets, virtual accounts)
+  MERCATO_XENDIT_CALLBACK_TOKEN
+                        Xendit's callback verification token (required with the key); checks the
+                        callbacks at POST /api/v1/payments/xendit/callback
+  MERCATO_XENDIT_API_BASE
+                        Xendit's API address (default https://api.xendit.co)
   MERCATO_SANDBOX_WEBHOOK_SECRET
                         signs the sandbox payment provider's webhooks; unset: none accepted
   MERCATO_CHECKOUT_TIMEOUT

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/payment/stripe"
+	"github.com/mercato-shop/mercato/internal/payment/xendit"
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/storefront"
@@ -39,8 +41,11 @@ func reconcileEvery(checkoutTimeout time.Duration) time.Duration {
 
 // wireShop builds the buying path: payments, orders, carts and checkout,
 // and subscribes orders to the payment events (wireEvents made the bus).
-func (a *App) wireShop() {
-	a.Payments = a.paymentService()
+func (a *App) wireShop() error {
+	var err error
+	if a.Payments, err = a.paymentService(); err != nil {
+		return err
+	}
 	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log)
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
@@ -64,21 +69,34 @@ func (a *App) wireShop() {
 		_, err := a.Payments.SendPendingRefunds(ctx)
 		return err
 	})
+	return nil
 }
 
 // paymentService builds the payment module with the configured providers:
 // Stripe takes the cards when its keys are set; otherwise the sandbox does.
 // The sandbox stays wired either way, for its earlier payments' refunds.
-func (a *App) paymentService() *payment.Service {
+// Xendit, when its key is set, takes its own methods (pm_xendit_invoice)
+// beside them; its invoices run out when an order stops awaiting its
+// payment.
+func (a *App) paymentService() (*payment.Service, error) {
 	// The sandbox keeps its books in the database, as a real provider keeps
 	// them on its side: a payment replayed after a crash is answered as the
 	// first time, never charged again.
 	sandbox := payment.NewSandbox(payment.WithSandboxLedger(a.DB), payment.WithWebhookSecret(a.Config.SandboxWebhookSecret))
+	var others []payment.Provider
+	if a.Config.XenditSecretKey != "" {
+		xp, err := xendit.New(xendit.Config{SecretKey: a.Config.XenditSecretKey, CallbackToken: a.Config.XenditCallbackToken,
+			APIBase: a.Config.XenditAPIBase, InvoiceDuration: checkout.DefaultAwaitPayment, ShopURL: a.Config.BaseURL})
+		if err != nil {
+			return nil, fmt.Errorf("wire Xendit: %w", err)
+		}
+		others = append(others, xp)
+	}
 	if a.Config.StripeSecretKey == "" {
-		return payment.NewService(a.DB, sandbox)
+		return payment.NewService(a.DB, sandbox, others...), nil
 	}
 	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
-	return payment.NewService(a.DB, st, sandbox)
+	return payment.NewService(a.DB, st, append(others, sandbox)...), nil
 }
 
 // allowCheckout applies the per-address checkout rate limit.

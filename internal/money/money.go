@@ -81,6 +81,12 @@ func (m Money) Percent(bp int64) Money {
 // IsZero reports whether the amount is zero.
 func (m Money) IsZero() bool { return m.Amount == 0 }
 
+// Exponent returns how many minor-unit digits a currency has: the power of
+// ten between its minor units (what Money.Amount counts) and its major
+// unit. 2 for most (EUR, USD, IDR, PHP), 0 for JPY, KRW, VND and the
+// others listed here, 3 for BHD, KWD, OMR, JOD, TND.
+func Exponent(currency string) int { return exponent(currency) }
+
 // exponent returns the number of minor-unit digits of a currency.
 func exponent(c string) int {
 	switch c {

@@ -67,3 +67,13 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// TestExponent: ISO 4217's minor units. IDR has two (sen) although
+// nobody pays in them; VND has none.
+func TestExponent(t *testing.T) {
+	for c, want := range map[string]int{"EUR": 2, "IDR": 2, "PHP": 2, "THB": 2, "MYR": 2, "USD": 2, "VND": 0, "JPY": 0, "KWD": 3} {
+		if got := Exponent(c); got != want {
+			t.Errorf("Exponent(%s) = %d, want %d", c, got, want)
+		}
+	}
+}

@@ -44,6 +44,23 @@ func HandleProviderWebhook(svc *Service) web.HandlerFunc {
 	}
 }
 
+// HandleWebhookOf serves a provider's notifications at a route of its own
+// (POST /api/v1/payments/xendit/callback for Xendit, whose callbacks carry
+// the x-callback-token header): as HandleProviderWebhook, for provider.
+func HandleWebhookOf(svc *Service, provider string) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := readLimited(w, r)
+		if err != nil {
+			return err
+		}
+		if err := svc.HandleWebhookFrom(r.Context(), provider, body, r.Header); err != nil {
+			return err
+		}
+		web.JSON(w, http.StatusOK, map[string]bool{"received": true})
+		return nil
+	}
+}
+
 func readLimited(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
