@@ -119,3 +119,35 @@ func HandleShippingMethods(svc *Service) web.HandlerFunc {
 		return nil
 	}
 }
+
+// HandleApplyCode serves POST /api/v1/carts/{id}/discounts with {"code"}:
+// the cart priced with the code (200), or 422 naming "code" with the reason.
+func HandleApplyCode(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Code string `json:"code"`
+		}
+		if err := web.Decode(w, r, &in); err != nil {
+			return err
+		}
+		c, err := svc.ApplyCode(r.Context(), r.PathValue("id"), in.Code)
+		if err != nil {
+			return err
+		}
+		respond(w, c)
+		return nil
+	}
+}
+
+// HandleRemoveCode serves DELETE /api/v1/carts/{id}/discounts/{code}: the
+// cart without the code.
+func HandleRemoveCode(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := svc.RemoveCode(r.Context(), r.PathValue("id"), r.PathValue("code"))
+		if err != nil {
+			return err
+		}
+		respond(w, c)
+		return nil
+	}
+}

@@ -197,7 +197,7 @@ func wantErr(t *testing.T, err error, code apperr.Code, field string) *apperr.Er
 
 func wantTotals(t *testing.T, what string, got cart.Totals, subtotal, shipping, tax, total int64) {
 	t.Helper()
-	want := cart.Totals{Subtotal: eur(subtotal), Discount: eur(0), Shipping: eur(shipping), Tax: eur(tax), Total: eur(total)}
+	want := cart.Totals{Subtotal: eur(subtotal), Discount: eur(0), Shipping: eur(shipping), Tax: eur(tax), GiftCard: eur(0), Total: eur(total)}
 	if got != want {
 		t.Fatalf("%s totals %+v, want %+v", what, got, want)
 	}

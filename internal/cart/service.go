@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
@@ -17,19 +18,34 @@ import (
 
 // Service manages carts.
 type Service struct {
-	db       *sqldb.DB
-	store    store
-	catalog  Catalog
-	stock    Stock
-	pricing  Pricing
-	currency string
-	now      func() time.Time
+	db         *sqldb.DB
+	store      store
+	catalog    Catalog
+	stock      Stock
+	pricing    Pricing
+	discounter Discounter // nil: no promotions, every code is unknown
+	giftCards  GiftCards  // nil: no gift cards
+	currency   string
+	now        func() time.Time
 }
 
+// Option configures a cart service.
+type Option func(*Service)
+
+// WithDiscounter prices promotions and discount codes with d.
+func WithDiscounter(d Discounter) Option { return func(s *Service) { s.discounter = d } }
+
+// WithGiftCards lets the gift cards applied to a cart cover what it costs.
+func WithGiftCards(g GiftCards) Option { return func(s *Service) { s.giftCards = g } }
+
 // NewService returns a cart service for a shop selling in currency.
-func NewService(db *sqldb.DB, cat Catalog, stock Stock, pricing Pricing, currency string) *Service {
-	return &Service{db: db, store: store{db: db}, catalog: cat, stock: stock, pricing: pricing, currency: currency,
+func NewService(db *sqldb.DB, cat Catalog, stock Stock, pricing Pricing, currency string, opts ...Option) *Service {
+	s := &Service{db: db, store: store{db: db}, catalog: cat, stock: stock, pricing: pricing, currency: currency,
 		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // NewCartID returns an unguessable cart id (128 random bits): for a guest,
@@ -134,10 +150,13 @@ func (s *Service) Quote(ctx context.Context, id, country, methodID string) (Quot
 }
 
 // price prices a stored cart at the catalog's current prices, with the
-// shipping method (or the cheapest one) and the tax for country.
+// shipping method (or the cheapest one), the discounts of its promotions and
+// codes, the tax for country on the discounted price, and what its gift
+// cards cover.
 func (s *Service) price(ctx context.Context, r record, country, methodID string) (Quote, error) {
 	items := r.lines
-	c := Cart{ID: r.id, CustomerID: r.customerID, Currency: r.currency, Status: r.status, Items: []Item{}}
+	c := Cart{ID: r.id, CustomerID: r.customerID, Currency: r.currency, Status: r.status, Items: []Item{},
+		Discounts: []Discount{}, DiscountCodes: []CodeStatus{}, GiftCards: []GiftCard{}}
 	vids := make([]string, len(items))
 	for i, it := range items {
 		vids[i] = it.variantID
@@ -175,7 +194,8 @@ func (s *Service) price(ctx context.Context, r record, country, methodID string)
 		}
 		c.Items = append(c.Items, item)
 	}
-	t := Totals{Subtotal: subtotal, Discount: money.Zero(r.currency), Shipping: money.Zero(r.currency), Tax: money.Zero(r.currency)}
+	zero := money.Zero(r.currency)
+	t := Totals{Subtotal: subtotal, Discount: zero, Shipping: zero, Tax: zero, GiftCard: zero}
 	var method *ShippingOption
 	if len(items) > 0 && s.pricing != nil {
 		if methodID != "" {
@@ -193,6 +213,10 @@ func (s *Service) price(ctx context.Context, r record, country, methodID string)
 	if method != nil {
 		t.Shipping = method.Price
 	}
+	if err := s.discount(ctx, r, country, &c, &t, method); err != nil {
+		return Quote{}, err
+	}
+	// Tax on the discounted price.
 	taxable := money.Money{Amount: t.Subtotal.Amount - t.Discount.Amount + t.Shipping.Amount, Currency: r.currency}
 	t.Total = taxable
 	if s.pricing != nil && taxable.Amount > 0 {
@@ -210,8 +234,68 @@ func (s *Service) price(ctx context.Context, r record, country, methodID string)
 			c.TaxIncluded = tr.Inclusive
 		}
 	}
+	if s.giftCards != nil {
+		cards, err := s.giftCards.Cover(ctx, r.id, t.Total)
+		if err != nil {
+			return Quote{}, fmt.Errorf("price cart: gift cards: %w", err)
+		}
+		for _, g := range cards {
+			t.GiftCard.Amount += g.Amount.Amount
+		}
+		t.GiftCard.Amount = min(max(t.GiftCard.Amount, 0), t.Total.Amount)
+		t.Total.Amount -= t.GiftCard.Amount
+		c.GiftCards = append(c.GiftCards, cards...)
+	}
 	c.Totals, c.Shipping = t, method
 	return Quote{Cart: c, Method: method}, nil
+}
+
+// discount asks the Discounter for the cart's discounts and applies them
+// to t: the discount is their sum (never more than the subtotal), and a
+// free-shipping one makes the shipping free. Without a Discounter every
+// code on the cart is unknown.
+func (s *Service) discount(ctx context.Context, r record, country string, c *Cart, t *Totals, method *ShippingOption) error {
+	if s.discounter == nil {
+		for _, code := range r.codes {
+			c.DiscountCodes = append(c.DiscountCodes, CodeStatus{Code: code, Reason: ReasonUnknown, Message: "there is no such code"})
+		}
+		return nil
+	}
+	q := DiscountQuery{CartID: r.id, CustomerID: r.customerID, Currency: r.currency, Country: country, Subtotal: t.Subtotal,
+		Shipping: method, Codes: r.codes}
+	if q.CustomerID == "" {
+		if p := principal(ctx); p != nil && p.Role == auth.RoleCustomer {
+			q.CustomerID = p.AccountID
+		}
+	}
+	for _, it := range c.Items {
+		if it.Purchasable {
+			q.Lines = append(q.Lines, DiscountLine{ItemID: it.ID, VariantID: it.VariantID, ProductID: it.ProductID,
+				Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: it.LineTotal})
+		}
+	}
+	if len(q.Lines) == 0 && len(q.Codes) == 0 {
+		return nil
+	}
+	res, err := s.discounter.Discounts(ctx, q)
+	if err != nil {
+		return fmt.Errorf("price cart: discounts: %w", err)
+	}
+	free := false
+	for _, d := range res.Discounts {
+		if d.Lines == nil {
+			d.Lines = []LineAllocation{}
+		}
+		t.Discount.Amount += d.Amount.Amount
+		free = free || d.FreeShipping
+		c.Discounts = append(c.Discounts, d)
+	}
+	t.Discount.Amount = min(max(t.Discount.Amount, 0), t.Subtotal.Amount)
+	if free {
+		t.Shipping.Amount = 0
+	}
+	c.DiscountCodes = append(c.DiscountCodes, res.Codes...)
+	return nil
 }
 
 func validQuantity(q int64) error {
@@ -534,4 +618,106 @@ func (s *Service) ShippingOptions(ctx context.Context, cartID, country string) (
 		opts = []ShippingOption{}
 	}
 	return opts, nil
+}
+
+// MaxCodeLength bounds a discount code.
+const MaxCodeLength = 64
+
+// NormalizeCode is the form a discount code is kept and compared in: trimmed,
+// upper case.
+func NormalizeCode(code string) string { return strings.ToUpper(strings.TrimSpace(code)) }
+
+// codeRefused is the answer for a code that cannot be used: Unprocessable
+// on "code" with the reason in words, and extra.reason for programs.
+func codeRefused(st CodeStatus) error {
+	msg := st.Message
+	if msg == "" {
+		msg = "this code cannot be used"
+	}
+	return &apperr.Error{Code: apperr.Unprocessable, Message: "discount code " + st.Code + " cannot be used: " + msg,
+		Fields: []apperr.FieldError{{Field: "code", Message: msg}}, Detail: map[string]any{"reason": st.Reason}}
+}
+
+// ApplyCode applies a discount code to a cart, in place of the code it had
+// (a cart holds one code, beside the automatic promotions), and returns the
+// cart priced with it. The code is compared in upper case.
+//
+// A missing code is Invalid on "code"; a code that is unknown, expired, not
+// yet valid, used up, or whose conditions the cart does not meet is
+// Unprocessable on "code" with the reason (extra.reason: unknown, expired,
+// not_yet_valid, exhausted, not_applicable), and the cart is unchanged; a
+// cart that is no longer active is a Conflict, one the caller may not use
+// NotFound.
+func (s *Service) ApplyCode(ctx context.Context, cartID, code string) (Cart, error) {
+	code = NormalizeCode(code)
+	switch {
+	case code == "":
+		return Cart{}, apperr.Field("code", "is required")
+	case len(code) > MaxCodeLength || strings.IndexFunc(code, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+		return Cart{}, codeRefused(CodeStatus{Code: "", Reason: ReasonUnknown, Message: "there is no such code"})
+	}
+	p := principal(ctx)
+	r, err := s.load(ctx, cartID, p)
+	if err != nil {
+		return Cart{}, err
+	}
+	if err := changeable(r); err != nil {
+		return Cart{}, err
+	}
+	trial := r
+	trial.codes = []string{code}
+	q, err := s.price(ctx, trial, "", "")
+	if err != nil {
+		return Cart{}, err
+	}
+	i := slices.IndexFunc(q.Cart.DiscountCodes, func(c CodeStatus) bool { return c.Code == code })
+	if i < 0 {
+		return Cart{}, codeRefused(CodeStatus{Code: code, Reason: ReasonUnknown, Message: "there is no such code"})
+	}
+	if st := q.Cart.DiscountCodes[i]; !st.Applied {
+		return Cart{}, codeRefused(st)
+	}
+	err = s.store.update(ctx, nil, cartID, func(c *record) error {
+		if err := mayChange(c, p); err != nil {
+			return err
+		}
+		if slices.Equal(c.codes, []string{code}) {
+			return nil
+		}
+		c.codes, c.updatedAt = []string{code}, s.now()
+		return nil
+	})
+	if err != nil {
+		return Cart{}, err
+	}
+	return s.Get(ctx, cartID)
+}
+
+// RemoveCode takes a discount code off a cart and returns the cart. A code
+// the cart does not have is NotFound; otherwise the errors of ApplyCode.
+func (s *Service) RemoveCode(ctx context.Context, cartID, code string) (Cart, error) {
+	code = NormalizeCode(code)
+	p := principal(ctx)
+	r, err := s.load(ctx, cartID, p)
+	if err != nil {
+		return Cart{}, err
+	}
+	if err := changeable(r); err != nil {
+		return Cart{}, err
+	}
+	err = s.store.update(ctx, nil, cartID, func(c *record) error {
+		if err := mayChange(c, p); err != nil {
+			return err
+		}
+		i := slices.Index(c.codes, code)
+		if i < 0 {
+			return apperr.NotFoundf("this cart has no discount code %q", code)
+		}
+		c.codes, c.updatedAt = slices.Delete(c.codes, i, i+1), s.now()
+		return nil
+	})
+	if err != nil {
+		return Cart{}, err
+	}
+	return s.Get(ctx, cartID)
 }

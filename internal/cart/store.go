@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
@@ -24,7 +25,8 @@ const (
 type record struct {
 	id, customerID, currency, status, orderID string
 	createdAt, updatedAt                      time.Time
-	lines                                     []line // in the order they were added
+	lines                                     []line   // in the order they were added
+	codes                                     []string // discount codes, in the order they were applied
 }
 
 // line is one stored cart line; seen is the unit price (minor units) the
@@ -76,6 +78,11 @@ func (s store) read(ctx context.Context, q sqldb.Querier, id, lock string) (reco
 	r.createdAt, r.updatedAt = r.createdAt.UTC(), r.updatedAt.UTC()
 	r.lines, err = sqldb.All(ctx, q, "load cart items", scanLine,
 		`SELECT id, variant_id, quantity, seen_price, created_at FROM cart_items WHERE cart_id = ? ORDER BY created_at, id`, id)
+	if err != nil {
+		return r, err
+	}
+	r.codes, err = sqldb.All(ctx, q, "load cart codes", scanID,
+		`SELECT code FROM cart_codes WHERE cart_id = ? ORDER BY created_at, code`, id)
 	return r, err
 }
 
@@ -132,6 +139,7 @@ func (s store) update(ctx context.Context, tx *sqldb.Tx, id string, fn func(*rec
 		}
 		after := before
 		after.lines = append([]line(nil), before.lines...)
+		after.codes = append([]string(nil), before.codes...)
 		if err := fn(&after); err != nil {
 			return err
 		}
@@ -152,6 +160,16 @@ func (s store) save(ctx context.Context, tx *sqldb.Tx, before, after record) err
 		if _, err := tx.ExecContext(ctx, `UPDATE cart_carts SET customer_id = ?, status = ?, order_id = ?, updated_at = ? WHERE id = ?`,
 			cust, after.status, orderID, after.updatedAt, before.id); err != nil {
 			return fmt.Errorf("update cart: %w", err)
+		}
+	}
+	if !slices.Equal(before.codes, after.codes) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM cart_codes WHERE cart_id = ?`, before.id); err != nil {
+			return fmt.Errorf("remove cart codes: %w", err)
+		}
+		for _, c := range after.codes {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO cart_codes (cart_id, code, created_at) VALUES (?, ?, ?)`, before.id, c, after.updatedAt); err != nil {
+				return fmt.Errorf("add cart code: %w", err)
+			}
 		}
 	}
 	old := make(map[string]line, len(before.lines))

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -133,4 +135,62 @@ func (m Money) Format() string {
 		return "£" + m.Decimal()
 	}
 	return m.String()
+}
+
+// Allocate splits amount (minor units, not negative) into parts in
+// proportion to weights (not negative) by the largest-remainder method: each
+// part is its share rounded down, and the units left over go one each to
+// the parts with the largest remainders (the earlier part on a tie). The
+// parts always sum to amount exactly. When every weight is zero the amount
+// is split evenly. It returns nil for no weights; a negative amount or
+// weight panics (a caller's bug).
+func Allocate(amount int64, weights []int64) []int64 {
+	if len(weights) == 0 {
+		return nil
+	}
+	if amount < 0 {
+		panic("money.Allocate: negative amount")
+	}
+	w := weights
+	var total big.Int
+	for _, x := range w {
+		if x < 0 {
+			panic("money.Allocate: negative weight")
+		}
+		total.Add(&total, big.NewInt(x))
+	}
+	if total.Sign() == 0 {
+		w = make([]int64, len(weights))
+		for i := range w {
+			w[i] = 1
+		}
+		total.SetInt64(int64(len(w)))
+	}
+	parts := make([]int64, len(w))
+	rems := make([]big.Int, len(w))
+	left := amount
+	a := big.NewInt(amount)
+	var q big.Int
+	for i, x := range w {
+		q.Mul(a, big.NewInt(x))
+		q.QuoRem(&q, &total, &rems[i])
+		parts[i] = q.Int64()
+		left -= parts[i]
+	}
+	order := make([]int, len(w))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return rems[order[i]].Cmp(&rems[order[j]]) > 0 })
+	for k := 0; left > 0; k++ {
+		parts[order[k%len(order)]]++
+		left--
+	}
+	return parts
+}
+
+// PercentOf returns pct percent (0..100) of amount minor units, rounded
+// half up: 10 % of 1005 is 101 (100.5 rounds up), of 1004 is 100.
+func PercentOf(amount, pct int64) int64 {
+	return (amount*pct + 50) / 100
 }
