@@ -174,7 +174,11 @@ func (s *Service) providerCaptured(ctx context.Context, tx *sqldb.Tx, p payment.
 func (s *Service) providerCancelled(ctx context.Context, tx *sqldb.Tx, p payment.PaymentCancelled) error {
 	return s.updateForPayment(ctx, tx, p.OrderID, p.PaymentID, func(tx *sqldb.Tx, o *Order) error {
 		if o.PaymentStatus == PaymentAwaiting {
-			// The payment failed or expired before anything was taken.
+			// The payment failed or expired before anything was taken by
+			// card; what gift cards paid goes back to them.
+			if err := s.returnGiftCards(ctx, tx, o, "payment failed"); err != nil {
+				return err
+			}
 			o.PaymentStatus, o.Status = PaymentVoided, StatusCancelled
 			if err := s.stock.Release(ctx, tx, o.ID, "payment failed"); err != nil {
 				return fmt.Errorf("release stock of %s: %w", o.ID, err)
@@ -191,6 +195,9 @@ func (s *Service) providerCancelled(ctx context.Context, tx *sqldb.Tx, p payment
 		if o.Status != StatusPending || len(o.Fulfillments) > 0 {
 			// Goods already left: staff must sort it out; the timeline says why.
 			return s.note(ctx, tx, o.ID, "payment_voided", "The payment provider cancelled the payment after fulfilment started", providerActor)
+		}
+		if err := s.returnGiftCards(ctx, tx, o, "payment cancelled"); err != nil {
+			return err
 		}
 		for _, it := range byVariant(o.Items) {
 			if q := it.Quantity - it.Restocked; q > 0 {
@@ -215,7 +222,7 @@ func (s *Service) providerRefunded(ctx context.Context, tx *sqldb.Tx, p payment.
 		return err // an error, or the order's own refund (or applied before)
 	}
 	return s.updateForPayment(ctx, tx, p.OrderID, p.PaymentID, func(tx *sqldb.Tx, o *Order) error {
-		amount := min(p.Amount.Amount, o.Totals.Total.Amount-o.Refunded.Amount)
+		amount := min(p.Amount.Amount, o.cardRefundable())
 		if amount <= 0 || p.Amount.Currency != o.Currency {
 			return errNothingToDo
 		}
@@ -224,13 +231,13 @@ func (s *Service) providerRefunded(ctx context.Context, tx *sqldb.Tx, p payment.
 		}
 		o.Refunded.Amount += amount
 		o.PaymentStatus = PaymentPartiallyRefunded
-		if o.Refunded.Amount == o.Totals.Total.Amount {
+		if o.refundable() <= 0 {
 			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
 		}
 		msg := "Refunded " + money.Money{Amount: amount, Currency: o.Currency}.Format() + " at the payment provider"
 		if err := s.note(ctx, tx, o.ID, "refunded", msg, providerActor); err != nil {
 			return err
 		}
-		return outbox.Write(ctx, tx, newOrderRefunded(o, p.RefundID, amount, "refunded at the payment provider", true))
+		return outbox.Write(ctx, tx, newOrderRefunded(o, p.RefundID, amount, 0, "refunded at the payment provider", true))
 	})
 }

@@ -184,23 +184,29 @@ func (e OrderDelivered) EventAggregate() string { return e.OrderID }
 // OrderRefunded is order.refunded: money went back to the customer for this
 // order, by staff (a refund, or the refund of a cancelled paid order) or at
 // the payment provider (AtProvider). RefundID is the payment module's refund
-// id; Amount is what this refund gave back and Refunded the order's refunded
-// total after it. It is the event to count refunds and tell the customer by:
-// payment.refunded also reports refunds of payments that never got an order.
+// id (a "gcr_" id when the refund went to gift cards only); Amount is what
+// this refund gave back, GiftCard the part of it that went back to gift
+// cards, and Refunded the order's refunded total after it; FullyRefunded
+// says nothing is left to refund. It is the event to count refunds and tell
+// the customer by: payment.refunded also reports refunds of payments that
+// never got an order.
 type OrderRefunded struct {
-	OrderID    string      `json:"order_id"`
-	Number     string      `json:"number"`
-	Email      string      `json:"email"`
-	RefundID   string      `json:"refund_id"`
-	Amount     money.Money `json:"amount"`
-	Refunded   money.Money `json:"refunded"`
-	Reason     string      `json:"reason"`
-	AtProvider bool        `json:"at_provider"`
+	OrderID       string      `json:"order_id"`
+	Number        string      `json:"number"`
+	Email         string      `json:"email"`
+	RefundID      string      `json:"refund_id"`
+	Amount        money.Money `json:"amount"`
+	GiftCard      money.Money `json:"gift_card"`
+	Refunded      money.Money `json:"refunded"`
+	FullyRefunded bool        `json:"fully_refunded"`
+	Reason        string      `json:"reason"`
+	AtProvider    bool        `json:"at_provider"`
 }
 
-func newOrderRefunded(o *Order, refundID string, amount int64, reason string, atProvider bool) OrderRefunded {
+func newOrderRefunded(o *Order, refundID string, amount, toGiftCards int64, reason string, atProvider bool) OrderRefunded {
 	return OrderRefunded{OrderID: o.ID, Number: o.Number, Email: o.Email, RefundID: refundID,
-		Amount: money.Money{Amount: amount, Currency: o.Currency}, Refunded: o.Refunded, Reason: reason, AtProvider: atProvider}
+		Amount: money.Money{Amount: amount, Currency: o.Currency}, GiftCard: money.Money{Amount: toGiftCards, Currency: o.Currency},
+		Refunded: o.Refunded, FullyRefunded: o.refundable() <= 0, Reason: reason, AtProvider: atProvider}
 }
 
 // EventTopic implements outbox.Message.

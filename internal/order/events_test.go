@@ -20,7 +20,7 @@ func TestEventWireForm(t *testing.T) {
 		order.TopicOrderFulfilled: "email fulfillment_id items number order_id tracking_number",
 		order.TopicOrderShipped:   "email number order_id tracking_number",
 		order.TopicOrderDelivered: "email number order_id",
-		order.TopicOrderRefunded:  "amount at_provider email number order_id reason refund_id refunded",
+		order.TopicOrderRefunded:  "amount at_provider email fully_refunded gift_card number order_id reason refund_id refunded",
 	}
 	seen := map[string]bool{}
 	for _, m := range order.Events() {
@@ -40,7 +40,7 @@ func TestEventWireForm(t *testing.T) {
 		t.Errorf("Events() declares %v, want %d topics", seen, len(want))
 	}
 	placed, _ := json.Marshal(order.OrderPlaced{Items: []order.PlacedItem{{}}})
-	for _, f := range []string{`"sku"`, `"title"`, `"quantity"`, `"unit_price"`, `"line_total"`, `"subtotal"`, `"postal_code"`} {
+	for _, f := range []string{`"sku"`, `"title"`, `"quantity"`, `"unit_price"`, `"line_total"`, `"subtotal"`, `"gift_card"`, `"postal_code"`} {
 		if !strings.Contains(string(placed), f) {
 			t.Errorf("order.placed lacks %s: %s", f, placed)
 		}

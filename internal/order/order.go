@@ -62,13 +62,26 @@ const (
 // Address is a postal address (the one address type, with its rules).
 type Address = address.Address
 
-// Totals of an order.
+// Totals of an order. Total is what the payment (the card) took; GiftCard
+// what gift cards paid beside it. The order's value is Total + GiftCard.
 type Totals struct {
 	Subtotal money.Money `json:"subtotal"`
 	Discount money.Money `json:"discount"`
 	Shipping money.Money `json:"shipping"`
 	Tax      money.Money `json:"tax"`
+	GiftCard money.Money `json:"gift_card"`
 	Total    money.Money `json:"total"`
+}
+
+// Discount is a promotion the order got, as the cart showed it.
+// FreeShipping discounts made the shipping free (Amount is what they took
+// off the items).
+type Discount struct {
+	PromotionID  string      `json:"promotion_id"`
+	Code         string      `json:"code,omitempty"`
+	Label        string      `json:"label"`
+	Amount       money.Money `json:"amount"`
+	FreeShipping bool        `json:"free_shipping"`
 }
 
 // Item is an order line: a snapshot of what was bought at what price.
@@ -84,6 +97,12 @@ type Item struct {
 	Restocked    int64       `json:"restocked_quantity"`
 	UnitPrice    money.Money `json:"unit_price"`
 	LineTotal    money.Money `json:"line_total"`
+	// Discount is the line's share of the order's discounts: the line cost
+	// LineTotal − Discount, and a refund of the line gives back that (and
+	// its share of the tax when prices exclude tax).
+	Discount money.Money `json:"discount"`
+	// Refunded counts the units refunded by line (RefundInput.Lines).
+	Refunded int64 `json:"refunded_quantity"`
 }
 
 // FulfillmentLine is a quantity of one order item.
@@ -128,17 +147,32 @@ type Order struct {
 	Currency          string          `json:"currency"`
 	Items             []Item          `json:"items"`
 	Totals            Totals          `json:"totals"`
+	Discounts         []Discount      `json:"discounts"`
 	TaxIncluded       bool            `json:"tax_included"`
+	// Refunded is what went back to the customer, to gift cards and to the
+	// card alike (gift cards first); GiftCardRefunded the gift cards' part.
 	Refunded          money.Money     `json:"refunded"`
+	GiftCardRefunded  money.Money     `json:"-"`
 	ShippingAddress   Address         `json:"shipping_address"`
 	ShippingMethod    ShippingMethod  `json:"shipping_method"`
 	Fulfillments      []Fulfillment   `json:"fulfillments"`
 	Timeline          []TimelineEntry `json:"timeline"`
-	PaymentID         string          `json:"-"`
+	PaymentID         string          `json:"-"` // "" when the order cost nothing by card (gift cards, discounts)
 	CartID            string          `json:"-"`
 	CreatedAt         time.Time       `json:"created_at"`
 	UpdatedAt         time.Time       `json:"updated_at"`
 	// AccessToken is returned once, in the checkout response of a guest
 	// order; it lets the guest read the order later.
 	AccessToken string `json:"access_token,omitempty"`
+}
+
+// paidValue is what the order cost: the card's part and the gift cards'.
+func (o *Order) paidValue() int64 { return o.Totals.Total.Amount + o.Totals.GiftCard.Amount }
+
+// refundable is what is left to refund.
+func (o *Order) refundable() int64 { return o.paidValue() - o.Refunded.Amount }
+
+// cardRefundable is what is left to refund of the card payment.
+func (o *Order) cardRefundable() int64 {
+	return o.Totals.Total.Amount - (o.Refunded.Amount - o.GiftCardRefunded.Amount)
 }

@@ -44,20 +44,40 @@ type Stock interface {
 	Release(ctx context.Context, tx *sqldb.Tx, reference, reason string) error
 }
 
+// GiftCards is what orders need of the gift card module: a refund or a
+// cancellation gives the gift cards' part back to the cards the order was
+// paid with, first (before the card payment).
+type GiftCards interface {
+	// Refund credits amount back to the gift cards that paid for order
+	// orderID, in tx (the order's transaction).
+	Refund(ctx context.Context, tx *sqldb.Tx, orderID string, amount money.Money, reason string) error
+}
+
 // Service manages orders.
 type Service struct {
-	db       *sqldb.DB
-	st       store
-	payments Payments
-	stock    Stock
-	log      *slog.Logger
-	now      func() time.Time
+	db        *sqldb.DB
+	st        store
+	payments  Payments
+	stock     Stock
+	giftCards GiftCards // nil: no order is paid by gift card
+	log       *slog.Logger
+	now       func() time.Time
 }
+
+// Option configures an order service.
+type Option func(*Service)
+
+// WithGiftCards gives refunds of orders paid by gift card back to the cards.
+func WithGiftCards(g GiftCards) Option { return func(s *Service) { s.giftCards = g } }
 
 // NewService returns an order service; log receives what its event consumer
 // has to drop (see HandlePaymentEvent).
-func NewService(db *sqldb.DB, payments Payments, stock Stock, log *slog.Logger) *Service {
-	return &Service{db: db, st: store{db}, payments: payments, stock: stock, log: log, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+func NewService(db *sqldb.DB, payments Payments, stock Stock, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{db: db, st: store{db}, payments: payments, stock: stock, log: log, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // NewOrder is what the checkout hands over to create an order.
@@ -66,13 +86,14 @@ type NewOrder struct {
 	CustomerID      string
 	Email           string
 	Currency        string
-	Items           []Item
+	Items           []Item // with each line's Discount
 	Totals          Totals
+	Discounts       []Discount
 	TaxIncluded     bool
 	ShippingAddress Address
 	ShippingMethod  ShippingMethod
-	PaymentID       string
-	Captured        bool // payment captured (else authorized)
+	PaymentID       string // "" when nothing is paid by card (Totals.Total is zero); Captured then
+	Captured        bool   // payment captured (else authorized)
 	// Awaiting: the provider decides later; the checkout left the stock
 	// reserved under the order id (Captured is false).
 	Awaiting bool
@@ -95,11 +116,21 @@ func (s *Service) Create(ctx context.Context, tx *sqldb.Tx, in NewOrder) (Order,
 	now := s.now()
 	o := Order{
 		ID: in.ID, Number: strconv.FormatInt(n, 10), Email: in.Email, CustomerID: in.CustomerID, Currency: in.Currency,
-		Items: in.Items, Totals: in.Totals, TaxIncluded: in.TaxIncluded, Refunded: money.Zero(in.Currency),
+		Items: in.Items, Totals: in.Totals, Discounts: in.Discounts, TaxIncluded: in.TaxIncluded,
+		Refunded: money.Zero(in.Currency), GiftCardRefunded: money.Zero(in.Currency),
 		ShippingAddress: in.ShippingAddress, ShippingMethod: in.ShippingMethod, PaymentID: in.PaymentID, CartID: in.CartID,
 		Status: StatusPending, PaymentStatus: PaymentAuthorized, FulfillmentStatus: FulfillmentUnfulfilled,
 		Fulfillments: []Fulfillment{}, CreatedAt: now, UpdatedAt: now,
 		AccessToken: "oat_" + ids.Secret(24),
+	}
+	if o.Discounts == nil {
+		o.Discounts = []Discount{}
+	}
+	for i := range o.Items {
+		o.Items[i].Discount.Currency = in.Currency
+	}
+	if o.Totals.GiftCard.Currency == "" {
+		o.Totals.GiftCard = money.Zero(in.Currency)
 	}
 	switch {
 	case in.Captured:
@@ -480,7 +511,11 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 		}
 		switch o.PaymentStatus {
 		case PaymentAwaiting:
-			// Nothing was taken: the reservation goes back, no restock.
+			// Nothing was taken by card: the reservation goes back, no
+			// restock; what gift cards paid goes back to them.
+			if err := s.returnGiftCards(ctx, tx, o, "order cancelled"); err != nil {
+				return err
+			}
 			o.PaymentStatus, o.Status = PaymentVoided, StatusCancelled
 			if err := s.stock.Release(ctx, tx, o.ID, "order cancelled"); err != nil {
 				return fmt.Errorf("release stock: %w", err)
@@ -493,9 +528,12 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 			}
 			return outbox.Write(ctx, tx, newOrderCancelled(o, reason))
 		case PaymentAuthorized:
+			if err := s.returnGiftCards(ctx, tx, o, "order cancelled"); err != nil {
+				return err
+			}
 			o.PaymentStatus = PaymentVoided
 		case PaymentPaid, PaymentPartiallyRefunded:
-			if left := o.Totals.Total.Amount - o.Refunded.Amount; left > 0 {
+			if left := o.refundable(); left > 0 {
 				if err := s.refund(ctx, tx, o, left, "order cancelled"); err != nil {
 					return err
 				}
@@ -520,19 +558,46 @@ func (s *Service) Cancel(ctx context.Context, id, reason, actor string) (Order, 
 	})
 }
 
-// refund has the payment module refund amount of the order's payment in
-// tx, records the refund as the order's own and writes order.refunded. It
-// adds amount to o.Refunded and leaves the statuses to the caller.
+// refund gives amount back for the order in tx: to the gift cards first
+// (what they paid and was not refunded yet), then the rest by the payment
+// module, as a refund of the card payment recorded as the order's own. It
+// writes order.refunded, adds amount to o.Refunded and leaves the statuses
+// to the caller.
 func (s *Service) refund(ctx context.Context, tx *sqldb.Tx, o *Order, amount int64, reason string) error {
-	refundID, err := s.payments.Refund(ctx, tx, o.PaymentID, amount, reason)
-	if err != nil {
-		return err
+	toCards := min(amount, o.Totals.GiftCard.Amount-o.GiftCardRefunded.Amount)
+	toCard := amount - toCards
+	refundID := ""
+	if toCards > 0 {
+		if s.giftCards == nil {
+			return fmt.Errorf("refund order %s: it was paid by gift card, and no gift card module is wired", o.ID)
+		}
+		if err := s.giftCards.Refund(ctx, tx, o.ID, money.Money{Amount: toCards, Currency: o.Currency}, reason); err != nil {
+			return fmt.Errorf("refund to gift cards: %w", err)
+		}
+		o.GiftCardRefunded.Amount += toCards
+		refundID = "gcr_" + ids.New()
 	}
-	if _, err := s.st.insertRefund(ctx, tx, o.ID, refundID, amount, false, s.now()); err != nil {
-		return err
+	if toCard > 0 {
+		id, err := s.payments.Refund(ctx, tx, o.PaymentID, toCard, reason)
+		if err != nil {
+			return err
+		}
+		if _, err := s.st.insertRefund(ctx, tx, o.ID, id, toCard, false, s.now()); err != nil {
+			return err
+		}
+		refundID = id
 	}
 	o.Refunded.Amount += amount
-	return outbox.Write(ctx, tx, newOrderRefunded(o, refundID, amount, reason, false))
+	return outbox.Write(ctx, tx, newOrderRefunded(o, refundID, amount, toCards, reason, false))
+}
+
+// returnGiftCards gives back to the gift cards what they paid for an order
+// whose card payment took nothing (voided, awaiting), when it is cancelled.
+func (s *Service) returnGiftCards(ctx context.Context, tx *sqldb.Tx, o *Order, reason string) error {
+	if left := o.Totals.GiftCard.Amount - o.GiftCardRefunded.Amount; left > 0 {
+		return s.refund(ctx, tx, o, left, reason)
+	}
+	return nil
 }
 
 // byVariant returns the items in variant id order: the order in which every
@@ -553,25 +618,37 @@ func (s *Service) restock(ctx context.Context, tx *sqldb.Tx, o *Order, it Item, 
 	return nil
 }
 
-// RefundInput asks for a refund of amount minor units; with Restock, the
-// listed items (or, when none are listed, every item not yet restocked) go
-// back on stock.
+// RefundInput asks for a refund: of Amount minor units, or of the Lines
+// (item quantities), whose amount is then what those units cost after
+// their share of the discounts (plus their share of the tax when prices
+// exclude it). With Restock, the listed Items (or the Lines, or, when
+// neither is given, every item not yet restocked) go back on stock.
 type RefundInput struct {
 	Amount  int64             `json:"amount"`
+	Lines   []FulfillmentLine `json:"lines"`
 	Restock bool              `json:"restock"`
 	Items   []FulfillmentLine `json:"items"`
 	Reason  string            `json:"reason"`
 }
 
 // Refund refunds a paid order fully or partially and writes order.refunded
-// (a full refund makes the order refunded). An amount beyond what is left,
-// or restock quantities beyond what was not restocked yet, are Invalid (and
-// move no money); an order whose payment is not captured is a Conflict.
+// (a full refund makes the order refunded). The money goes back to the gift
+// cards the order was paid with first, then to the card. An amount beyond
+// what is left, both or neither of amount and lines, line quantities beyond
+// what was not refunded yet, or restock quantities beyond what was not
+// restocked yet, are Invalid (and move no money); an order whose payment is
+// not captured is a Conflict.
 func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor string) (Order, error) {
 	var v apperr.Validator
-	v.Check(in.Amount >= 1 && in.Amount <= money.MaxAmount, "amount", "must be a positive amount in minor units")
+	switch {
+	case in.Amount != 0 && len(in.Lines) > 0:
+		v.Add("amount", "give an amount or lines, not both")
+	case len(in.Lines) == 0:
+		v.Check(in.Amount >= 1 && in.Amount <= money.MaxAmount, "amount", "must be a positive amount in minor units")
+	}
 	checkText(&v, "reason", in.Reason, 500, true)
 	v.Check(len(in.Items) <= 100, "items", "at most 100 items")
+	v.Check(len(in.Lines) <= 100, "lines", "at most 100 lines")
 	if err := v.Err(); err != nil {
 		return Order{}, err
 	}
@@ -579,8 +656,37 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 		if o.PaymentStatus != PaymentPaid && o.PaymentStatus != PaymentPartiallyRefunded {
 			return apperr.Conflictf("cannot refund an order whose payment is %s", o.PaymentStatus)
 		}
-		left := o.Totals.Total.Amount - o.Refunded.Amount
-		if in.Amount > left {
+		byID := map[string]Item{}
+		for _, it := range o.Items {
+			byID[it.ID] = it
+		}
+		amount := in.Amount
+		if len(in.Lines) > 0 {
+			shares := lineShares(o)
+			for i, l := range in.Lines {
+				it, ok := byID[l.ItemID]
+				if !ok {
+					return apperr.Field(fmt.Sprintf("lines[%d].item_id", i), "no such item in this order")
+				}
+				if l.Quantity < 1 || it.Refunded+l.Quantity > it.Quantity {
+					return apperr.Field(fmt.Sprintf("lines[%d].quantity", i), fmt.Sprintf("must be between 1 and %d (the units not refunded yet)", it.Quantity-it.Refunded))
+				}
+				// The units' part of what the line cost, cumulative so that
+				// refunding every unit gives back the line's share exactly.
+				share := shares[it.ID]
+				amount += share*(it.Refunded+l.Quantity)/it.Quantity - share*it.Refunded/it.Quantity
+				if err := s.st.refundItem(ctx, tx, it.ID, l.Quantity); err != nil {
+					return err
+				}
+				it.Refunded += l.Quantity
+				byID[it.ID] = it
+			}
+			if amount < 1 {
+				return apperr.Field("lines", "these units cost nothing after their discount; there is nothing to refund")
+			}
+		}
+		left := o.refundable()
+		if amount > left {
 			return apperr.Field("amount", fmt.Sprintf("must be at most %d (what is left to refund)", left))
 		}
 		// Check the items to restock before the provider moves any money.
@@ -590,11 +696,10 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 		}
 		var restock []restockLine
 		if in.Restock {
-			byID := map[string]Item{}
-			for _, it := range o.Items {
-				byID[it.ID] = it
-			}
 			lines := in.Items
+			if len(lines) == 0 {
+				lines = in.Lines
+			}
 			if len(lines) == 0 {
 				for _, it := range o.Items {
 					if q := it.Quantity - it.Restocked; q > 0 {
@@ -616,10 +721,11 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 			}
 		}
 		o.PaymentStatus = PaymentPartiallyRefunded
-		if o.Refunded.Amount+in.Amount == o.Totals.Total.Amount {
+		if o.Refunded.Amount+amount == o.paidValue() {
 			o.PaymentStatus, o.Status = PaymentRefunded, StatusRefunded
 		}
-		if err := s.refund(ctx, tx, o, in.Amount, in.Reason); err != nil {
+		giftCardsBefore := o.GiftCardRefunded.Amount
+		if err := s.refund(ctx, tx, o, amount, in.Reason); err != nil {
 			return err
 		}
 		slices.SortStableFunc(restock, func(a, b restockLine) int { return strings.Compare(a.item.VariantID, b.item.VariantID) })
@@ -628,7 +734,10 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 				return err
 			}
 		}
-		msg := "Refunded " + money.Money{Amount: in.Amount, Currency: o.Currency}.Format()
+		msg := "Refunded " + money.Money{Amount: amount, Currency: o.Currency}.Format()
+		if g := o.GiftCardRefunded.Amount - giftCardsBefore; g > 0 {
+			msg += " (" + money.Money{Amount: g, Currency: o.Currency}.Format() + " to gift cards)"
+		}
 		if in.Restock {
 			msg += " with restock"
 		}
@@ -637,6 +746,27 @@ func (s *Service) Refund(ctx context.Context, id string, in RefundInput, actor s
 		}
 		return s.note(ctx, tx, o.ID, "refunded", msg, actor)
 	})
+}
+
+// lineShares is, per item id, what the line cost the customer: its total
+// less its share of the discounts, plus, when prices exclude tax, its share
+// of the order's tax (the tax allocated over the lines' discounted totals
+// and the shipping, by largest remainder, so the shares sum to the tax).
+func lineShares(o *Order) map[string]int64 {
+	out := make(map[string]int64, len(o.Items))
+	weights := make([]int64, 0, len(o.Items)+1)
+	for _, it := range o.Items {
+		net := max(it.LineTotal.Amount-it.Discount.Amount, 0)
+		out[it.ID] = net
+		weights = append(weights, net)
+	}
+	if !o.TaxIncluded && o.Totals.Tax.Amount > 0 {
+		tax := money.Allocate(o.Totals.Tax.Amount, append(weights, o.Totals.Shipping.Amount))
+		for i, it := range o.Items {
+			out[it.ID] += tax[i]
+		}
+	}
+	return out
 }
 
 // Exists reports whether an order with this id exists (the checkout

@@ -43,19 +43,25 @@ func (s store) insert(ctx context.Context, tx *sqldb.Tx, o *Order, tokenHash str
 	}
 	t := o.Totals
 	if _, err := tx.ExecContext(ctx, `INSERT INTO order_orders (id, number, customer_id, email, access_token_hash, status, payment_status, fulfillment_status,
-		currency, subtotal, discount, shipping, tax, total, tax_included, shipping_address, shipping_method_id, shipping_method, payment_id, cart_id, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		currency, subtotal, discount, shipping, tax, total, gift_card, tax_included, shipping_address, shipping_method_id, shipping_method, payment_id, cart_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, o.Number, cust, o.Email, tokenHash, o.Status, o.PaymentStatus, o.FulfillmentStatus,
-		o.Currency, t.Subtotal.Amount, t.Discount.Amount, t.Shipping.Amount, t.Tax.Amount, t.Total.Amount, o.TaxIncluded,
+		o.Currency, t.Subtotal.Amount, t.Discount.Amount, t.Shipping.Amount, t.Tax.Amount, t.Total.Amount, t.GiftCard.Amount, o.TaxIncluded,
 		string(addr), o.ShippingMethod.ID, o.ShippingMethod.Name, o.PaymentID, o.CartID, o.CreatedAt, o.UpdatedAt); err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
 	for i := range o.Items {
 		it := &o.Items[i]
 		it.ID = ids.New()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (id, order_id, position, variant_id, product_id, sku, title, variant_title, quantity, unit_price, line_total)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, it.ID, o.ID, i, it.VariantID, it.ProductID, it.SKU, it.Title, it.VariantTitle, it.Quantity, it.UnitPrice.Amount, it.LineTotal.Amount); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO order_items (id, order_id, position, variant_id, product_id, sku, title, variant_title, quantity, unit_price, line_total, discount)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, it.ID, o.ID, i, it.VariantID, it.ProductID, it.SKU, it.Title, it.VariantTitle, it.Quantity, it.UnitPrice.Amount, it.LineTotal.Amount, it.Discount.Amount); err != nil {
 			return fmt.Errorf("insert order item: %w", err)
+		}
+	}
+	for i, d := range o.Discounts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO order_discounts (order_id, position, promotion_id, code, label, amount, free_shipping) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, i, d.PromotionID, d.Code, d.Label, d.Amount.Amount, d.FreeShipping); err != nil {
+			return fmt.Errorf("insert order discount: %w", err)
 		}
 	}
 	return nil
@@ -71,7 +77,7 @@ func (s store) note(ctx context.Context, tx *sqldb.Tx, orderID string, e Timelin
 }
 
 const orderCols = `id, number, COALESCE(customer_id, ''), email, access_token_hash, status, payment_status, fulfillment_status, currency,
-	subtotal, discount, shipping, tax, total, tax_included, refunded, shipping_address, shipping_method_id, shipping_method, payment_id, cart_id, created_at, updated_at`
+	subtotal, discount, shipping, tax, total, gift_card, tax_included, refunded, gift_card_refunded, shipping_address, shipping_method_id, shipping_method, payment_id, cart_id, created_at, updated_at`
 
 // storedOrder is an order row with its access token's hash.
 type storedOrder struct {
@@ -83,31 +89,40 @@ func scanOrder(row sqldb.Scanner) (storedOrder, error) {
 	var (
 		so       storedOrder
 		adr      string
-		t        [5]int64
+		t        [6]int64
 		refunded int64
+		gcRef    int64
 	)
 	o := &so.Order
 	err := row.Scan(&o.ID, &o.Number, &o.CustomerID, &o.Email, &so.tokenHash, &o.Status, &o.PaymentStatus, &o.FulfillmentStatus, &o.Currency,
-		&t[0], &t[1], &t[2], &t[3], &t[4], &o.TaxIncluded, &refunded, &adr, &o.ShippingMethod.ID, &o.ShippingMethod.Name, &o.PaymentID, &o.CartID, &o.CreatedAt, &o.UpdatedAt)
+		&t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &o.TaxIncluded, &refunded, &gcRef, &adr, &o.ShippingMethod.ID, &o.ShippingMethod.Name, &o.PaymentID, &o.CartID, &o.CreatedAt, &o.UpdatedAt)
 	if err != nil {
 		return so, err
 	}
 	m := func(a int64) money.Money { return money.Money{Amount: a, Currency: o.Currency} }
-	o.Totals = Totals{Subtotal: m(t[0]), Discount: m(t[1]), Shipping: m(t[2]), Tax: m(t[3]), Total: m(t[4])}
+	o.Totals = Totals{Subtotal: m(t[0]), Discount: m(t[1]), Shipping: m(t[2]), Tax: m(t[3]), Total: m(t[4]), GiftCard: m(t[5])}
 	o.ShippingMethod.Price = o.Totals.Shipping
-	o.Refunded = m(refunded)
+	o.Refunded, o.GiftCardRefunded = m(refunded), m(gcRef)
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	json.Unmarshal([]byte(adr), &o.ShippingAddress)
 	return so, nil
 }
 
-const itemCols = `id, variant_id, product_id, sku, title, variant_title, quantity, fulfilled, restocked, unit_price, line_total`
+const itemCols = `id, variant_id, product_id, sku, title, variant_title, quantity, fulfilled, restocked, unit_price, line_total, discount, refunded_quantity`
 
 func scanItem(row sqldb.Scanner, extra ...any) (Item, error) {
 	var it Item
 	err := row.Scan(append(extra, &it.ID, &it.VariantID, &it.ProductID, &it.SKU, &it.Title, &it.VariantTitle, &it.Quantity, &it.Fulfilled, &it.Restocked,
-		&it.UnitPrice.Amount, &it.LineTotal.Amount)...)
+		&it.UnitPrice.Amount, &it.LineTotal.Amount, &it.Discount.Amount, &it.Refunded)...)
 	return it, err
+}
+
+const discountCols = `promotion_id, code, label, amount, free_shipping`
+
+func scanDiscount(row sqldb.Scanner, extra ...any) (Discount, error) {
+	var d Discount
+	err := row.Scan(append(extra, &d.PromotionID, &d.Code, &d.Label, &d.Amount.Amount, &d.FreeShipping)...)
+	return d, err
 }
 
 func scanFulfillment(row sqldb.Scanner) (Fulfillment, error) {
@@ -154,7 +169,14 @@ func (s store) get(ctx context.Context, q sqldb.Querier, id string) (storedOrder
 		return so, err
 	}
 	for i := range o.Items {
-		o.Items[i].UnitPrice.Currency, o.Items[i].LineTotal.Currency = o.Currency, o.Currency
+		o.Items[i].UnitPrice.Currency, o.Items[i].LineTotal.Currency, o.Items[i].Discount.Currency = o.Currency, o.Currency, o.Currency
+	}
+	if o.Discounts, err = sqldb.All(ctx, q, "get order discounts", func(row sqldb.Scanner) (Discount, error) { return scanDiscount(row) },
+		`SELECT `+discountCols+` FROM order_discounts WHERE order_id = ? ORDER BY position`, id); err != nil {
+		return so, err
+	}
+	for i := range o.Discounts {
+		o.Discounts[i].Amount.Currency = o.Currency
 	}
 	if o.Fulfillments, err = sqldb.All(ctx, q, "get fulfillments", scanFulfillment,
 		`SELECT id, tracking_number, items, shipped_at, created_at FROM order_fulfillments WHERE order_id = ? ORDER BY created_at, id`, id); err != nil {
@@ -189,8 +211,8 @@ func (s store) update(ctx context.Context, tx *sqldb.Tx, id string, at time.Time
 		if err := fn(tx, o); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE order_orders SET status = ?, payment_status = ?, fulfillment_status = ?, refunded = ?, updated_at = ? WHERE id = ?`,
-			o.Status, o.PaymentStatus, o.FulfillmentStatus, o.Refunded.Amount, at, o.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE order_orders SET status = ?, payment_status = ?, fulfillment_status = ?, refunded = ?, gift_card_refunded = ?, updated_at = ? WHERE id = ?`,
+			o.Status, o.PaymentStatus, o.FulfillmentStatus, o.Refunded.Amount, o.GiftCardRefunded.Amount, at, o.ID); err != nil {
 			return fmt.Errorf("update order: %w", err)
 		}
 		return nil
@@ -262,7 +284,7 @@ func (s store) loadItems(ctx context.Context, orders []Order) error {
 	for i := range orders {
 		idx[orders[i].ID] = &orders[i]
 		args[i] = orders[i].ID
-		orders[i].Items = []Item{}
+		orders[i].Items, orders[i].Discounts = []Item{}, []Discount{}
 	}
 	type owned struct {
 		orderID string
@@ -279,8 +301,26 @@ func (s store) loadItems(ctx context.Context, orders []Order) error {
 	}
 	for _, w := range items {
 		o := idx[w.orderID]
-		w.item.UnitPrice.Currency, w.item.LineTotal.Currency = o.Currency, o.Currency
+		w.item.UnitPrice.Currency, w.item.LineTotal.Currency, w.item.Discount.Currency = o.Currency, o.Currency, o.Currency
 		o.Items = append(o.Items, w.item)
+	}
+	type ownedDiscount struct {
+		orderID string
+		d       Discount
+	}
+	ds, err := sqldb.All(ctx, s.db, "list order discounts", func(row sqldb.Scanner) (ownedDiscount, error) {
+		var w ownedDiscount
+		var err error
+		w.d, err = scanDiscount(row, &w.orderID)
+		return w, err
+	}, `SELECT order_id, `+discountCols+` FROM order_discounts WHERE order_id IN (`+sqldb.Placeholders(len(orders))+`) ORDER BY order_id, position`, args...)
+	if err != nil {
+		return err
+	}
+	for _, w := range ds {
+		o := idx[w.orderID]
+		w.d.Amount.Currency = o.Currency
+		o.Discounts = append(o.Discounts, w.d)
 	}
 	return nil
 }
@@ -310,6 +350,23 @@ func (s store) restockItem(ctx context.Context, tx *sqldb.Tx, itemID string, qty
 	}
 	if n != 1 {
 		return apperr.Conflictf("the item was restocked concurrently; reload the order")
+	}
+	return nil
+}
+
+// refundItem adds qty to an item's refunded quantity, never beyond its
+// quantity: a Conflict when that would exceed it (a concurrent refund).
+func (s store) refundItem(ctx context.Context, tx *sqldb.Tx, itemID string, qty int64) error {
+	res, err := tx.ExecContext(ctx, `UPDATE order_items SET refunded_quantity = refunded_quantity + ? WHERE id = ? AND refunded_quantity + ? <= quantity`, qty, itemID, qty)
+	if err != nil {
+		return fmt.Errorf("refund item: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("refund item: %w", err)
+	}
+	if n != 1 {
+		return apperr.Conflictf("the item was refunded concurrently; reload the order")
 	}
 	return nil
 }
