@@ -100,7 +100,7 @@ func TestRefundByLinesUsesTheAllocation(t *testing.T) {
 			lines    []order.FulfillmentLine
 			refunded int64
 		}{
-			{[]order.FulfillmentLine{{ItemID: a, Quantity: 1}}, 800},                               // a third of 24.00
+			{[]order.FulfillmentLine{{ItemID: a, Quantity: 1}}, 800},                                  // a third of 24.00
 			{[]order.FulfillmentLine{{ItemID: a, Quantity: 2}, {ItemID: b, Quantity: 1}}, 800 + 3200}, // the rest of A, all of B
 		} {
 			got, err := e.orders.Refund(ctx, o.ID, order.RefundInput{Lines: step.lines}, "staff")

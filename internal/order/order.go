@@ -137,30 +137,30 @@ type ShippingMethod struct {
 
 // Order is a placed order.
 type Order struct {
-	ID                string          `json:"id"`
-	Number            string          `json:"number"`
-	Status            string          `json:"status"`
-	PaymentStatus     string          `json:"payment_status"`
-	FulfillmentStatus string          `json:"fulfillment_status"`
-	Email             string          `json:"email"`
-	CustomerID        string          `json:"customer_id,omitempty"`
-	Currency          string          `json:"currency"`
-	Items             []Item          `json:"items"`
-	Totals            Totals          `json:"totals"`
-	Discounts         []Discount      `json:"discounts"`
-	TaxIncluded       bool            `json:"tax_included"`
+	ID                string     `json:"id"`
+	Number            string     `json:"number"`
+	Status            string     `json:"status"`
+	PaymentStatus     string     `json:"payment_status"`
+	FulfillmentStatus string     `json:"fulfillment_status"`
+	Email             string     `json:"email"`
+	CustomerID        string     `json:"customer_id,omitempty"`
+	Currency          string     `json:"currency"`
+	Items             []Item     `json:"items"`
+	Totals            Totals     `json:"totals"`
+	Discounts         []Discount `json:"discounts"`
+	TaxIncluded       bool       `json:"tax_included"`
 	// Refunded is what went back to the customer, to gift cards and to the
 	// card alike (gift cards first); GiftCardRefunded the gift cards' part.
-	Refunded          money.Money     `json:"refunded"`
-	GiftCardRefunded  money.Money     `json:"-"`
-	ShippingAddress   Address         `json:"shipping_address"`
-	ShippingMethod    ShippingMethod  `json:"shipping_method"`
-	Fulfillments      []Fulfillment   `json:"fulfillments"`
-	Timeline          []TimelineEntry `json:"timeline"`
-	PaymentID         string          `json:"-"` // "" when the order cost nothing by card (gift cards, discounts)
-	CartID            string          `json:"-"`
-	CreatedAt         time.Time       `json:"created_at"`
-	UpdatedAt         time.Time       `json:"updated_at"`
+	Refunded         money.Money     `json:"refunded"`
+	GiftCardRefunded money.Money     `json:"-"`
+	ShippingAddress  Address         `json:"shipping_address"`
+	ShippingMethod   ShippingMethod  `json:"shipping_method"`
+	Fulfillments     []Fulfillment   `json:"fulfillments"`
+	Timeline         []TimelineEntry `json:"timeline"`
+	PaymentID        string          `json:"-"` // "" when the order cost nothing by card (gift cards, discounts)
+	CartID           string          `json:"-"`
+	CreatedAt        time.Time       `json:"created_at"`
+	UpdatedAt        time.Time       `json:"updated_at"`
 	// AccessToken is returned once, in the checkout response of a guest
 	// order; it lets the guest read the order later.
 	AccessToken string `json:"access_token,omitempty"`
