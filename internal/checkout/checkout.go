@@ -63,6 +63,39 @@ type Orders interface {
 	Exists(ctx context.Context, id string) (bool, error)
 }
 
+// Redemption is something a checkout takes for its order besides the card
+// payment: a promotion's use, a gift card's amount. Every attempt under an
+// Idempotency-Key works under the same order id, so an attempt finds what
+// its dead predecessors hold, and so do the retry and the reconciler.
+type Redemption interface {
+	// Reserve holds what the order needs before the payment is taken (a
+	// conditional update: a promotion with uses left, a gift card with
+	// the balance). It holds all of it or nothing. A hold found under
+	// orderID (an earlier attempt's) is kept and adjusted to r. When it
+	// cannot (a code used up meanwhile, a card spent), it returns a
+	// Conflict naming the field ("code", "gift_card"): the checkout is
+	// refused, nothing charged.
+	Reserve(ctx context.Context, orderID string, r Redeem) error
+	// Commit makes what orderID holds the order's, in the order's
+	// transaction tx. A hold lost meanwhile (released, expired) is a
+	// Conflict, and the order does not commit.
+	Commit(ctx context.Context, tx *sqldb.Tx, orderID string) error
+	// Release gives back what orderID holds and the order did not commit
+	// (a failed checkout, a dead attempt); nothing held is no error.
+	Release(ctx context.Context, orderID string) error
+	// ReleaseExpired releases the holds past their expiry (the reconciler's
+	// backstop) and returns for how many orders.
+	ReleaseExpired(ctx context.Context) (int, error)
+}
+
+// Redeem is what a checkout asks its redemptions to hold for an order.
+type Redeem struct {
+	CustomerID string    // the signed-in customer, "" for a guest
+	Email      string    // the order's e-mail address, normalised
+	Cart       cart.Cart // as priced for the order: its discounts, gift cards and totals
+	Until      time.Time // when the hold expires if the checkout never finishes
+}
+
 // Input is the checkout request body.
 type Input struct {
 	Email            string          `json:"email"`
@@ -90,6 +123,9 @@ type Options struct {
 	// (DefaultAttemptTimeout when zero). An attempt's key stays locked for
 	// 1.5 times this; a retry after that takes over from a dead attempt.
 	AttemptTimeout time.Duration
+	// Redemptions are held before the payment and committed with the order
+	// (promotions, gift cards), in this order.
+	Redemptions []Redemption
 	// AwaitPayment is how long an order waits for a payment the provider
 	// decides later (3-D Secure, a hosted page) before the reconciler
 	// cancels the payment and the order (DefaultAwaitPayment when zero);

@@ -17,6 +17,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/inventory"
+	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
@@ -193,6 +194,8 @@ func (s *Service) checkout(ctx context.Context, cartID, key string, body []byte,
 	var a answer
 	if err == nil {
 		a, err = s.run(ctx, att, in, q)
+	} else if att.n > 1 {
+		s.releaseRedemptions(ctx, att.orderID, "checkout refused") // what a dead attempt held
 	}
 	if err == nil {
 		return a, nil
@@ -341,6 +344,11 @@ func (s *Service) prepare(ctx context.Context, cartID string, in Input) (cart.Qu
 	if err := v.Err(); err != nil {
 		return q, &apperr.Error{Code: apperr.Unprocessable, Message: "the cart has items that cannot be bought", Fields: err.(*apperr.Error).Fields}
 	}
+	for _, st := range c.DiscountCodes {
+		if !st.Applied {
+			return q, CodeRefused(st.Code, st.Reason, st.Message)
+		}
+	}
 	if c.PriceChanged {
 		if err := s.carts.AcknowledgePrices(ctx, c); err != nil {
 			return q, err
@@ -360,9 +368,26 @@ func (s *Service) prepare(ctx context.Context, cartID string, in Input) (cart.Qu
 	return q, nil
 }
 
+// CodeRefused is the checkout's refusal of a discount code on the cart that
+// cannot be used (any more): a Conflict naming "code", extra.reason saying
+// why (exhausted, expired, not_applicable, ...). Nothing is charged; the
+// shopper removes the code (or fixes the cart) and checks out again.
+func CodeRefused(code, reason, message string) error {
+	if message == "" {
+		message = "cannot be used"
+	}
+	return &apperr.Error{Code: apperr.Conflict,
+		Message: fmt.Sprintf("discount code %s cannot be used: %s. Remove it from the cart, or try another, and check out again.", code, strings.TrimSuffix(message, ".")),
+		Fields:  []apperr.FieldError{{Field: "code", Message: message}}, Detail: map[string]any{"code": code, "reason": reason}}
+}
+
 // run is one checkout attempt for a cart that prepare priced and checked.
 // An attempt after the first settles what the earlier ones left first, and
 // uses a payment one of them took instead of paying again.
+//
+// Before the payment it reserves the stock and then the redemptions (a
+// promotion's use, a gift card's amount) under the order id; the order's
+// transaction commits them; any failure before that commit gives them back.
 func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) (answer, error) {
 	c := q.Cart
 	orderID := att.orderID
@@ -374,6 +399,18 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 		}
 		prior = p
 	}
+	// refuse gives back what the attempt holds (and a payment an earlier
+	// attempt took) before the checkout is refused with err.
+	refuse := func(err error, why string) (answer, error) {
+		s.releaseRedemptions(ctx, orderID, why)
+		s.releaseStock(ctx, orderID, why)
+		if prior != nil {
+			if cerr := s.cancelPayment(ctx, *prior, "the checkout was refused"); cerr != nil {
+				return answer{}, cerr
+			}
+		}
+		return answer{}, err
+	}
 	lines := make([]inventory.Line, len(c.Items))
 	for i, it := range c.Items {
 		lines[i] = inventory.Line{VariantID: it.VariantID, Quantity: it.Quantity}
@@ -382,60 +419,69 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 	// checkouts of the same items in another order cannot deadlock.
 	slices.SortFunc(lines, func(a, b inventory.Line) int { return strings.Compare(a.VariantID, b.VariantID) })
 	if _, err := s.stock.Reserve(ctx, orderID, lines, s.opt.ReservationTTL); err != nil {
-		if prior != nil {
-			if cerr := s.cancelPayment(ctx, *prior, "the checkout was refused"); cerr != nil {
-				return answer{}, cerr
-			}
-		}
-		return answer{}, err
+		return refuse(err, "checkout refused")
 	}
-	var pay payment.Payment
-	if prior != nil && prior.Amount == c.Totals.Total {
-		pay = *prior // what a crashed attempt paid: never charge twice
-	} else {
-		if prior != nil {
-			if err := s.cancelPayment(ctx, *prior, "the order total changed before the checkout was retried"); err != nil {
-				s.releaseStock(ctx, orderID, "checkout failed")
-				return answer{}, err
-			}
-		}
-		var err error
-		pay, err = s.payments.PayWith(ctx, payment.PayRequest{Reference: orderID, Amount: c.Totals.Total, Method: in.PaymentMethod,
-			Capture: !s.opt.CaptureOnFulfilment, Email: in.Email, Description: "Order " + orderID})
-		if err != nil {
-			s.releaseStock(ctx, orderID, "payment failed")
-			return answer{}, err
-		}
-	}
-
 	customerID := ""
 	if p, ok := auth.From(ctx); ok && p.Role == auth.RoleCustomer {
 		customerID = p.AccountID
 	}
-	items := make([]order.Item, len(c.Items))
-	for i, it := range c.Items {
-		items[i] = order.Item{VariantID: it.VariantID, ProductID: it.ProductID, SKU: it.SKU, Title: it.Title, VariantTitle: it.VariantTitle,
-			Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: it.LineTotal}
+	red := Redeem{CustomerID: customerID, Email: in.Email, Cart: c, Until: s.now().Add(s.opt.ReservationTTL)}
+	for _, r := range s.opt.Redemptions {
+		if err := r.Reserve(ctx, orderID, red); err != nil {
+			return refuse(err, "checkout refused")
+		}
 	}
+	var pay payment.Payment // none when the card pays nothing (gift cards, discounts)
+	total := c.Totals.Total
+	if prior != nil && prior.Amount == total {
+		pay = *prior // what a crashed attempt paid: never charge twice
+	} else {
+		if prior != nil {
+			if err := s.cancelPayment(ctx, *prior, "the order total changed before the checkout was retried"); err != nil {
+				s.releaseRedemptions(ctx, orderID, "checkout failed")
+				s.releaseStock(ctx, orderID, "checkout failed")
+				return answer{}, err
+			}
+		}
+		if total.Amount > 0 {
+			var err error
+			pay, err = s.payments.PayWith(ctx, payment.PayRequest{Reference: orderID, Amount: total, Method: in.PaymentMethod,
+				Capture: !s.opt.CaptureOnFulfilment, Email: in.Email, Description: "Order " + orderID})
+			if err != nil {
+				s.releaseRedemptions(ctx, orderID, "payment failed")
+				s.releaseStock(ctx, orderID, "payment failed")
+				return answer{}, err
+			}
+		}
+	}
+
+	items, discounts := orderLines(c)
 	t := c.Totals
 	awaiting := pay.Status == payment.StatusProcessing
 	var a answer
 	err := s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		o, err := s.orders.Create(ctx, tx, order.NewOrder{
-			ID: orderID, CustomerID: customerID, Email: in.Email, Currency: c.Currency, Items: items,
-			Totals:      order.Totals{Subtotal: t.Subtotal, Discount: t.Discount, Shipping: t.Shipping, Tax: t.Tax, Total: t.Total},
+			ID: orderID, CustomerID: customerID, Email: in.Email, Currency: c.Currency, Items: items, Discounts: discounts,
+			Totals:      order.Totals{Subtotal: t.Subtotal, Discount: t.Discount, Shipping: t.Shipping, Tax: t.Tax, GiftCard: t.GiftCard, Total: t.Total},
 			TaxIncluded: c.TaxIncluded, ShippingAddress: in.ShippingAddress,
 			ShippingMethod: order.ShippingMethod{ID: q.Method.ID, Name: q.Method.Name, Price: q.Method.Price},
-			PaymentID:      pay.ID, Captured: pay.Status == payment.StatusCaptured, Awaiting: awaiting, CartID: c.ID,
+			PaymentID:      pay.ID, Captured: pay.ID == "" || pay.Status == payment.StatusCaptured, Awaiting: awaiting, CartID: c.ID,
 		})
 		if err != nil {
 			return fmt.Errorf("create order: %w", err)
 		}
-		if err := s.payments.AttachOrder(ctx, tx, pay.ID, orderID); err != nil {
-			return err
+		if pay.ID != "" {
+			if err := s.payments.AttachOrder(ctx, tx, pay.ID, orderID); err != nil {
+				return err
+			}
 		}
 		if err := s.carts.MarkConverted(ctx, tx, c.ID, orderID); err != nil {
 			return err
+		}
+		for _, r := range s.opt.Redemptions {
+			if err := r.Commit(ctx, tx, orderID); err != nil {
+				return err
+			}
 		}
 		if customerID != "" {
 			o.AccessToken = "" // the owner signs in to see it
@@ -467,10 +513,13 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 		return nil
 	})
 	if err != nil {
-		// The order did not commit: give the money and the stock back.
-		if cerr := s.cancelPayment(ctx, pay, "checkout could not complete"); cerr != nil {
-			s.log.ErrorContext(ctx, "compensate payment; the reconciler will retry", "payment_id", pay.ID, "err", cerr)
+		// The order did not commit: give the money, the redemptions and the stock back.
+		if pay.ID != "" {
+			if cerr := s.cancelPayment(ctx, pay, "checkout could not complete"); cerr != nil {
+				s.log.ErrorContext(ctx, "compensate payment; the reconciler will retry", "payment_id", pay.ID, "err", cerr)
+			}
 		}
+		s.releaseRedemptions(ctx, orderID, "checkout failed")
 		s.releaseStock(ctx, orderID, "checkout failed")
 		if apperr.CodeOf(err) == apperr.Internal {
 			if s.superseded(ctx, att) {
@@ -483,6 +532,38 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 	return a, nil
 }
 
+// orderLines are the cart's lines as order items, each with its share of
+// the discounts (the sum of the discounts' allocations to it), and the
+// discounts as the order keeps them.
+func orderLines(c cart.Cart) ([]order.Item, []order.Discount) {
+	share := map[string]int64{}
+	discounts := make([]order.Discount, len(c.Discounts))
+	for i, d := range c.Discounts {
+		for _, l := range d.Lines {
+			share[l.ItemID] += l.Amount.Amount
+		}
+		discounts[i] = order.Discount{PromotionID: d.PromotionID, Code: d.Code, Label: d.Label, Amount: d.Amount, FreeShipping: d.FreeShipping}
+	}
+	items := make([]order.Item, len(c.Items))
+	for i, it := range c.Items {
+		items[i] = order.Item{VariantID: it.VariantID, ProductID: it.ProductID, SKU: it.SKU, Title: it.Title, VariantTitle: it.VariantTitle,
+			Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: it.LineTotal,
+			Discount: money.Money{Amount: min(share[it.ID], it.LineTotal.Amount), Currency: c.Currency}}
+	}
+	return items, discounts
+}
+
+// releaseRedemptions gives back what the redemptions hold under orderID;
+// should one fail, the reconciler releases it when the attempt's lock has
+// run out (or when the hold expires).
+func (s *Service) releaseRedemptions(ctx context.Context, orderID, reason string) {
+	for _, r := range s.opt.Redemptions {
+		if err := r.Release(context.WithoutCancel(ctx), orderID); err != nil {
+			s.log.ErrorContext(ctx, "release redemption after failed checkout", "order_id", orderID, "reason", reason, "err", err)
+		}
+	}
+}
+
 // superseded reports whether another attempt took the key over from att.
 func (s *Service) superseded(ctx context.Context, att attempt) bool {
 	r, err := s.requests.get(context.WithoutCancel(ctx), att.cartID, att.key)
@@ -492,7 +573,9 @@ func (s *Service) superseded(ctx context.Context, att attempt) bool {
 // settlePrior settles what the earlier attempts under orderID left (they
 // are dead: their lock ran out, or they failed): it releases their stock
 // reservations and learns the outcome of payments whose answer they never
-// recorded. It returns the successful payment no order claimed, for this
+// recorded. Their redemptions stay: this attempt's Reserve finds them under
+// the order id and keeps them (a promotion's use is not lost to another
+// shopper meanwhile). It returns the successful payment no order claimed, for this
 // attempt to use; should there be more than one, it undoes the others.
 func (s *Service) settlePrior(ctx context.Context, orderID string) (*payment.Payment, error) {
 	if err := s.stock.Release(ctx, nil, orderID, "checkout retried"); err != nil {
@@ -559,6 +642,9 @@ type Reconciled struct {
 	Settled   int // dead checkout attempts settled: stock released, payments resolved
 	Resolved  int // payments whose unknown outcome was learnt from the provider
 	Cancelled int // successful payments no order claimed, voided or refunded
+	// Redemptions counts orders whose expired redemption holds (a
+	// promotion's use, a gift card's amount) were released.
+	Redemptions int
 }
 
 // Any reports whether the run did anything.
@@ -574,7 +660,8 @@ func (r Reconciled) Any() bool { return r != Reconciled{} }
 //   - every other payment whose outcome is unknown is resolved the same way;
 //   - a successful payment that no order claimed within orphanAge (the
 //     shopper did not retry) is voided or refunded;
-//   - reservations past their expiry are released (a backstop).
+//   - reservations and redemption holds past their expiry are released (a
+//     backstop).
 func (s *Service) Reconcile(ctx context.Context, orphanAge time.Duration) (Reconciled, error) {
 	var (
 		r    Reconciled
@@ -633,6 +720,11 @@ func (s *Service) Reconcile(ctx context.Context, orphanAge time.Duration) (Recon
 	}
 	r.Released, err = s.stock.ReleaseExpired(ctx)
 	errs = append(errs, err)
+	for _, red := range s.opt.Redemptions {
+		n, err := red.ReleaseExpired(ctx)
+		r.Redemptions += n
+		errs = append(errs, err)
+	}
 	return r, errors.Join(errs...)
 }
 
@@ -654,11 +746,17 @@ func (s *Service) settleDead(ctx context.Context, req request) (int, bool, error
 	return resolved, err == nil, err
 }
 
-// settleAttempt releases the reservations under orderID and resolves its
-// payments whose outcome is unknown; it returns how many it resolved.
+// settleAttempt releases the reservations and the redemptions under orderID
+// and resolves its payments whose outcome is unknown; it returns how many
+// it resolved.
 func (s *Service) settleAttempt(ctx context.Context, orderID string) (int, error) {
 	if err := s.stock.Release(ctx, nil, orderID, "checkout abandoned"); err != nil {
 		return 0, err
+	}
+	for _, r := range s.opt.Redemptions {
+		if err := r.Release(ctx, orderID); err != nil {
+			return 0, fmt.Errorf("release the redemptions of a dead attempt: %w", err)
+		}
 	}
 	ps, err := s.payments.ForReference(ctx, orderID)
 	if err != nil {
