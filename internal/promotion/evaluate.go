@@ -241,7 +241,7 @@ func evaluate(promos []Promotion, c Cart, f facts) Result {
 			candidates = append(candidates, p)
 		}
 	}
-	var code *Promotion // the cart's code, when it can apply
+	var code *Promotion        // the cart's code, when it can apply
 	status := map[string]int{} // code -> its index in res.Codes
 	for i, raw := range c.Codes {
 		st := CodeStatus{Code: raw}
