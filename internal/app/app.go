@@ -11,6 +11,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
+	"github.com/mercato-shop/mercato/internal/promotion"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -48,6 +49,7 @@ func Migrations() []sqldb.Migrations {
 		payment.Migrations(),
 		order.Migrations(),
 		checkout.Migrations(),
+		promotion.Migrations(),
 	}
 }
 
@@ -72,6 +74,7 @@ type App struct {
 	Orders        *order.Service
 	Carts         *cart.Service
 	Checkout      *checkout.Service
+	Promotions    *promotion.Service // discount codes and automatic promotions
 	checkoutLimit *ratelimit.Memory
 
 	Bus       *outbox.LocalBus   // domain events, in process; consumers subscribe in wireEvents

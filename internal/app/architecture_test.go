@@ -24,6 +24,7 @@ var domainModules = map[string][]string{
 	"notify":    {"customer", "inventory", "order"},        // decodes their events
 	"order":     {"payment"},                               // refunds and captures; consumes payment events
 	"payment":   {},                                        // a leaf: payment facts only
+	"promotion": {"order"},                                 // decodes order events (cancelled, refunded)
 	"shipping":  {},                                        //
 	"tax":       {},                                        //
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
+	"github.com/mercato-shop/mercato/internal/promotion"
 	"github.com/mercato-shop/mercato/internal/shipping"
 )
 
@@ -156,15 +157,16 @@ type authzFixture struct {
 	variant string // the product's variant id
 	sku     string
 	cat     catalog.Category
-	cartA   cart.Cart   // customer A's cart, with one item
-	guest   cart.Cart   // a guest cart, with one item
-	orderA  order.Order // customer A's order
-	guestO  order.Order // a guest order, with its access token
-	addrA   string      // customer A's address
-	email1  string      // an e-mail in the outbox
-	media   string      // a stored file's key
-	static  string      // the storefront stylesheet's URL
-	admCSS  string      // the admin stylesheet's URL
+	cartA   cart.Cart           // customer A's cart, with one item
+	guest   cart.Cart           // a guest cart, with one item
+	orderA  order.Order         // customer A's order
+	guestO  order.Order         // a guest order, with its access token
+	addrA   string              // customer A's address
+	promo   promotion.Promotion // a discount code (AUTHZ), 10% off
+	email1  string              // an e-mail in the outbox
+	media   string              // a stored file's key
+	static  string              // the storefront stylesheet's URL
+	admCSS  string              // the admin stylesheet's URL
 }
 
 const authzPassword = "authz matrix password"
@@ -219,6 +221,10 @@ func newAuthzFixtureLog(t testing.TB, db *sqldb.DB, log *slog.Logger) *authzFixt
 	}
 	fx.variant, fx.sku = fx.product.Variants[0].ID, fx.product.Variants[0].SKU
 
+	code := "AUTHZ"
+	if fx.promo, err = a.Promotions.Create(ctx, promotion.Input{Name: "Authz 10%", Code: &code, Kind: promotion.Percentage, Value: 10}); err != nil {
+		t.Fatal(err)
+	}
 	fx.cartA = fx.newCart(fx.ctxA)
 	fx.guest = fx.newCart(ctx)
 	fx.orderA = fx.newOrder(fx.ctxA)
@@ -286,6 +292,27 @@ func (fx *authzFixture) newCart(ctx context.Context) cart.Cart {
 	if err == nil {
 		c, err = fx.app.Carts.AddItem(ctx, c.ID, fx.variant, 1)
 	}
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	return c
+}
+
+// newPromotion makes an automatic promotion no cart gets (it starts in a year).
+func (fx *authzFixture) newPromotion() promotion.Promotion {
+	fx.t.Helper()
+	later := time.Now().AddDate(1, 0, 0)
+	p, err := fx.app.Promotions.Create(fx.ctx, promotion.Input{Name: fmt.Sprintf("Authz later %d", fx.uniq()), Kind: promotion.FreeShipping, StartsAt: &later})
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	return p
+}
+
+// codedCart makes a cart holding one item and the AUTHZ code.
+func (fx *authzFixture) codedCart(ctx context.Context) cart.Cart {
+	fx.t.Helper()
+	c, err := fx.app.Carts.ApplyCode(ctx, fx.newCart(ctx).ID, fx.promo.Code)
 	if err != nil {
 		fx.t.Fatal(err)
 	}
@@ -393,6 +420,7 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		"GET /api/v1/admin/customers", "GET /api/v1/admin/staff", "GET /api/v1/admin/products", "GET /api/v1/admin/inventory/low-stock",
 		"GET /api/v1/admin/orders", "GET /api/v1/admin/shipping/zones", "GET /api/v1/admin/tax/rates", "GET /api/v1/admin/emails",
 		"GET /api/v1/admin/alerts/low-stock", "GET /api/v1/admin/analytics/sales", "GET /api/v1/me", "GET /api/v1/me/addresses",
+		"GET /api/v1/admin/promotions",
 		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt",
 		"GET /admin", "GET /admin/orders", "GET /admin/products", "GET /admin/products/new", "GET /admin/inventory", "GET /admin/customers",
 		"GET /admin/staff", "GET /admin/emails", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
@@ -490,6 +518,13 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		mine, theirs := fx.newCart(fx.ctxA), fx.newCart(fx.ctx)
 		return []probe{ofA(p("DELETE", "/api/v1/carts/"+mine.ID+"/items/"+mine.Items[0].ID, nil)),
 			named("guest cart", p("DELETE", "/api/v1/carts/"+theirs.ID+"/items/"+theirs.Items[0].ID, nil))}
+	case "POST /api/v1/carts/{id}/discounts":
+		body := map[string]any{"code": "authz"}
+		return []probe{ofA(p("POST", "/api/v1/carts/"+a.ID+"/discounts", body)), named("guest cart", p("POST", "/api/v1/carts/"+fx.guest.ID+"/discounts", body))}
+	case "DELETE /api/v1/carts/{id}/discounts/{code}":
+		mine, theirs := fx.codedCart(fx.ctxA), fx.codedCart(fx.ctx)
+		return []probe{ofA(p("DELETE", "/api/v1/carts/"+mine.ID+"/discounts/AUTHZ", nil)),
+			named("guest cart", p("DELETE", "/api/v1/carts/"+theirs.ID+"/discounts/AUTHZ", nil))}
 	case "GET /api/v1/shipping-methods":
 		return []probe{ofA(p("GET", "/api/v1/shipping-methods?cart_id="+a.ID, nil)), named("guest cart", p("GET", "/api/v1/shipping-methods?cart_id="+fx.guest.ID, nil))}
 	case "POST /api/v1/carts/{id}/checkout":
@@ -553,6 +588,15 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("POST", "/api/v1/admin/orders/"+fx.newOrder(fx.ctx).ID+"/cancel", map[string]any{"reason": "authz"})}
 	case "POST /api/v1/admin/orders/{id}/refunds":
 		return []probe{p("POST", "/api/v1/admin/orders/"+fx.newOrder(fx.ctx).ID+"/refunds", map[string]any{"amount": 1})}
+
+	case "POST /api/v1/admin/promotions":
+		return []probe{p("POST", "/api/v1/admin/promotions", map[string]any{"name": unique("Authz promotion"), "code": unique("authz"), "type": "fixed", "value": 100})}
+	case "GET /api/v1/admin/promotions/{id}":
+		return []probe{p("GET", "/api/v1/admin/promotions/"+fx.promo.ID, nil)}
+	case "PATCH /api/v1/admin/promotions/{id}":
+		return []probe{p("PATCH", "/api/v1/admin/promotions/"+fx.promo.ID, map[string]any{"name": "Authz 10%"})}
+	case "DELETE /api/v1/admin/promotions/{id}":
+		return []probe{p("DELETE", "/api/v1/admin/promotions/"+fx.newPromotion().ID, nil)}
 
 	case "POST /api/v1/admin/shipping/zones":
 		return []probe{p("POST", "/api/v1/admin/shipping/zones", fx.zoneInput())}

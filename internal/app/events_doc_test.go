@@ -15,6 +15,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/promotion"
 )
 
 // publishedEvents is every event a module publishes, from each publisher's
@@ -57,7 +58,7 @@ func TestEventsDocumented(t *testing.T) {
 			t.Errorf("docs/EVENTS.md documents %s, which no module publishes", topic)
 		}
 	}
-	for name, topics := range map[string][]string{"notify": notify.Topics(), "analytics": analytics.Topics()} {
+	for name, topics := range map[string][]string{"notify": notify.Topics(), "analytics": analytics.Topics(), "promotion": promotion.Topics()} {
 		for _, topic := range topics {
 			if !published[topic] {
 				t.Errorf("%s subscribes to %s, which no module publishes", name, topic)

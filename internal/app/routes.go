@@ -20,6 +20,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/payment/xendit"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
 	"github.com/mercato-shop/mercato/internal/platform/web"
+	"github.com/mercato-shop/mercato/internal/promotion"
 	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/tax"
 )
@@ -181,6 +182,8 @@ func (a *App) routes() []route {
 		{"POST /api/v1/carts/{id}/items", accessCart, h(cart.HandleAddItem(a.Carts))},
 		{"PATCH /api/v1/carts/{id}/items/{item_id}", accessCart, h(cart.HandleUpdateItem(a.Carts))},
 		{"DELETE /api/v1/carts/{id}/items/{item_id}", accessCart, h(cart.HandleRemoveItem(a.Carts))},
+		{"POST /api/v1/carts/{id}/discounts", accessCart, h(cart.HandleApplyCode(a.Carts))},
+		{"DELETE /api/v1/carts/{id}/discounts/{code}", accessCart, h(cart.HandleRemoveCode(a.Carts))},
 		{"GET /api/v1/shipping-methods", accessCart, h(cart.HandleShippingMethods(a.Carts))},
 		{"POST /api/v1/carts/{id}/checkout", accessCart, h(checkout.HandleCheckout(a.Checkout, a.allowCheckout))},
 		{"GET /api/v1/orders/{id}", accessOrder, h(order.HandleGet(a.Orders))},
@@ -197,6 +200,13 @@ func (a *App) routes() []route {
 		{"POST /api/v1/admin/orders/{id}/deliver", accessStaff, h(order.HandleDeliver(a.Orders))},
 		{"POST /api/v1/admin/orders/{id}/cancel", accessStaff, h(order.HandleCancel(a.Orders))},
 		{"POST /api/v1/admin/orders/{id}/refunds", accessStaff, h(order.HandleRefund(a.Orders))},
+
+		// Staff: promotions (discount codes and automatic promotions), with their usage.
+		{"GET /api/v1/admin/promotions", accessStaff, h(promotion.HandleList(a.Promotions))},
+		{"POST /api/v1/admin/promotions", accessStaff, h(promotion.HandleCreate(a.Promotions))},
+		{"GET /api/v1/admin/promotions/{id}", accessStaff, h(promotion.HandleGet(a.Promotions))},
+		{"PATCH /api/v1/admin/promotions/{id}", accessStaff, h(promotion.HandleUpdate(a.Promotions))},
+		{"DELETE /api/v1/admin/promotions/{id}", accessStaff, h(promotion.HandleDelete(a.Promotions))},
 
 		// Staff: shipping zones and tax rates.
 		{"GET /api/v1/admin/shipping/zones", accessStaff, h(shipping.HandleListZones(a.Shipping))},

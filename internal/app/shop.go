@@ -16,6 +16,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/payment/stripe"
 	"github.com/mercato-shop/mercato/internal/payment/xendit"
 	"github.com/mercato-shop/mercato/internal/platform/ratelimit"
+	"github.com/mercato-shop/mercato/internal/promotion"
 	"github.com/mercato-shop/mercato/internal/shipping"
 	"github.com/mercato-shop/mercato/internal/storefront"
 	"github.com/mercato-shop/mercato/internal/tax"
@@ -48,16 +49,20 @@ func (a *App) wireShop() error {
 	}
 	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log)
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
-	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
+	a.Promotions = promotion.NewService(a.DB, a.Catalog, orderHistory{a.Orders}, a.Config.Currency, a.Log)
+	a.Promotions.Subscribe(a.Bus) // a cancelled or fully refunded order gives its uses back
+	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency,
+		cart.WithDiscounter(discounter{a.Promotions}))
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
-		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout})
+		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout,
+			Redemptions: []checkout.Redemption{promotionUses{a.Promotions}}})
 	a.checkoutLimit = ratelimit.NewMemory(checkoutsPerMinute, time.Minute)
 	every := reconcileEvery(a.Config.CheckoutTimeout)
 	a.Every(every, "checkout-reconcile", func(ctx context.Context) error {
 		r, err := a.Checkout.Reconcile(ctx, orphanAge)
 		if r.Any() {
 			a.Log.Info("checkout reconciler", "dead_attempts_settled", r.Settled, "payments_resolved", r.Resolved,
-				"orphan_payments_undone", r.Cancelled, "expired_reservations_released", r.Released)
+				"orphan_payments_undone", r.Cancelled, "expired_reservations_released", r.Released, "expired_redemptions_released", r.Redemptions)
 		}
 		if err != nil {
 			return err

@@ -571,6 +571,43 @@ func (s *Service) Variants(ctx context.Context, ids []string) (map[string]Varian
 	return s.st.variantsByID(ctx, s.db.Reader(), dedupe(ids))
 }
 
+// ProductCategories returns, for each of the named products, its
+// categories and every category above them (a promotion on "Clothing"
+// applies to a product filed under "Clothing > Shoes"). Unknown products
+// are absent. It reads from the read pool.
+func (s *Service) ProductCategories(ctx context.Context, productIDs []string) (map[string][]string, error) {
+	own, err := s.st.productCategories(ctx, s.db.Reader(), dedupe(productIDs))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(own))
+	if len(own) == 0 {
+		return out, nil
+	}
+	cats, err := s.st.listCategories(ctx, s.db.Reader())
+	if err != nil {
+		return nil, err
+	}
+	parent := map[string]string{}
+	for _, c := range cats {
+		if c.ParentID != nil {
+			parent[c.ID] = *c.ParentID
+		}
+	}
+	for product, ids := range own {
+		seen := map[string]bool{}
+		var all []string
+		for _, id := range ids {
+			for c := id; c != "" && !seen[c]; c = parent[c] {
+				seen[c] = true
+				all = append(all, c)
+			}
+		}
+		out[product] = all
+	}
+	return out, nil
+}
+
 // Categories lists all categories, ordered by position and name.
 func (s *Service) Categories(ctx context.Context) ([]Category, error) {
 	return s.st.listCategories(ctx, s.db.Reader())

@@ -381,3 +381,34 @@ func TestAttributeCountsMatchListing(t *testing.T) {
 		}
 	})
 }
+
+func TestProductCategories(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc := newService(db)
+		clothing, _ := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Clothing"})
+		shoes, _ := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Shoes", ParentID: &clothing.ID})
+		boots, _ := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Boots", ParentID: &shoes.ID})
+		sale, _ := svc.CreateCategory(ctx, catalog.CategoryInput{Name: "Sale"})
+		in := product("Boot", 100, "BOOT-1")
+		in.CategoryIDs = []string{boots.ID, sale.ID}
+		boot, err := svc.CreateProduct(ctx, in, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := svc.CreateProduct(ctx, product("Plain", 100, "PLAIN-1"), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := svc.ProductCategories(ctx, []string{boot.ID, plain.ID, "nope", boot.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{boots.ID, shoes.ID, clothing.ID, sale.ID}
+		slices.Sort(want)
+		b := slices.Sorted(slices.Values(got[boot.ID]))
+		if !slices.Equal(b, want) || len(got) != 1 {
+			t.Fatalf("categories %v, want %v for the boot only", got, want)
+		}
+	})
+}

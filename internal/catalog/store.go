@@ -430,3 +430,25 @@ func (s store) attributeCounts(ctx context.Context, q sqldb.Querier, cats []stri
 	}
 	return out, nil
 }
+
+// productCategories returns the categories each product is filed under
+// (products without any are absent).
+func (s store) productCategories(ctx context.Context, q sqldb.Querier, productIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(productIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(productIDs))
+	for i, id := range productIDs {
+		args[i] = id
+	}
+	type pair struct{ product, category string }
+	pairs, err := sqldb.All(ctx, q, "categories of products", func(r sqldb.Scanner) (pair, error) {
+		var p pair
+		return p, r.Scan(&p.product, &p.category)
+	}, `SELECT product_id, category_id FROM catalog_product_categories WHERE product_id IN (`+sqldb.Placeholders(len(productIDs))+`) ORDER BY product_id, category_id`, args...)
+	for _, p := range pairs {
+		out[p.product] = append(out[p.product], p.category)
+	}
+	return out, err
+}
