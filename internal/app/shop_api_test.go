@@ -178,7 +178,7 @@ func (a *testAPI) rows(query string, args ...any) int {
 
 func wantTotals(t testing.TB, what string, got cart.Totals, subtotal, shipping, tax, total int64) {
 	t.Helper()
-	want := cart.Totals{Subtotal: eur(subtotal), Discount: eur(0), Shipping: eur(shipping), Tax: eur(tax), Total: eur(total)}
+	want := cart.Totals{Subtotal: eur(subtotal), Discount: eur(0), Shipping: eur(shipping), Tax: eur(tax), GiftCard: eur(0), Total: eur(total)}
 	if got != want {
 		t.Fatalf("%s totals = %+v, want %+v", what, got, want)
 	}
@@ -186,7 +186,7 @@ func wantTotals(t testing.TB, what string, got cart.Totals, subtotal, shipping, 
 
 func orderTotals(o order.Order) cart.Totals {
 	t := o.Totals
-	return cart.Totals{Subtotal: t.Subtotal, Discount: t.Discount, Shipping: t.Shipping, Tax: t.Tax, Total: t.Total}
+	return cart.Totals{Subtotal: t.Subtotal, Discount: t.Discount, Shipping: t.Shipping, Tax: t.Tax, GiftCard: t.GiftCard, Total: t.Total}
 }
 
 func TestShopGuestFlow(t *testing.T) {
