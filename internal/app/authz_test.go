@@ -301,7 +301,7 @@ func (fx *authzFixture) newCart(ctx context.Context) cart.Cart {
 // newPromotion makes an automatic promotion no cart gets (it starts in a year).
 func (fx *authzFixture) newPromotion() promotion.Promotion {
 	fx.t.Helper()
-	later := time.Now().AddDate(1, 0, 0)
+	later := time.Now().AddDate(1, 0, 0).UTC().Format(time.RFC3339)
 	p, err := fx.app.Promotions.Create(fx.ctx, promotion.Input{Name: fmt.Sprintf("Authz later %d", fx.uniq()), Kind: promotion.FreeShipping, StartsAt: &later})
 	if err != nil {
 		fx.t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 type discounter struct{ promotions *promotion.Service }
 
 func (d discounter) Discounts(ctx context.Context, q cart.DiscountQuery) (cart.DiscountResult, error) {
-	c := promotion.Cart{Currency: q.Currency, Subtotal: q.Subtotal.Amount, Codes: q.Codes, CustomerID: q.CustomerID}
+	c := promotion.Cart{Currency: q.Currency, Subtotal: q.Subtotal.Amount, Codes: q.Codes, CustomerID: q.CustomerID, OrderID: q.OrderID}
 	if q.Shipping != nil {
 		c.Shipping = q.Shipping.Price.Amount
 	}

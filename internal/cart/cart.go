@@ -175,6 +175,9 @@ type DiscountQuery struct {
 	Subtotal   money.Money
 	Shipping   *ShippingOption // the method priced, if any
 	Codes      []string        // the codes applied, normalised
+	// OrderID is the order being checked out (QuoteFor), "" otherwise:
+	// the uses that order already holds count as available to it.
+	OrderID string
 }
 
 // DiscountLine is a cart line that can be bought (the subtotal's lines).

@@ -142,18 +142,25 @@ type Quote struct {
 // refusals come back as they are (Invalid on "country" for a destination
 // not served, on "shipping_method_id" for a method that does not serve it).
 func (s *Service) Quote(ctx context.Context, id, country, methodID string) (Quote, error) {
+	return s.QuoteFor(ctx, id, country, methodID, "")
+}
+
+// QuoteFor is Quote for the checkout of order orderID: what the order
+// already holds (a promotion's use an earlier attempt under the same
+// Idempotency-Key reserved) counts as available to it.
+func (s *Service) QuoteFor(ctx context.Context, id, country, methodID, orderID string) (Quote, error) {
 	r, err := s.load(ctx, id, principal(ctx))
 	if err != nil {
 		return Quote{}, err
 	}
-	return s.price(ctx, r, country, methodID)
+	return s.price(ctx, r, country, methodID, orderID)
 }
 
 // price prices a stored cart at the catalog's current prices, with the
 // shipping method (or the cheapest one), the discounts of its promotions and
 // codes, the tax for country on the discounted price, and what its gift
 // cards cover.
-func (s *Service) price(ctx context.Context, r record, country, methodID string) (Quote, error) {
+func (s *Service) price(ctx context.Context, r record, country, methodID, orderID string) (Quote, error) {
 	items := r.lines
 	c := Cart{ID: r.id, CustomerID: r.customerID, Currency: r.currency, Status: r.status, Items: []Item{},
 		Discounts: []Discount{}, DiscountCodes: []CodeStatus{}, GiftCards: []GiftCard{}}
@@ -213,7 +220,7 @@ func (s *Service) price(ctx context.Context, r record, country, methodID string)
 	if method != nil {
 		t.Shipping = method.Price
 	}
-	if err := s.discount(ctx, r, country, &c, &t, method); err != nil {
+	if err := s.discount(ctx, r, country, orderID, &c, &t, method); err != nil {
 		return Quote{}, err
 	}
 	// Tax on the discounted price.
@@ -254,7 +261,7 @@ func (s *Service) price(ctx context.Context, r record, country, methodID string)
 // to t: the discount is their sum (never more than the subtotal), and a
 // free-shipping one makes the shipping free. Without a Discounter every
 // code on the cart is unknown.
-func (s *Service) discount(ctx context.Context, r record, country string, c *Cart, t *Totals, method *ShippingOption) error {
+func (s *Service) discount(ctx context.Context, r record, country, orderID string, c *Cart, t *Totals, method *ShippingOption) error {
 	if s.discounter == nil {
 		for _, code := range r.codes {
 			c.DiscountCodes = append(c.DiscountCodes, CodeStatus{Code: code, Reason: ReasonUnknown, Message: "there is no such code"})
@@ -262,7 +269,7 @@ func (s *Service) discount(ctx context.Context, r record, country string, c *Car
 		return nil
 	}
 	q := DiscountQuery{CartID: r.id, CustomerID: r.customerID, Currency: r.currency, Country: country, Subtotal: t.Subtotal,
-		Shipping: method, Codes: r.codes}
+		Shipping: method, Codes: r.codes, OrderID: orderID}
 	if q.CustomerID == "" {
 		if p := principal(ctx); p != nil && p.Role == auth.RoleCustomer {
 			q.CustomerID = p.AccountID
@@ -666,7 +673,7 @@ func (s *Service) ApplyCode(ctx context.Context, cartID, code string) (Cart, err
 	}
 	trial := r
 	trial.codes = []string{code}
-	q, err := s.price(ctx, trial, "", "")
+	q, err := s.price(ctx, trial, "", "", "")
 	if err != nil {
 		return Cart{}, err
 	}

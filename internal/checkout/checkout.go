@@ -29,7 +29,7 @@ func Migrations() sqldb.Migrations { return sqldb.Embedded("checkout", migration
 // Carts is what checkout needs of the cart module.
 type Carts interface {
 	Access(ctx context.Context, id string) error
-	Quote(ctx context.Context, id, country, methodID string) (cart.Quote, error)
+	QuoteFor(ctx context.Context, id, country, methodID, orderID string) (cart.Quote, error)
 	AcknowledgePrices(ctx context.Context, c cart.Cart) error
 	MarkConverted(ctx context.Context, tx *sqldb.Tx, cartID, orderID string) error
 }

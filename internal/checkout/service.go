@@ -186,7 +186,7 @@ func (s *Service) checkout(ctx context.Context, cartID, key string, body []byte,
 	// compensation) runs without the deadline, fenced by the attempt.
 	ctx, cancel := context.WithTimeout(ctx, s.opt.AttemptTimeout)
 	defer cancel()
-	q, err := s.prepare(ctx, cartID, in)
+	q, err := s.prepare(ctx, cartID, att.orderID, in)
 	if c := apperr.CodeOf(err); err != nil && (c == apperr.Invalid || c == apperr.NotFound) && att.n == 1 {
 		s.forget(ctx, att) // nothing was reserved or paid
 		return answer{}, err
@@ -316,12 +316,13 @@ func (s *Service) unlock(ctx context.Context, att attempt) {
 	}
 }
 
-// prepare prices the cart for the validated input and checks that it can
+// prepare prices the cart for the validated input (for order orderID: what
+// an earlier attempt of it holds counts as its own) and checks that it can
 // be bought, before anything is reserved or paid. A cart whose prices
 // changed is acknowledged (the next attempt buys at the new prices) and
 // refused with Conflict.
-func (s *Service) prepare(ctx context.Context, cartID string, in Input) (cart.Quote, error) {
-	q, err := s.carts.Quote(ctx, cartID, in.ShippingAddress.Country, in.ShippingMethodID)
+func (s *Service) prepare(ctx context.Context, cartID, orderID string, in Input) (cart.Quote, error) {
+	q, err := s.carts.QuoteFor(ctx, cartID, in.ShippingAddress.Country, in.ShippingMethodID, orderID)
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Code == apperr.Invalid && len(ae.Fields) == 1 && ae.Fields[0].Field == "country" {
 		// The shipping module names its own parameter; the client sent shipping_address.country.

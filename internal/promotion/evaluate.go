@@ -37,6 +37,9 @@ type Cart struct {
 	Shipping   int64    // the price of the shipping method priced (0: none, or free)
 	Codes      []string // normalised
 	CustomerID string   // "" for a guest
+	// OrderID is the order being checked out, or "": the uses it already
+	// holds (an earlier attempt's) count as available to it.
+	OrderID string
 }
 
 // Allocation is the part of a discount that falls on one line.

@@ -121,22 +121,35 @@ func (p *Promotion) perCustomerLimit() (n int64, ok bool) {
 // percentage (1..100) for percentage and buy_x_get_y (default 100: free),
 // minor units for fixed, nothing for free_shipping.
 type Input struct {
-	Name                  string     `json:"name"`
-	Code                  *string    `json:"code"`
-	Kind                  Kind       `json:"type"`
-	Value                 int64      `json:"value"`
-	BuyQuantity           int64      `json:"buy_quantity"`
-	GetQuantity           int64      `json:"get_quantity"`
-	MinSubtotal           int64      `json:"min_subtotal"`
-	ProductIDs            []string   `json:"product_ids"`
-	CategoryIDs           []string   `json:"category_ids"`
-	FirstOrder            bool       `json:"first_order"`
-	Exclusive             bool       `json:"exclusive"`
-	Active                *bool      `json:"active"`
-	StartsAt              *time.Time `json:"starts_at"`
-	EndsAt                *time.Time `json:"ends_at"`
-	UsageLimit            *int64     `json:"usage_limit"`
-	UsageLimitPerCustomer *int64     `json:"usage_limit_per_customer"`
+	Name                  string   `json:"name"`
+	Code                  *string  `json:"code"`
+	Kind                  Kind     `json:"type"`
+	Value                 int64    `json:"value"`
+	BuyQuantity           int64    `json:"buy_quantity"`
+	GetQuantity           int64    `json:"get_quantity"`
+	MinSubtotal           int64    `json:"min_subtotal"`
+	ProductIDs            []string `json:"product_ids"`
+	CategoryIDs           []string `json:"category_ids"`
+	FirstOrder            bool     `json:"first_order"`
+	Exclusive             bool     `json:"exclusive"`
+	Active                *bool    `json:"active"`
+	StartsAt              *string  `json:"starts_at"` // RFC 3339
+	EndsAt                *string  `json:"ends_at"`
+	UsageLimit            *int64   `json:"usage_limit"`
+	UsageLimitPerCustomer *int64   `json:"usage_limit_per_customer"`
+}
+
+// parseTime reads an RFC 3339 date-time of field, recording a bad one in v.
+func parseTime(v *apperr.Validator, field string, s *string) *time.Time {
+	if s == nil {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		v.Add(field, "must be an RFC 3339 date-time such as 2026-06-01T00:00:00Z")
+		return nil
+	}
+	return &t
 }
 
 // Optional is a field of a PATCH: Set when it was sent, Null when it was
@@ -160,22 +173,22 @@ func (o *Optional[T]) UnmarshalJSON(b []byte) error {
 // code, starts_at, ends_at, usage_limit and usage_limit_per_customer may be
 // null (no code: automatic; no start, end or limit).
 type Patch struct {
-	Name                  Optional[string]    `json:"name"`
-	Code                  Optional[string]    `json:"code"`
-	Kind                  Optional[Kind]      `json:"type"`
-	Value                 Optional[int64]     `json:"value"`
-	BuyQuantity           Optional[int64]     `json:"buy_quantity"`
-	GetQuantity           Optional[int64]     `json:"get_quantity"`
-	MinSubtotal           Optional[int64]     `json:"min_subtotal"`
-	ProductIDs            Optional[[]string]  `json:"product_ids"`
-	CategoryIDs           Optional[[]string]  `json:"category_ids"`
-	FirstOrder            Optional[bool]      `json:"first_order"`
-	Exclusive             Optional[bool]      `json:"exclusive"`
-	Active                Optional[bool]      `json:"active"`
-	StartsAt              Optional[time.Time] `json:"starts_at"`
-	EndsAt                Optional[time.Time] `json:"ends_at"`
-	UsageLimit            Optional[int64]     `json:"usage_limit"`
-	UsageLimitPerCustomer Optional[int64]     `json:"usage_limit_per_customer"`
+	Name                  Optional[string]   `json:"name"`
+	Code                  Optional[string]   `json:"code"`
+	Kind                  Optional[Kind]     `json:"type"`
+	Value                 Optional[int64]    `json:"value"`
+	BuyQuantity           Optional[int64]    `json:"buy_quantity"`
+	GetQuantity           Optional[int64]    `json:"get_quantity"`
+	MinSubtotal           Optional[int64]    `json:"min_subtotal"`
+	ProductIDs            Optional[[]string] `json:"product_ids"`
+	CategoryIDs           Optional[[]string] `json:"category_ids"`
+	FirstOrder            Optional[bool]     `json:"first_order"`
+	Exclusive             Optional[bool]     `json:"exclusive"`
+	Active                Optional[bool]     `json:"active"`
+	StartsAt              Optional[string]   `json:"starts_at"`
+	EndsAt                Optional[string]   `json:"ends_at"`
+	UsageLimit            Optional[int64]    `json:"usage_limit"`
+	UsageLimitPerCustomer Optional[int64]    `json:"usage_limit_per_customer"`
 }
 
 // notNull lists the fields of a Patch that may not be null.
@@ -190,8 +203,8 @@ func (p Patch) notNull(v *apperr.Validator) {
 	}
 }
 
-// apply sets the fields of the patch on p.
-func (pt Patch) apply(p *Promotion) {
+// apply sets the fields of the patch on p; bad times are recorded in v.
+func (pt Patch) apply(p *Promotion, v *apperr.Validator) {
 	set := func(o Optional[int64], dst *int64) {
 		if o.Set && !o.Null {
 			*dst = o.Value
@@ -225,17 +238,18 @@ func (pt Patch) apply(p *Promotion) {
 	if pt.Active.Set {
 		p.Active = pt.Active.Value
 	}
-	optTime := func(o Optional[time.Time], dst **time.Time) {
+	optTime := func(field string, o Optional[string], dst **time.Time) {
 		switch {
 		case o.Null:
 			*dst = nil
 		case o.Set:
-			t := o.Value
-			*dst = &t
+			if t := parseTime(v, field, &o.Value); t != nil {
+				*dst = t
+			}
 		}
 	}
-	optTime(pt.StartsAt, &p.StartsAt)
-	optTime(pt.EndsAt, &p.EndsAt)
+	optTime("starts_at", pt.StartsAt, &p.StartsAt)
+	optTime("ends_at", pt.EndsAt, &p.EndsAt)
 	optInt := func(o Optional[int64], dst **int64) {
 		switch {
 		case o.Null:
@@ -249,12 +263,13 @@ func (pt Patch) apply(p *Promotion) {
 	optInt(pt.UsageLimitPerCustomer, &p.UsageLimitPerCustomer)
 }
 
-// fromInput is the promotion an Input describes (not yet validated).
-func fromInput(in Input) Promotion {
+// fromInput is the promotion an Input describes (not yet validated); bad
+// times are recorded in v.
+func fromInput(in Input, v *apperr.Validator) Promotion {
 	p := Promotion{Name: in.Name, Kind: in.Kind, Value: in.Value, BuyQuantity: in.BuyQuantity, GetQuantity: in.GetQuantity,
 		MinSubtotal: in.MinSubtotal, ProductIDs: in.ProductIDs, CategoryIDs: in.CategoryIDs, FirstOrder: in.FirstOrder,
-		Exclusive: in.Exclusive, Active: true, StartsAt: in.StartsAt, EndsAt: in.EndsAt, UsageLimit: in.UsageLimit,
-		UsageLimitPerCustomer: in.UsageLimitPerCustomer}
+		Exclusive: in.Exclusive, Active: true, StartsAt: parseTime(v, "starts_at", in.StartsAt), EndsAt: parseTime(v, "ends_at", in.EndsAt),
+		UsageLimit: in.UsageLimit, UsageLimitPerCustomer: in.UsageLimitPerCustomer}
 	if in.Code != nil {
 		p.Code = *in.Code
 	}
@@ -298,9 +313,9 @@ func tidyIDs(in []string) []string {
 	return out
 }
 
-// validate checks a normalised promotion and names every bad field.
-func (p *Promotion) validate() error {
-	var v apperr.Validator
+// validate checks a normalised promotion and names every bad field in v
+// (which may hold earlier ones); it returns v's error.
+func (p *Promotion) validate(v apperr.Validator) error {
 	switch {
 	case p.Name == "":
 		v.Add("name", "is required")

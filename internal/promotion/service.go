@@ -50,9 +50,10 @@ func NewService(db *sqldb.DB, catalog Catalog, orders Orders, currency string, l
 // fields are Invalid, each named; a code another promotion has is a
 // Conflict on "code".
 func (s *Service) Create(ctx context.Context, in Input) (Promotion, error) {
-	p := fromInput(in)
+	var v apperr.Validator
+	p := fromInput(in, &v)
 	p.normalize()
-	if err := p.validate(); err != nil {
+	if err := p.validate(v); err != nil {
 		return Promotion{}, err
 	}
 	now := s.now()
@@ -84,7 +85,8 @@ func (s *Service) Update(ctx context.Context, id string, patch Patch) (Promotion
 		return Promotion{}, err
 	}
 	return s.st.update(ctx, id, s.now(), func(p *Promotion) error {
-		patch.apply(p)
+		var v apperr.Validator
+		patch.apply(p, &v)
 		if p.Kind != BuyXGetY {
 			if !patch.BuyQuantity.Set {
 				p.BuyQuantity = 0
@@ -97,7 +99,7 @@ func (s *Service) Update(ctx context.Context, id string, patch Patch) (Promotion
 			p.Value = 0
 		}
 		p.normalize()
-		return p.validate()
+		return p.validate(v)
 	})
 }
 
@@ -207,6 +209,28 @@ func (s *Service) Discounts(ctx context.Context, c Cart) (Result, error) {
 		if f.customerUses, err = s.st.customerUses(ctx, s.db.Reader(), "c:"+c.CustomerID, limited); err != nil {
 			return Result{}, err
 		}
+	}
+	if c.OrderID != "" {
+		// A retry: the uses its order holds are its own.
+		held, err := s.st.redemptionsOf(ctx, s.db.Reader(), c.OrderID)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, h := range held {
+			if h.status != statusReserved {
+				continue
+			}
+			for i := range promos {
+				if promos[i].ID == h.promotionID {
+					promos[i].Used--
+				}
+			}
+			if c.CustomerID != "" && h.customerID == c.CustomerID && f.customerUses[h.promotionID] > 0 {
+				f.customerUses[h.promotionID]--
+			}
+		}
+	}
+	if c.CustomerID != "" {
 		if firstOrder && s.orders != nil {
 			if f.hasOrdered, err = s.orders.HasOrdered(ctx, c.CustomerID, ""); err != nil {
 				return Result{}, fmt.Errorf("orders of the customer: %w", err)

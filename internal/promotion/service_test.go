@@ -74,8 +74,9 @@ func TestCreateUpdateDelete(t *testing.T) {
 		ctx := context.Background()
 		svc, _ := newService(db)
 		start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.FixedZone("CEST", 7200))
+		startText := start.Format(time.RFC3339)
 		p, err := svc.Create(ctx, promotion.Input{Name: " Summer ", Code: ptr(" summer-10 "), Kind: promotion.Percentage, Value: 10,
-			MinSubtotal: 5000, ProductIDs: []string{"prod-a", "prod-a", " "}, StartsAt: &start, UsageLimit: ptr[int64](10)})
+			MinSubtotal: 5000, ProductIDs: []string{"prod-a", "prod-a", " "}, StartsAt: &startText, UsageLimit: ptr[int64](10)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,8 @@ func TestCreateUpdateDelete(t *testing.T) {
 			{promotion.Input{Name: "x", Kind: promotion.Percentage, Value: 5, BuyQuantity: 2}, "buy_quantity"},
 			{promotion.Input{Name: "x", Code: ptr("NO SPACES"), Kind: promotion.Percentage, Value: 5}, "code"},
 			{promotion.Input{Name: "x", Kind: promotion.Percentage, Value: 5, UsageLimit: ptr[int64](0)}, "usage_limit"},
-			{promotion.Input{Name: "x", Kind: promotion.Percentage, Value: 5, StartsAt: &start, EndsAt: &start}, "ends_at"},
+			{promotion.Input{Name: "x", Kind: promotion.Percentage, Value: 5, StartsAt: &startText, EndsAt: &startText}, "ends_at"},
+			{promotion.Input{Name: "x", Kind: promotion.Percentage, Value: 5, StartsAt: ptr("tomorrow")}, "starts_at"},
 			{promotion.Input{Name: "x", Kind: promotion.Percentage, Value: 5, CategoryIDs: []string{"bad id!"}}, "category_ids[0]"},
 			{promotion.Input{Name: "x", Kind: promotion.Percentage, Value: 5, MinSubtotal: -1}, "min_subtotal"},
 		} {
@@ -123,7 +125,6 @@ func TestCreateUpdateDelete(t *testing.T) {
 		if err != nil || p.Value != 20 || p.UsageLimit != nil || p.EndsAt == nil || p.Code != "" || p.Name != "Summer" || p.MinSubtotal != 5000 {
 			t.Fatalf("patched %+v %v", p, err)
 		}
-		json.Unmarshal([]byte(`{"type": "free_shipping"}`), &patch)
 		patch = promotion.Patch{}
 		json.Unmarshal([]byte(`{"type": "free_shipping"}`), &patch)
 		if p, err = svc.Update(ctx, p.ID, patch); err != nil || p.Kind != promotion.FreeShipping || p.Value != 0 {
