@@ -509,3 +509,51 @@ func TestCrashedCheckoutAndItsPromotionUse(t *testing.T) {
 		}
 	})
 }
+
+// TestOrderTheCardPaysNothingOf: 100% off and free shipping: the order is
+// placed and paid without a card payment (none is made), and cancelling it
+// moves no money and gives the uses back.
+func TestOrderTheCardPaysNothingOf(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		api := newShopAPI(t, db, shopConfig(t))
+		v := api.product("FREE-1", 1200, 10)
+		api.createPromotion(map[string]any{"name": "On the house", "code": "FREE", "type": "percentage", "value": 100})
+		api.createPromotion(map[string]any{"name": "Free shipping", "type": "free_shipping", "usage_limit": 5})
+		c := api.cartWith(nil, v, 2)
+		var got cart.Cart
+		api.applyCode(c.ID, "FREE").wantStatus(http.StatusOK).decode(&got)
+		want := cart.Totals{Subtotal: eur(2400), Discount: eur(2400), Shipping: eur(0), Tax: eur(0), GiftCard: eur(0), Total: eur(0)}
+		if got.Totals != want || len(got.Discounts) != 2 || !got.Discounts[0].FreeShipping {
+			t.Fatalf("cart %+v %+v", got.Totals, got.Discounts)
+		}
+		var placed checkout.Result
+		api.checkout(c.ID, "free", api.checkoutBody(c.ID, "free@example.com", "pm_card_visa")).wantStatus(http.StatusCreated).decode(&placed)
+		o := placed.Order
+		if o.Status != order.StatusPaid || o.PaymentStatus != order.PaymentPaid || o.Totals.Total != eur(0) || placed.Payment != nil {
+			t.Fatalf("order %s/%s %+v", o.Status, o.PaymentStatus, o.Totals)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM payment_payments`); n != 0 {
+			t.Fatalf("%d payments for an order the card pays nothing of", n)
+		}
+		if n := api.rows(`SELECT used FROM promotion_promotions WHERE code IS NULL`); n != 1 {
+			t.Fatalf("the automatic promotion's used = %d, want 1", n)
+		}
+		var staff order.StaffOrder
+		api.do("GET", "/api/v1/admin/orders/"+o.ID, nil, bearer(api.staff)).wantStatus(http.StatusOK).decode(&staff)
+		if staff.Payment != nil {
+			t.Fatalf("a payment is shown: %+v", staff.Payment)
+		}
+		var cancelled order.Order
+		api.do("POST", "/api/v1/admin/orders/"+o.ID+"/cancel", nil, bearer(api.staff)).wantStatus(http.StatusOK).decode(&cancelled)
+		if cancelled.Status != order.StatusCancelled {
+			t.Fatalf("cancelled: %s", cancelled.Status)
+		}
+		drainOutbox(t, api.app)
+		if n := api.rows(`SELECT COALESCE(SUM(used), 0) FROM promotion_promotions`); n != 0 {
+			t.Fatalf("%d uses left after the cancellation, want 0", n)
+		}
+		if n := api.rows(`SELECT COUNT(*) FROM payment_refunds`); n != 0 {
+			t.Fatalf("%d refunds of nothing", n)
+		}
+	})
+}
