@@ -680,6 +680,13 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		form := url.Values{"quantity": {"2"}}
 		return []probe{ofA(withCart(p("POST", "/cart/items/"+a.Items[0].ID, form), a.ID)),
 			named("guest cart", withCart(p("POST", "/cart/items/"+fx.guest.Items[0].ID, form), fx.guest.ID))}
+	case "POST /cart/discounts":
+		form := url.Values{"code": {"authz"}}
+		return []probe{ofA(withCart(p("POST", "/cart/discounts", form), a.ID)), named("guest cart", withCart(p("POST", "/cart/discounts", form), fx.guest.ID))}
+	case "POST /cart/discounts/{code}/delete":
+		mine, theirs := fx.codedCart(fx.ctxA), fx.codedCart(fx.ctx)
+		return []probe{ofA(withCart(p("POST", "/cart/discounts/AUTHZ/delete", url.Values{}), mine.ID)),
+			named("guest cart", withCart(p("POST", "/cart/discounts/AUTHZ/delete", url.Values{}), theirs.ID))}
 	case "POST /checkout":
 		var out []probe
 		for _, ctx := range []context.Context{fx.ctxA, fx.ctx} {

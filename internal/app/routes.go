@@ -267,6 +267,8 @@ func (a *App) routes() []route {
 		{"GET /cart", accessCart, a.Storefront.Cart()},
 		{"POST /cart/items", accessCart, a.Storefront.AddToCart()},
 		{"POST /cart/items/{id}", accessCart, a.Storefront.UpdateCartItem()},
+		{"POST /cart/discounts", accessCart, a.Storefront.ApplyCode()},
+		{"POST /cart/discounts/{code}/delete", accessCart, a.Storefront.RemoveCode()},
 		{"GET /checkout", accessCart, a.Storefront.Checkout()},
 		{"POST /checkout", accessCart, a.Storefront.PlaceOrder()},
 		{"GET /orders/{id}", accessOrder, a.Storefront.Order()},

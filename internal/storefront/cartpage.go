@@ -29,8 +29,24 @@ type cartLine struct {
 type totalsView struct {
 	Subtotal, Discount, Shipping, Tax, Total string
 	HasDiscount                              bool
+	Discounts                                []discountLine // each promotion with its label
+	GiftCard                                 string
+	HasGiftCard                              bool
 	ShippingName                             string
 	TaxIncluded                              bool
+}
+
+// discountLine is one promotion in the totals: its label and what it takes
+// off ("Free shipping" for one that only frees the shipping).
+type discountLine struct {
+	Label, Amount, Code string
+	FreeShipping        bool
+}
+
+// codeView is the discount code on a cart, and why it does not apply.
+type codeView struct {
+	Code, Problem string
+	Applied       bool
 }
 
 type cartView struct {
@@ -39,20 +55,36 @@ type cartView struct {
 	Lines        []cartLine
 	Count        int64
 	Totals       totalsView
+	Codes        []codeView
+	CodeValue    string // the code field's value after a refusal
 	PriceChanged bool
 	CanCheckout  bool
 }
 
 func cartTotals(c cart.Cart) totalsView {
 	t := totalsView{Subtotal: c.Totals.Subtotal.Format(), Discount: c.Totals.Discount.Format(), HasDiscount: !c.Totals.Discount.IsZero(),
-		Shipping: c.Totals.Shipping.Format(), Tax: c.Totals.Tax.Format(), Total: c.Totals.Total.Format(), TaxIncluded: c.TaxIncluded}
+		Shipping: c.Totals.Shipping.Format(), Tax: c.Totals.Tax.Format(), Total: c.Totals.Total.Format(), TaxIncluded: c.TaxIncluded,
+		GiftCard: c.Totals.GiftCard.Format(), HasGiftCard: !c.Totals.GiftCard.IsZero()}
+	for _, d := range c.Discounts {
+		t.Discounts = append(t.Discounts, discountLine{Label: d.Label, Amount: d.Amount.Format(), Code: d.Code, FreeShipping: d.FreeShipping && d.Amount.IsZero()})
+		t.HasDiscount = t.HasDiscount || d.FreeShipping
+	}
 	if c.Shipping != nil {
 		t.ShippingName = c.Shipping.Name
-		if c.Shipping.Price.IsZero() {
+		if c.Shipping.Price.IsZero() || c.Totals.Shipping.IsZero() {
 			t.Shipping = "Free"
 		}
 	}
 	return t
+}
+
+// cartCodes are the cart's discount codes for the page.
+func cartCodes(c cart.Cart) []codeView {
+	var out []codeView
+	for _, st := range c.DiscountCodes {
+		out = append(out, codeView{Code: st.Code, Applied: st.Applied, Problem: sentence(st.Message)})
+	}
+	return out
 }
 
 func cartLines(c cart.Cart) ([]cartLine, int64, bool) {
@@ -103,8 +135,11 @@ func (s *Storefront) renderCart(w http.ResponseWriter, r *http.Request, status i
 	if err != nil {
 		return err
 	}
-	v := cartView{Flash: fl, PriceChanged: c.PriceChanged, Totals: cartTotals(c)}
+	v := cartView{Flash: fl, PriceChanged: c.PriceChanged, Totals: cartTotals(c), Codes: cartCodes(c)}
 	v.Lines, v.Count, v.CanCheckout = cartLines(c)
+	for _, cv := range v.Codes {
+		v.CanCheckout = v.CanCheckout && cv.Applied
+	}
 	v.view = s.newView(r, "Your cart", "", "", cats, "")
 	v.NoIndex = true
 	if c.ID != "" {
@@ -240,6 +275,79 @@ func (s *Storefront) UpdateCartItem() http.Handler {
 				err = apperr.NotFoundf("that item is no longer in your cart")
 			}
 			s.flash.Set(w, r, ui.Flash{Error: true, Text: cartProblem(err)})
+		}
+		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		return nil
+	})
+}
+
+// ApplyCode serves POST /cart/discounts (code): the code goes on the
+// visitor's cart (in place of the one it had), and the cart page shows the
+// discount with its label, or why the code cannot be used.
+func (s *Storefront) ApplyCode() http.Handler {
+	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := s.cartID(r)
+		if err != nil {
+			return err
+		}
+		code := strings.TrimSpace(r.PostFormValue("code"))
+		if id == "" {
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Add something to your cart first, then enter your code."})
+			http.Redirect(w, r, "/cart", http.StatusSeeOther)
+			return nil
+		}
+		c, err := s.svc.Carts.ApplyCode(r.Context(), id, code)
+		switch {
+		case err == nil:
+			s.rememberCart(w, r, c)
+			text := "Code " + cart.NormalizeCode(code) + " applied."
+			for _, d := range c.Discounts {
+				if d.Code == cart.NormalizeCode(code) {
+					text = "Code " + d.Code + " applied: " + d.Label + "."
+				}
+			}
+			s.flash.Set(w, r, ui.Flash{Text: text})
+		case apperr.Is(err, apperr.NotFound):
+			forgetCart(w, r)
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Your cart has expired; please add the items again."})
+		case userError(err):
+			msg, fields := problemMessage(err)
+			if m, ok := fields["code"]; ok {
+				msg = "Code " + cart.NormalizeCode(code) + ": " + strings.ToLower(m[:1]) + m[1:]
+				if code == "" {
+					msg = "Enter a discount code."
+				}
+			}
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: msg})
+		default:
+			return err
+		}
+		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		return nil
+	})
+}
+
+// RemoveCode serves POST /cart/discounts/{code}/delete: the code comes off
+// the visitor's cart.
+func (s *Storefront) RemoveCode() http.Handler {
+	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
+		id, err := s.cartID(r)
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			c, err := s.svc.Carts.RemoveCode(r.Context(), id, r.PathValue("code"))
+			switch {
+			case err == nil:
+				s.rememberCart(w, r, c)
+				s.flash.Set(w, r, ui.Flash{Text: "Code removed."})
+			case apperr.Is(err, apperr.NotFound):
+				s.flash.Set(w, r, ui.Flash{Error: true, Text: "That code is not on your cart."})
+			case userError(err):
+				s.flash.Set(w, r, ui.Flash{Error: true, Text: cartProblem(err)})
+			default:
+				return err
+			}
 		}
 		http.Redirect(w, r, "/cart", http.StatusSeeOther)
 		return nil

@@ -85,7 +85,12 @@ func (s *Storefront) newOrderView(o order.Order) orderView {
 	}
 	t := o.Totals
 	v.Totals = totalsView{Subtotal: t.Subtotal.Format(), Discount: t.Discount.Format(), HasDiscount: !t.Discount.IsZero(), Shipping: t.Shipping.Format(),
-		Tax: t.Tax.Format(), Total: t.Total.Format(), TaxIncluded: o.TaxIncluded, ShippingName: o.ShippingMethod.Name}
+		Tax: t.Tax.Format(), Total: t.Total.Format(), TaxIncluded: o.TaxIncluded, ShippingName: o.ShippingMethod.Name,
+		GiftCard: t.GiftCard.Format(), HasGiftCard: !t.GiftCard.IsZero()}
+	for _, d := range o.Discounts {
+		v.Totals.Discounts = append(v.Totals.Discounts, discountLine{Label: d.Label, Amount: d.Amount.Format(), Code: d.Code, FreeShipping: d.FreeShipping && d.Amount.IsZero()})
+		v.Totals.HasDiscount = v.Totals.HasDiscount || d.FreeShipping
+	}
 	if t.Shipping.IsZero() {
 		v.Totals.Shipping = "Free"
 	}

@@ -26,6 +26,8 @@ type Carts interface {
 	Quote(ctx context.Context, id, country, methodID string) (cart.Quote, error)
 	AddItem(ctx context.Context, cartID, variantID string, qty int64) (cart.Cart, error)
 	SetQuantity(ctx context.Context, cartID, itemID string, qty int64) (cart.Cart, error)
+	ApplyCode(ctx context.Context, cartID, code string) (cart.Cart, error)
+	RemoveCode(ctx context.Context, cartID, code string) (cart.Cart, error)
 	ShippingOptions(ctx context.Context, cartID, country string) ([]cart.ShippingOption, error)
 	Claim(ctx context.Context, customerID, guestCartID string) error
 	ActiveCartOf(ctx context.Context, customerID string) (string, error)
