@@ -108,13 +108,14 @@ type Blobs interface {
 
 // Services are the modules the admin panel drives.
 type Services struct {
-	Catalog   Catalog
-	Inventory Inventory
-	Orders    Orders
-	Accounts  Accounts
-	Emails    Emails
-	Sales     Sales
-	Blobs     Blobs
+	Catalog    Catalog
+	Inventory  Inventory
+	Orders     Orders
+	Accounts   Accounts
+	Emails     Emails
+	Sales      Sales
+	Blobs      Blobs
+	Promotions Promotions
 }
 
 // Options configure the admin panel.

@@ -423,7 +423,7 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		"GET /api/v1/admin/promotions",
 		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt",
 		"GET /admin", "GET /admin/orders", "GET /admin/products", "GET /admin/products/new", "GET /admin/inventory", "GET /admin/customers",
-		"GET /admin/staff", "GET /admin/emails", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
+		"GET /admin/staff", "GET /admin/emails", "GET /admin/promotions", "GET /admin/promotions/new", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
 		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email":
 		_, path, _ := strings.Cut(pattern, " ")
 		return []probe{p("GET", path, nil)}
@@ -652,6 +652,14 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("POST", "/admin/inventory/"+fx.sku+"/adjust", url.Values{"delta": {"+1"}, "reason": {"authz"}})}
 	case "POST /admin/inventory/{sku}/set":
 		return []probe{p("POST", "/admin/inventory/"+fx.sku+"/set", url.Values{"on_hand": {"100000"}})}
+	case "POST /admin/promotions":
+		return []probe{p("POST", "/admin/promotions", url.Values{"name": {unique("Authz panel")}, "code": {unique("panel")}, "type": {"fixed"}, "value": {"1.00"}, "active": {"on"}})}
+	case "GET /admin/promotions/{id}":
+		return []probe{p("GET", "/admin/promotions/"+fx.promo.ID, nil)}
+	case "POST /admin/promotions/{id}":
+		return []probe{p("POST", "/admin/promotions/"+fx.promo.ID, url.Values{"name": {"Authz 10%"}, "code": {"AUTHZ"}, "type": {"percentage"}, "value": {"10"}, "active": {"on"}})}
+	case "POST /admin/promotions/{id}/delete":
+		return []probe{p("POST", "/admin/promotions/"+fx.newPromotion().ID+"/delete", url.Values{})}
 	case "GET /admin/customers/{id}":
 		return []probe{p("GET", "/admin/customers/"+fx.id[customerA], nil)}
 	case "POST /admin/staff":
