@@ -253,6 +253,10 @@ func (s *Storefront) PlaceOrder() http.Handler {
 			s.flash.Set(w, r, ui.Flash{Error: true, Text: "Sorry, some items sold out while you were checking out: " + strings.TrimPrefix(e.Message, "not enough stock for ") + ". Please adjust your cart. You have not been charged."})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
+		case refused && (hasField(e, "code") || hasField(e, "discounts")): // a discount code or promotion that cannot be used (any more)
+			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(e.Message) + " You have not been charged."})
+			http.Redirect(w, r, "/cart", http.StatusSeeOther)
+			return nil
 		case refused && e.Code == apperr.Unprocessable: // nothing in the cart can be bought as it is
 			s.flash.Set(w, r, ui.Flash{Error: true, Text: sentence(e.Message)})
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)

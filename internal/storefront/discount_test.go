@@ -73,6 +73,13 @@ func TestDiscountCodeOnTheCartPage(t *testing.T) {
 		if !strings.Contains(page.body, "This code has been used up.") || strings.Contains(page.body, `href="/checkout"`) {
 			t.Fatalf("a used-up code on the cart:\n%s", page.body)
 		}
+		// Checking out anyway (the checkout page is still there) sends the shopper back to the cart, uncharged.
+		if a := b.buy("pm_card_visa"); a.code != http.StatusSeeOther || a.location != "/cart" {
+			t.Fatalf("checking out with a used-up code: %d %s", a.code, a.location)
+		}
+		if page = b.get("/cart"); !strings.Contains(page.body, "Discount code ONLYONE cannot be used") || !strings.Contains(page.body, "You have not been charged.") {
+			t.Fatalf("the refusal is not explained:\n%s", page.body)
+		}
 		b.post("/cart/discounts/ONLYONE/delete", url.Values{})
 
 		// The order page shows the discount.
