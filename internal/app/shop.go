@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/cart"
@@ -45,7 +46,7 @@ func (a *App) wireShop() {
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
-		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout})
+		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout, ReturnURL: a.orderPageURL})
 	a.checkoutLimit = ratelimit.NewMemory(checkoutsPerMinute, time.Minute)
 	every := reconcileEvery(a.Config.CheckoutTimeout)
 	a.Every(every, "checkout-reconcile", func(ctx context.Context) error {
@@ -94,6 +95,21 @@ func (a *App) allowCheckout(r *http.Request) error {
 		return ratelimit.Exceeded("too many checkout attempts from this address; try again shortly", retry)
 	}
 	return nil
+}
+
+// orderPageURL is where a payment provider sends the shopper back after its
+// page (3-D Secure, a hosted payment page): the storefront's order page, a
+// guest's with the order's access token (as the checkout's own redirect
+// has it), a customer's in the account.
+func (a *App) orderPageURL(orderID, accessToken string) string {
+	base := a.Config.BaseURL
+	if base == "" {
+		base = "http://localhost:8080" // the storefront's default
+	}
+	if accessToken == "" {
+		return base + "/account/orders/" + url.PathEscape(orderID)
+	}
+	return base + "/orders/" + url.PathEscape(orderID) + "?token=" + url.QueryEscape(accessToken)
 }
 
 // paymentMethods adapts the payment module to what the storefront shows.
