@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/cart"
@@ -75,11 +76,13 @@ func (a *App) paymentService() *payment.Service {
 	// them on its side: a payment replayed after a crash is answered as the
 	// first time, never charged again.
 	sandbox := payment.NewSandbox(payment.WithSandboxLedger(a.DB), payment.WithWebhookSecret(a.Config.SandboxWebhookSecret))
+	more := a.Config.moreProviders
 	if a.Config.StripeSecretKey == "" {
-		return payment.NewService(a.DB, sandbox)
+		return payment.NewService(a.DB, sandbox, more...)
 	}
-	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
-	return payment.NewService(a.DB, st, sandbox)
+	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, PublishableKey: a.Config.StripePublishableKey,
+		WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
+	return payment.NewService(a.DB, st, append(slices.Clip(more), sandbox)...)
 }
 
 // allowCheckout applies the per-address checkout rate limit.
@@ -117,11 +120,28 @@ type paymentMethods struct{ payments *payment.Service }
 
 func (p paymentMethods) PaymentMethods() []storefront.PaymentMethod {
 	ms := p.payments.Methods()
+	keys := p.payments.PublishableKeys()
 	out := make([]storefront.PaymentMethod, len(ms))
 	for i, m := range ms {
-		out[i] = storefront.PaymentMethod{ID: m.ID, Name: m.Name, Outcome: m.Outcome, Declines: m.Declines}
+		out[i] = storefront.PaymentMethod{ID: m.ID, Name: m.Name, Provider: m.Provider, Kind: m.Kind, TestMode: m.TestMode,
+			Outcome: m.Outcome, Declines: m.Declines, PublishableKey: keys[m.Provider]}
 	}
 	return out
+}
+
+// PendingAction is what the shopper must still do for a processing
+// payment: its provider's next action, if it asked for one.
+func (p paymentMethods) PendingAction(ctx context.Context, paymentID string) (*storefront.PaymentAction, error) {
+	pay, err := p.payments.Get(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	na := pay.NextAction
+	if pay.Status != payment.StatusProcessing || na == nil {
+		return nil, nil
+	}
+	return &storefront.PaymentAction{Provider: pay.Provider, Type: na.Type, RedirectURL: na.RedirectURL, ClientSecret: na.ClientSecret,
+		PublishableKey: p.payments.PublishableKey(pay.Provider)}, nil
 }
 
 // pricing adapts the shipping and tax modules to what the cart needs.

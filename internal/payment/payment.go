@@ -26,7 +26,7 @@ func Migrations() sqldb.Migrations { return sqldb.Embedded("payment", migrationF
 
 // Status of a payment.
 const (
-	StatusPending           = "pending" // asked; the provider's answer is not known (yet)
+	StatusPending           = "pending"    // asked; the provider's answer is not known (yet)
 	StatusProcessing        = "processing" // the provider decides later; a webhook tells
 	StatusAuthorized        = "authorized"
 	StatusCaptured          = "captured"
