@@ -492,6 +492,8 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 			named("guest cart", p("DELETE", "/api/v1/carts/"+theirs.ID+"/items/"+theirs.Items[0].ID, nil))}
 	case "GET /api/v1/shipping-methods":
 		return []probe{ofA(p("GET", "/api/v1/shipping-methods?cart_id="+a.ID, nil)), named("guest cart", p("GET", "/api/v1/shipping-methods?cart_id="+fx.guest.ID, nil))}
+	case "GET /api/v1/payment-methods":
+		return []probe{ofA(p("GET", "/api/v1/payment-methods?cart_id="+a.ID, nil)), named("guest cart", p("GET", "/api/v1/payment-methods?cart_id="+fx.guest.ID, nil))}
 	case "POST /api/v1/carts/{id}/checkout":
 		var out []probe
 		for _, ctx := range []context.Context{fx.ctxA, fx.ctx} {
@@ -660,6 +662,9 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 	case "GET /orders/{id}":
 		return []probe{ofA(p("GET", "/orders/"+o.ID, nil)),
 			named("guest order with its token", p("GET", "/orders/"+g.ID+"?token="+url.QueryEscape(g.AccessToken), nil))}
+	case "GET /orders/{id}/pay":
+		return []probe{ofA(p("GET", "/orders/"+o.ID+"/pay", nil)),
+			named("guest order with its token", p("GET", "/orders/"+g.ID+"/pay?token="+url.QueryEscape(g.AccessToken), nil))}
 	case "POST /account/login":
 		return []probe{p("POST", "/account/login", url.Values{"email": {fx.staff2.Email}, "password": {authzPassword}})}
 	case "POST /account/register":

@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/payment/xendit"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
@@ -53,6 +54,9 @@ type Config struct {
 	XenditAPIBase       string // MERCATO_XENDIT_API_BASE: Xendit's API address (default https://api.xendit.co)
 
 	SandboxWebhookSecret string // MERCATO_SANDBOX_WEBHOOK_SECRET: signs the sandbox provider's webhooks; empty: the sandbox accepts none
+	// moreProviders are payment providers besides the configured ones (the
+	// app's tests: a provider paid on its own page).
+	moreProviders []payment.Provider
 
 	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
 	checkoutTimeout string

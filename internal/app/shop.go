@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/cart"
@@ -50,7 +51,7 @@ func (a *App) wireShop() error {
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency)
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
-		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout})
+		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout, ReturnURL: a.orderPageURL})
 	a.checkoutLimit = ratelimit.NewMemory(checkoutsPerMinute, time.Minute)
 	every := reconcileEvery(a.Config.CheckoutTimeout)
 	a.Every(every, "checkout-reconcile", func(ctx context.Context) error {
@@ -92,10 +93,12 @@ func (a *App) paymentService() (*payment.Service, error) {
 		}
 		others = append(others, xp)
 	}
+	others = append(others, a.Config.moreProviders...)
 	if a.Config.StripeSecretKey == "" {
 		return payment.NewService(a.DB, sandbox, others...), nil
 	}
-	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
+	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, PublishableKey: a.Config.StripePublishableKey,
+		WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
 	return payment.NewService(a.DB, st, append(others, sandbox)...), nil
 }
 
@@ -114,16 +117,48 @@ func (a *App) allowCheckout(r *http.Request) error {
 	return nil
 }
 
+// orderPageURL is where a payment provider sends the shopper back after its
+// page (3-D Secure, a hosted payment page): the storefront's order page, a
+// guest's with the order's access token (as the checkout's own redirect
+// has it), a customer's in the account.
+func (a *App) orderPageURL(orderID, accessToken string) string {
+	base := a.Config.BaseURL
+	if base == "" {
+		base = "http://localhost:8080" // the storefront's default
+	}
+	if accessToken == "" {
+		return base + "/account/orders/" + url.PathEscape(orderID)
+	}
+	return base + "/orders/" + url.PathEscape(orderID) + "?token=" + url.QueryEscape(accessToken)
+}
+
 // paymentMethods adapts the payment module to what the storefront shows.
 type paymentMethods struct{ payments *payment.Service }
 
 func (p paymentMethods) PaymentMethods() []storefront.PaymentMethod {
 	ms := p.payments.Methods()
+	keys := p.payments.PublishableKeys()
 	out := make([]storefront.PaymentMethod, len(ms))
 	for i, m := range ms {
-		out[i] = storefront.PaymentMethod{ID: m.ID, Name: m.Name, Outcome: m.Outcome, Declines: m.Declines}
+		out[i] = storefront.PaymentMethod{ID: m.ID, Name: m.Name, Provider: m.Provider, Kind: m.Kind, TestMode: m.TestMode,
+			Outcome: m.Outcome, Declines: m.Declines, PublishableKey: keys[m.Provider]}
 	}
 	return out
+}
+
+// PendingAction is what the shopper must still do for a processing
+// payment: its provider's next action, if it asked for one.
+func (p paymentMethods) PendingAction(ctx context.Context, paymentID string) (*storefront.PaymentAction, error) {
+	pay, err := p.payments.Get(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	na := pay.NextAction
+	if pay.Status != payment.StatusProcessing || na == nil {
+		return nil, nil
+	}
+	return &storefront.PaymentAction{Provider: pay.Provider, Type: na.Type, RedirectURL: na.RedirectURL, ClientSecret: na.ClientSecret,
+		PublishableKey: p.payments.PublishableKey(pay.Provider)}, nil
 }
 
 // pricing adapts the shipping and tax modules to what the cart needs.

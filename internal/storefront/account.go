@@ -229,8 +229,12 @@ func orderRows(os []order.Order) []orderRow {
 		for _, it := range o.Items {
 			n += int(it.Quantity)
 		}
-		out = append(out, orderRow{URL: "/account/orders/" + url.PathEscape(o.ID), Number: o.Number, Placed: o.CreatedAt.Format("2 Jan 2006"),
-			Status: label(statusLabels, o.Status), StatusClass: o.Status, Total: o.Totals.Total.Format(), Items: n})
+		row := orderRow{URL: "/account/orders/" + url.PathEscape(o.ID), Number: o.Number, Placed: o.CreatedAt.Format("2 Jan 2006"),
+			Status: label(statusLabels, o.Status), StatusClass: o.Status, Total: o.Totals.Total.Format(), Items: n}
+		if o.Status == order.StatusPending && o.PaymentStatus == order.PaymentAwaiting {
+			row.Status, row.StatusClass = "Awaiting payment", "awaiting"
+		}
+		out = append(out, row)
 	}
 	return out
 }
