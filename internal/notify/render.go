@@ -68,7 +68,7 @@ func newRenderer(s shop) (*renderer, error) {
 	for k, f := range funcs {
 		htmlFuncs[k] = f
 	}
-	for _, name := range []string{TemplateWelcome, TemplateOrderPlaced, TemplateOrderShipped, TemplateOrderCancelled, TemplatePaymentRefunded, TemplateStockLow} {
+	for _, name := range []string{TemplateWelcome, TemplateOrderPlaced, TemplateOrderShipped, TemplateOrderCancelled, TemplatePaymentRefunded, TemplateStockLow, TemplateAbandonedCart} {
 		tt, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").
 			ParseFS(templateFS, "templates/layout.txt.tmpl", "templates/"+name+".txt.tmpl")
 		if err != nil {
