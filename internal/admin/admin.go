@@ -91,6 +91,8 @@ type Accounts interface {
 type Emails interface {
 	ListEmails(ctx context.Context, q notify.PageQuery) (notify.EmailPage, error)
 	GetEmail(ctx context.Context, id string) (notify.Email, error)
+	Resend(ctx context.Context, id string) (notify.Email, error)
+	Delivering() bool
 }
 
 // Sales is what the dashboard needs of the analytics module.

@@ -116,6 +116,7 @@ func (a *App) routes() []route {
 		{"GET /api/v1/admin/emails", staff(notify.HandleListEmails(a.Notify))},
 		{"GET /api/v1/admin/emails/{id}", staff(notify.HandleGetEmail(a.Notify))},
 		{"GET /api/v1/admin/emails/{id}/html", staff(notify.HandleEmailHTML(a.Notify))},
+		{"POST /api/v1/admin/emails/{id}/resend", staff(notify.HandleResendEmail(a.Notify))},
 		{"GET /api/v1/admin/alerts/low-stock", staff(notify.HandleListLowStockAlerts(a.Notify))},
 		{"GET /api/v1/admin/analytics/sales", staff(analytics.HandleSales(a.Analytics))},
 
@@ -150,6 +151,7 @@ func (a *App) routes() []route {
 		{"POST /admin/staff/{id}/role", a.Admin.SetStaffRole()},
 		{"GET /admin/emails", a.Admin.Emails()},
 		{"GET /admin/emails/{id}", a.Admin.Email()},
+		{"POST /admin/emails/{id}/resend", a.Admin.Resend()},
 
 		// Storefront: HTML pages for browsers, not part of the REST API.
 		{"GET /static/{file}", a.Storefront.Assets()},
@@ -162,6 +164,7 @@ func (a *App) routes() []route {
 		{"GET /cart", a.Storefront.Cart()},
 		{"POST /cart/items", a.Storefront.AddToCart()},
 		{"POST /cart/items/{id}", a.Storefront.UpdateCartItem()},
+		{"GET /cart/restore/{token}", a.Storefront.RestoreCart()},
 		{"GET /checkout", a.Storefront.Checkout()},
 		{"POST /checkout", a.Storefront.PlaceOrder()},
 		{"GET /orders/{id}", a.Storefront.Order()},
@@ -176,6 +179,8 @@ func (a *App) routes() []route {
 		{"GET /account/addresses", a.Storefront.Addresses()},
 		{"POST /account/addresses", a.Storefront.AddAddress()},
 		{"POST /account/addresses/{id}/delete", a.Storefront.DeleteAddress()},
+		{"GET /unsubscribe/{token}", a.Storefront.UnsubscribePage()},
+		{"POST /unsubscribe/{token}", a.Storefront.Unsubscribe()},
 		{"/", a.Storefront.NotFound()}, // any other path: the HTML 404 page (/api/ keeps its problem+json 404)
 	}
 }
