@@ -268,6 +268,16 @@ func TestAdmin(t *testing.T) {
 		if !eval[bool](b, `!!document.querySelector('iframe.email-frame[sandbox=""]')`) {
 			t.Error("the e-mail is not shown in a sandboxed frame")
 		}
+		if state := b.text(".facts"); !strings.Contains(state, "not sent: no SMTP server is configured") {
+			t.Errorf("the e-mail's state: %q", state)
+		}
+		b.audit()
+		if st := b.follow("send it now", chromedp.Click(chromedp.CSS(`form[action$="/resend"] button`))); st != 200 {
+			t.Fatalf("resend: status %d", st)
+		}
+		if flash := b.text(".flash"); !strings.Contains(flash, "Queued the e-mail again") {
+			t.Errorf("after resend: flash %q", flash)
+		}
 		b.audit()
 	})
 

@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log"
 	"math/big"
@@ -59,8 +60,9 @@ type Server struct {
 	Host string // 127.0.0.1
 	Port string
 
-	opts  Options
-	roots *x509.CertPool
+	opts    Options
+	roots   *x509.CertPool
+	certPEM []byte
 
 	mu       sync.Mutex
 	accepted []Message
@@ -86,6 +88,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.StartTLS || opts.Implicit {
 		cert, roots := selfSigned(t)
 		s.roots = roots
+		s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	if opts.Implicit {
@@ -127,6 +130,10 @@ func (s *Server) URL(query string) string {
 
 // Roots trusts the server's certificate (nil without TLS).
 func (s *Server) Roots() *x509.CertPool { return s.roots }
+
+// CertPEM is the server's certificate in PEM (nil without TLS), for a
+// program told to trust it by file.
+func (s *Server) CertPEM() []byte { return s.certPEM }
 
 // Messages returns what the server accepted so far, in order.
 func (s *Server) Messages() []Message {
