@@ -149,7 +149,9 @@ func serveProgram(t *testing.T, env map[string]string) (string, *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, []string{"mercato", "serve"}, envOf(env), strings.NewReader(""), &stdout, &stderr) }()
+	go func() {
+		done <- Run(ctx, []string{"mercato", "serve"}, envOf(env), strings.NewReader(""), &stdout, &stderr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
