@@ -88,6 +88,10 @@ func TestEventRoutesAreStaffOnly(t *testing.T) {
 				api.do("GET", target, nil, bearer(api.staff)).wantStatus(http.StatusOK)
 			})
 		}
+		resend := "/api/v1/admin/emails/" + page.Items[0].ID + "/resend"
+		api.do("POST", resend, nil).wantProblem(http.StatusUnauthorized, "")
+		api.do("POST", resend, nil, bearer(api.customer)).wantProblem(http.StatusForbidden, "")
+		api.do("POST", resend, nil, bearer(api.staff)).wantStatus(http.StatusAccepted)
 	})
 }
 
