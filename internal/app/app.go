@@ -146,7 +146,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 		return nil, err
 	}
 	sf, err := storefront.New(cat, storefront.Options{ShopName: cfg.ShopName, LogoURL: cfg.ShopLogo, AccentColor: cfg.ShopAccent, BaseURL: cfg.BaseURL,
-		Services: storefront.Services{Carts: a.Carts, Checkout: a.Checkout, Orders: a.Orders, Customers: a.Customers, Shipping: a.Shipping, Payments: paymentMethods{a.Payments}, AllowCheckout: a.allowCheckout}}, log)
+		Services: storefront.Services{Carts: a.Carts, Checkout: a.Checkout, Orders: a.Orders, Customers: a.Customers, Shipping: a.Shipping, Payments: paymentMethods{a.Payments}, Mailing: a.Notify, AllowCheckout: a.allowCheckout}}, log)
 	if err != nil {
 		return nil, fmt.Errorf("wire storefront: %w", err)
 	}

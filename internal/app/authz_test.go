@@ -565,6 +565,23 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("DELETE", "/api/v1/admin/shipping/zones/"+fx.newZone().ID, nil)}
 	case "PUT /api/v1/admin/tax/rates/{country}":
 		return []probe{p("PUT", "/api/v1/admin/tax/rates/DE", map[string]any{"rate_bp": 1900})}
+	case "POST /api/v1/admin/emails/{id}/resend":
+		return []probe{p("POST", "/api/v1/admin/emails/"+fx.email1+"/resend", nil)}
+	case "POST /admin/emails/{id}/resend":
+		return []probe{p("POST", "/admin/emails/"+fx.email1+"/resend", url.Values{})}
+	case "GET /cart/restore/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}":
+		// Public: the mailed token is the credential; an unknown one finds nothing, for anyone.
+		method, path, _ := strings.Cut(pattern, " ")
+		var body any
+		if method == "POST" {
+			body = url.Values{}
+		}
+		pr := p(method, strings.Replace(path, "{token}", unique("not-a-token"), 1), body)
+		pr.everyone = notFound
+		if pattern == "GET /cart/restore/{token}" {
+			pr.everyone, pr.location = allowed, "/cart" // to the caller's own cart page, saying the link is not valid
+		}
+		return []probe{pr}
 	case "GET /api/v1/admin/emails/{id}", "GET /api/v1/admin/emails/{id}/html", "GET /admin/emails/{id}", "GET /admin/emails/{id}/html":
 		return []probe{p("GET", strings.Replace(strings.TrimPrefix(pattern, "GET "), "{id}", fx.email1, 1), nil)}
 

@@ -1,12 +1,14 @@
 package app
 
 import (
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/mail"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/payment/xendit"
+	"github.com/mercato-shop/mercato/internal/platform/mail"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 
@@ -60,6 +63,21 @@ type Config struct {
 
 	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
 	checkoutTimeout string
+
+	// SMTP is the server e-mails are sent through (MERCATO_SMTP_URL,
+	// smtp://user:password@host:587 or smtps://...); nil: e-mails stay
+	// queued. Its String never shows the password.
+	SMTP      *mail.Server
+	smtpURL   string
+	MailFrom  *netmail.Address // MERCATO_MAIL_FROM: the From of every e-mail; required with SMTP
+	mailFrom  string
+	SMTPRoots *x509.CertPool // MERCATO_SMTP_CA_FILE: PEM certificates trusted for the SMTP server besides the system's; nil: the system's
+	smtpCA    string
+
+	// AbandonedCartAfter is how long a customer's cart sits idle before its
+	// one reminder (MERCATO_ABANDONED_CART_AFTER, default 4h; 0 = off).
+	AbandonedCartAfter time.Duration
+	abandonedCartAfter string
 }
 
 func defaultConfig(getenv func(string) string) Config {
@@ -99,6 +117,10 @@ func defaultConfig(getenv func(string) string) Config {
 		XenditCallbackToken:  getenv("MERCATO_XENDIT_CALLBACK_TOKEN"),
 		XenditAPIBase:        env("MERCATO_XENDIT_API_BASE", xendit.DefaultAPIBase),
 		checkoutTimeout:      env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
+		smtpURL:              getenv("MERCATO_SMTP_URL"),
+		mailFrom:             getenv("MERCATO_MAIL_FROM"),
+		smtpCA:               getenv("MERCATO_SMTP_CA_FILE"),
+		abandonedCartAfter:   env("MERCATO_ABANDONED_CART_AFTER", "4h"),
 	}
 }
 
@@ -117,6 +139,62 @@ func (c *Config) parseCheckoutTimeout() error {
 		return fmt.Errorf("MERCATO_CHECKOUT_TIMEOUT %q: want a duration between 1s and 5m such as 20s", c.checkoutTimeout)
 	}
 	c.CheckoutTimeout = d
+	return nil
+}
+
+// parseMail reads MERCATO_SMTP_URL, MERCATO_MAIL_FROM and
+// MERCATO_SMTP_CA_FILE. No message quotes the URL: it may hold a password.
+func (c *Config) parseMail() error {
+	c.SMTP, c.MailFrom, c.SMTPRoots = nil, nil, nil
+	if c.mailFrom != "" {
+		a, err := netmail.ParseAddress(c.mailFrom)
+		if err != nil || strings.ContainsAny(c.mailFrom, "\r\n") || !strings.Contains(a.Address, "@") {
+			return fmt.Errorf("MERCATO_MAIL_FROM %q: want an e-mail address such as shop@example.com or \"Shop name <shop@example.com>\"", c.mailFrom)
+		}
+		if a.Name == "" {
+			a.Name = c.ShopName
+		}
+		c.MailFrom = a
+	}
+	if c.smtpCA != "" {
+		pem, err := os.ReadFile(c.smtpCA)
+		if err != nil {
+			return fmt.Errorf("MERCATO_SMTP_CA_FILE: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("MERCATO_SMTP_CA_FILE %q: no PEM certificate in it", c.smtpCA)
+		}
+		c.SMTPRoots = pool
+	}
+	if c.smtpURL == "" {
+		return nil
+	}
+	s, err := mail.ParseURL(c.smtpURL)
+	if err != nil {
+		return fmt.Errorf("MERCATO_SMTP_URL: %v", err)
+	}
+	if c.MailFrom == nil {
+		return fmt.Errorf("MERCATO_MAIL_FROM: required with MERCATO_SMTP_URL (the sender address, such as shop@example.com)")
+	}
+	c.SMTP = &s
+	return nil
+}
+
+// parseReminderDelay reads MERCATO_ABANDONED_CART_AFTER ("4h", or "off").
+func (c *Config) parseReminderDelay() error {
+	if c.abandonedCartAfter == "off" || c.abandonedCartAfter == "0" {
+		c.AbandonedCartAfter = 0
+		return nil
+	}
+	d, err := time.ParseDuration(c.abandonedCartAfter)
+	if err != nil || d < time.Second || d > 30*24*time.Hour {
+		return fmt.Errorf("MERCATO_ABANDONED_CART_AFTER %q: want a duration between 1s and 720h such as 4h, or off", c.abandonedCartAfter)
+	}
+	c.AbandonedCartAfter = d
 	return nil
 }
 
@@ -165,7 +243,7 @@ func (c Config) validate() error {
 	if u, err := url.Parse(c.BaseURL); c.BaseURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "") {
 		return fmt.Errorf("MERCATO_BASE_URL %q: want the shop's public address, scheme and host only, such as https://shop.example.com", c.BaseURL)
 	}
-	if a, err := mail.ParseAddress(c.StaffEmail); err != nil || a.Address != c.StaffEmail {
+	if a, err := netmail.ParseAddress(c.StaffEmail); err != nil || a.Address != c.StaffEmail {
 		return fmt.Errorf("MERCATO_STAFF_EMAIL %q: want a bare e-mail address such as staff@example.com", c.StaffEmail)
 	}
 	if !money.ValidCurrency(c.Currency) {

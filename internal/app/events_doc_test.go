@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mercato-shop/mercato/internal/analytics"
+	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
@@ -20,7 +21,7 @@ import (
 // publishedEvents is every event a module publishes, from each publisher's
 // events.go. A new publisher adds its Events() here.
 func publishedEvents() []outbox.Message {
-	return slices.Concat(catalog.Events(), inventory.Events(), customer.Events(), order.Events(), payment.Events())
+	return slices.Concat(catalog.Events(), inventory.Events(), customer.Events(), order.Events(), payment.Events(), cart.Events())
 }
 
 // TestEventsDocumented keeps docs/EVENTS.md in step with the code: every

@@ -211,6 +211,7 @@ func (a *App) routes() []route {
 		{"GET /api/v1/admin/emails", accessStaff, h(notify.HandleListEmails(a.Notify))},
 		{"GET /api/v1/admin/emails/{id}", accessStaff, h(notify.HandleGetEmail(a.Notify))},
 		{"GET /api/v1/admin/emails/{id}/html", accessStaff, h(notify.HandleEmailHTML(a.Notify))},
+		{"POST /api/v1/admin/emails/{id}/resend", accessStaff, h(notify.HandleResendEmail(a.Notify))},
 		{"GET /api/v1/admin/alerts/low-stock", accessStaff, h(notify.HandleListLowStockAlerts(a.Notify))},
 		{"GET /api/v1/admin/analytics/sales", accessStaff, h(analytics.HandleSales(a.Analytics))},
 
@@ -246,6 +247,7 @@ func (a *App) routes() []route {
 		{"GET /admin/emails", accessStaff, a.Admin.Emails()},
 		{"GET /admin/emails/{id}", accessStaff, a.Admin.Email()},
 		{"GET /admin/emails/{id}/html", accessStaff, a.Admin.EmailHTML()},
+		{"POST /admin/emails/{id}/resend", accessStaff, a.Admin.Resend()},
 
 		// Storefront: HTML pages for browsers, not part of the REST API.
 		{"GET /static/{file}", accessPublic, a.Storefront.Assets()},
@@ -258,6 +260,7 @@ func (a *App) routes() []route {
 		{"GET /cart", accessCart, a.Storefront.Cart()},
 		{"POST /cart/items", accessCart, a.Storefront.AddToCart()},
 		{"POST /cart/items/{id}", accessCart, a.Storefront.UpdateCartItem()},
+		{"GET /cart/restore/{token}", accessPublic, a.Storefront.RestoreCart()},
 		{"GET /checkout", accessCart, a.Storefront.Checkout()},
 		{"POST /checkout", accessCart, a.Storefront.PlaceOrder()},
 		{"GET /orders/{id}", accessOrder, a.Storefront.Order()},
@@ -284,6 +287,8 @@ func (a *App) routes() []route {
 		{"GET /account/addresses", accessCustomer, a.Storefront.Addresses()},
 		{"POST /account/addresses", accessCustomer, a.Storefront.AddAddress()},
 		{"POST /account/addresses/{id}/delete", accessCustomer, a.Storefront.DeleteAddress()},
+		{"GET /unsubscribe/{token}", accessPublic, a.Storefront.UnsubscribePage()},
+		{"POST /unsubscribe/{token}", accessPublic, a.Storefront.Unsubscribe()},
 		{"/", accessPublic, a.Storefront.NotFound()}, // any other path: the HTML 404 page (/api/ keeps its problem+json 404)
 	}
 }

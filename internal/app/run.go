@@ -68,6 +68,15 @@ Configuration (flags override the environment):
   MERCATO_SHOP_ACCENT   accent colour #rrggbb (default #0f766e)
   MERCATO_DEMO          false: do not seed the demo catalog on first start
   MERCATO_STAFF_EMAIL   where staff alerts such as low stock go (default staff@localhost)
+  MERCATO_SMTP_URL      the SMTP server e-mails are sent through: smtp://user:password@host:587
+                        (STARTTLS when offered; add ?tls=required to insist) or smtps://user:password@host:465;
+                        percent-encode / @ : in the password. Unset: e-mails stay queued, unsent
+  MERCATO_MAIL_FROM     the sender of every e-mail, e.g. shop@example.com or "Shop <shop@example.com>"
+                        (required with MERCATO_SMTP_URL)
+  MERCATO_SMTP_CA_FILE  PEM certificates to trust for the SMTP server besides the system's (a private CA)
+  MERCATO_ABANDONED_CART_AFTER
+                        how long a signed-in customer's cart sits idle before its one reminder e-mail
+                        (default 4h); off: no reminders
 `
 
 // errUsage marks errors that are the caller's mistake: main prints them
@@ -169,6 +178,12 @@ func parse(fs *flag.FlagSet, args []string, cfg *Config) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := cfg.parseCheckoutTimeout(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseMail(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseReminderDelay(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return nil

@@ -70,7 +70,31 @@ func (a *App) wireShop() error {
 		_, err := a.Payments.SendPendingRefunds(ctx)
 		return err
 	})
+	if after := a.Config.AbandonedCartAfter; after > 0 {
+		a.Every(reminderEvery(after), "abandoned-cart-reminders", func(ctx context.Context) error {
+			n, err := a.Carts.RemindAbandoned(ctx, after, contacts{a.Customers})
+			if n > 0 {
+				a.Log.Info("abandoned-cart reminders", "carts", n)
+			}
+			return err
+		})
+	}
 	return nil
+}
+
+// reminderEvery is how often idle carts are looked for: a reminder goes
+// out between the delay and the delay plus a quarter of it (5 minutes at
+// most).
+func reminderEvery(after time.Duration) time.Duration {
+	return min(max(after/4, time.Second), 5*time.Minute)
+}
+
+// contacts gives the cart module the e-mail address of a cart's owner.
+type contacts struct{ customers *customer.Service }
+
+func (c contacts) Contact(ctx context.Context, id string) (string, string, error) {
+	acc, err := c.customers.Account(ctx, id)
+	return acc.Email, acc.Name, err
 }
 
 // paymentService builds the payment module with the configured providers:

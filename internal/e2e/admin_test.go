@@ -272,6 +272,16 @@ func TestAdmin(t *testing.T) {
 		if st := eval[int](b, `fetch(document.querySelector('iframe.email-frame').src).then(r => r.status)`); st != 200 {
 			t.Errorf("the e-mail frame's page answered %d", st)
 		}
+		if state := b.text(".facts"); !strings.Contains(state, "not sent: no SMTP server is configured") {
+			t.Errorf("the e-mail's state: %q", state)
+		}
+		b.audit()
+		if st := b.follow("send it now", chromedp.Click(chromedp.CSS(`form[action$="/resend"] button`))); st != 200 {
+			t.Fatalf("resend: status %d", st)
+		}
+		if flash := b.text(".flash"); !strings.Contains(flash, "Queued the e-mail again") {
+			t.Errorf("after resend: flash %q", flash)
+		}
 		b.audit()
 	})
 

@@ -29,6 +29,7 @@ type Carts interface {
 	ShippingOptions(ctx context.Context, cartID, country string) ([]cart.ShippingOption, error)
 	Claim(ctx context.Context, customerID, guestCartID string) error
 	ActiveCartOf(ctx context.Context, customerID string) (string, error)
+	Restore(ctx context.Context, token string) (cart.Restored, error)
 }
 
 // Checkout places orders (idempotently, per cart and key). The result
@@ -118,6 +119,7 @@ type Services struct {
 	Customers Customers
 	Shipping  Shipping
 	Payments  Payments // nil: the checkout offers no payment method to choose
+	Mailing   Mailing  // nil: no unsubscribe page (404)
 	// AllowCheckout rate-limits checkout attempts (nil: no limit); its
 	// error is shown on the checkout page.
 	AllowCheckout func(r *http.Request) error
