@@ -116,17 +116,23 @@ func TestServeSendsMailBySMTP(t *testing.T) {
 			waitUntil(t, "the refusal logged", func() bool { return strings.Contains(stderr.String(), "e-mail refused by the SMTP server") })
 
 			time.Sleep(3 * time.Second) // two more reminder runs: still one reminder per cart
-			reminders, welcomes := 0, 0
+			reminders, welcomes, verifications := 0, 0, 0
 			for _, m := range srv.Messages() {
+				subject := m.Header.Get("Subject")
 				switch {
-				case m.To[0] == "ada@example.com" && strings.Contains(m.Header.Get("Subject"), "cart"):
+				case m.To[0] != "ada@example.com":
+				case strings.Contains(subject, "cart"):
 					reminders++
-				case m.To[0] == "ada@example.com":
+				case strings.HasPrefix(subject, "Welcome"):
 					welcomes++
+				case strings.HasPrefix(subject, "Confirm your e-mail address"):
+					verifications++
+				default:
+					t.Errorf("an unexpected e-mail to ada: %q", subject)
 				}
 			}
-			if reminders != 1 || welcomes != 1 {
-				t.Fatalf("to ada: %d reminders, %d welcomes; want one of each", reminders, welcomes)
+			if reminders != 1 || welcomes != 1 || verifications != 1 {
+				t.Fatalf("to ada: %d reminders, %d welcomes, %d address confirmations; want one of each", reminders, welcomes, verifications)
 			}
 			logs := stderr.String()
 			if strings.Contains(logs, smtpPassword) || strings.Contains(logs, url.QueryEscape(smtpPassword)) {
