@@ -143,7 +143,7 @@ func (s *Storefront) renderOrder(w http.ResponseWriter, r *http.Request, o order
 	v := s.newOrderView(o)
 	v.Account = inAccount
 	if inAccount {
-		v.AccountNav = accountNav("/account/orders")
+		v.AccountNav = s.accountNav("/account/orders")
 	}
 	v.view = s.newView(r, "Order "+o.Number, "", "", cats, "")
 	v.NoIndex = true
