@@ -307,3 +307,26 @@ func TestAffiliateProgramme(t *testing.T) {
 		}
 	})
 }
+
+// TestAffiliateSettings: the defaults and the forms the settings take.
+func TestAffiliateSettings(t *testing.T) {
+	for _, tc := range []struct {
+		env         map[string]string
+		window, ret time.Duration
+		rate        affiliate.Rate
+	}{
+		{nil, 30 * 24 * time.Hour, 30 * 24 * time.Hour, 1000},
+		{map[string]string{"MERCATO_AFFILIATE_WINDOW": "48h", "MERCATO_AFFILIATE_RETURN_WINDOW": "14d", "MERCATO_AFFILIATE_COMMISSION_PERCENT": "7.5"},
+			48 * time.Hour, 14 * 24 * time.Hour, 750},
+		{map[string]string{"MERCATO_AFFILIATE_WINDOW": "366d", "MERCATO_AFFILIATE_RETURN_WINDOW": "1h", "MERCATO_AFFILIATE_COMMISSION_PERCENT": "0"},
+			366 * 24 * time.Hour, time.Hour, 0},
+	} {
+		c := defaultConfig(func(k string) string { return tc.env[k] })
+		if err := c.parseAffiliate(); err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		if c.AffiliateWindow != tc.window || c.AffiliateReturnWindow != tc.ret || c.AffiliateRate == nil || *c.AffiliateRate != tc.rate {
+			t.Errorf("%v: window %v, return window %v, rate %v", tc.env, c.AffiliateWindow, c.AffiliateReturnWindow, c.AffiliateRate)
+		}
+	}
+}

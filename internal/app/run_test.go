@@ -219,6 +219,11 @@ func TestRunCommands(t *testing.T) {
 		{"stripe webhook secret alone", map[string]string{"MERCATO_STRIPE_WEBHOOK_SECRET": "whsec_x"}, []string{"serve"}, []string{"MERCATO_STRIPE_SECRET_KEY is not set"}},
 		{"stripe api base", map[string]string{"MERCATO_STRIPE_SECRET_KEY": "sk_test_1", "MERCATO_STRIPE_API_BASE": "ftp://x"}, []string{"serve"}, []string{"MERCATO_STRIPE_API_BASE"}},
 		{"checkout timeout too short", map[string]string{"MERCATO_CHECKOUT_TIMEOUT": "100ms"}, []string{"serve"}, []string{"MERCATO_CHECKOUT_TIMEOUT", "between 1s and 5m"}},
+		{"affiliate window", map[string]string{"MERCATO_AFFILIATE_WINDOW": "a month"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_WINDOW", `"a month"`}},
+		{"affiliate window too short", map[string]string{"MERCATO_AFFILIATE_WINDOW": "10m"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_WINDOW", "between 1h and 366d"}},
+		{"affiliate return window", map[string]string{"MERCATO_AFFILIATE_RETURN_WINDOW": "400d"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_RETURN_WINDOW", "between 1h and 366d"}},
+		{"affiliate percent", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "12.345"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT", `"12.345"`}},
+		{"affiliate percent over 100", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "150"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT"}},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {
