@@ -330,3 +330,83 @@ func TestAffiliateSettings(t *testing.T) {
 		}
 	}
 }
+
+var affiliateTables = []string{"affiliate_affiliates", "affiliate_referrals", "affiliate_commissions", "affiliate_clawbacks", "affiliate_payouts",
+	"affiliate_rate_changes", "affiliate_click_marks", "cart_carts"}
+
+// TestAffiliateBadInput: every input of the programme's routes a client
+// should not send is a 4xx problem naming the field, and changes nothing.
+func TestAffiliateBadInput(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		api := newShopAPI(t, db, shopConfig(t))
+		ctx := context.Background()
+		staff, customer := []reqOpt{bearer(api.staff)}, []reqOpt{bearer(api.customer)}
+		var a affiliate.Affiliate
+		api.do("POST", "/api/v1/me/affiliate", nil, customer...).wantStatus(http.StatusCreated).decode(&a)
+		if _, err := api.app.Affiliates.Update(ctx, a.ID, affiliate.Patch{Status: ptr(affiliate.StatusApproved)}); err != nil {
+			t.Fatal(err)
+		}
+		target := "/api/v1/admin/affiliates/" + a.ID
+		long := strings.Repeat("x", 5000)
+		cases := []badCase{
+			{"apply: note too long", "POST", "/api/v1/me/affiliate", map[string]any{"note": long}, customer, 400, "note"},
+			{"apply: note a number", "POST", "/api/v1/me/affiliate", `{"note":5}`, customer, 400, "note"},
+			{"apply: note NUL", "POST", "/api/v1/me/affiliate", `{"note":"\u0000"}`, customer, 400, "note"},
+			{"apply: anonymous", "POST", "/api/v1/me/affiliate", nil, nil, 401, ""},
+			{"dashboard: anonymous", "GET", "/api/v1/me/affiliate", nil, nil, 401, ""},
+			{"dashboard: staff never applied", "GET", "/api/v1/me/affiliate", nil, staff, 404, ""},
+			{"list: status", "GET", "/api/v1/admin/affiliates?status=PENDING", nil, staff, 400, "status"},
+			{"list: q too long", "GET", "/api/v1/admin/affiliates?q=" + strings.Repeat("q", 201), nil, staff, 400, "q"},
+			{"list: cursor", "GET", "/api/v1/admin/affiliates?cursor=!!", nil, staff, 400, "cursor"},
+			{"list: limit", "GET", "/api/v1/admin/affiliates?limit=101", nil, staff, 400, "limit"},
+			{"list: q invalid UTF-8", "GET", "/api/v1/admin/affiliates?q=%ff", nil, staff, 400, "q"},
+			{"export: status", "GET", "/api/v1/admin/affiliates/export.csv?status=all", nil, staff, 400, "status"},
+			{"patch: status", "PATCH", target, `{"status":"pending"}`, staff, 400, "status"},
+			{"patch: status null", "PATCH", target, `{"status":null,"commission_percent":true}`, staff, 400, "commission_percent"},
+			{"patch: percent a string", "PATCH", target, `{"commission_percent":"12"}`, staff, 400, "commission_percent"},
+			{"patch: percent huge", "PATCH", target, `{"commission_percent":1e400}`, staff, 400, "commission_percent"},
+			{"patch: percent three decimals", "PATCH", target, `{"commission_percent":0.001}`, staff, 400, "commission_percent"},
+			{"patch: unknown field", "PATCH", target, `{"rate":5}`, staff, 400, "rate"},
+			{"patch: unknown affiliate", "PATCH", "/api/v1/admin/affiliates/" + long, `{"status":"approved"}`, staff, 404, ""},
+			{"patch: id invalid UTF-8", "PATCH", "/api/v1/admin/affiliates/%ff", `{"status":"approved"}`, staff, 400, "id"},
+			{"payout: nothing approved", "POST", target + "/payouts", nil, staff, 409, ""},
+			{"payout: reference too long", "POST", target + "/payouts", map[string]any{"reference": long}, staff, 400, "reference"},
+			{"payout: unknown affiliate", "POST", "/api/v1/admin/affiliates/nope/payouts", nil, staff, 404, ""},
+			{"payouts: unknown affiliate", "GET", "/api/v1/admin/affiliates/nope/payouts", nil, staff, 404, ""},
+			{"cart: code malformed", "POST", "/api/v1/carts", `{"referral_code":"a b"}`, nil, 400, "referral_code"},
+			{"cart: code too long", "POST", "/api/v1/carts", map[string]any{"referral_code": long}, nil, 400, "referral_code"},
+			{"cart: code a number", "POST", "/api/v1/carts", `{"referral_code":12345678}`, nil, 400, "referral_code"},
+			{"cart: unknown code", "POST", "/api/v1/carts", `{"referral_code":"ZZZZ9999"}`, nil, 422, "referral_code"},
+			{"cart: own code", "POST", "/api/v1/carts", map[string]any{"referral_code": a.Code}, customer, 422, "referral_code"},
+		}
+		for _, route := range []struct {
+			method, target string
+			opts           []reqOpt
+			emptyOK        bool
+		}{
+			{"POST", "/api/v1/me/affiliate", customer, true},
+			{"PATCH", target, staff, false},
+			{"POST", target + "/payouts", staff, true},
+		} {
+			for _, c := range malformedBodies(route.method, route.target, route.opts...) {
+				if c.name == "empty body" && route.emptyOK {
+					continue
+				}
+				c.name = route.method + " " + route.target + ": " + c.name
+				cases = append(cases, c)
+			}
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				api := *api
+				api.t = t
+				before := dumpTables(t, db, affiliateTables...)
+				r := api.do(c.method, c.target, c.body, c.opts...)
+				r.wantProblem(c.status, c.field)
+				if after := dumpTables(t, db, affiliateTables...); after != before {
+					t.Fatalf("the refused request changed the database: %s", firstDiff(before, after))
+				}
+			})
+		}
+	})
+}
