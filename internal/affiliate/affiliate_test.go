@@ -533,6 +533,10 @@ func TestClicks(t *testing.T) {
 		if _, ok, err := svc.Click(ctx, "NOSUCHCODE", "10.0.0.1", ""); ok || err != nil {
 			t.Fatalf("an unknown code refers: %v %v", ok, err)
 		}
+		self := auth.With(ctx, auth.Principal{AccountID: a.AccountID, Email: a.Email})
+		if _, ok, err := svc.Click(self, a.Code, "10.0.0.9", "cart_self"); !ok || err != nil {
+			t.Fatalf("the affiliate's own click: %v %v", ok, err)
+		}
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Go(func() {
@@ -544,7 +548,7 @@ func TestClicks(t *testing.T) {
 		wg.Wait()
 		clicks := func() int64 { return dashboard(t, svc, a).Clicks }
 		if n := clicks(); n != 1 {
-			t.Fatalf("20 clicks from one address in an hour count %d, want 1", n)
+			t.Fatalf("20 clicks from one address in an hour (and the affiliate's own) count %d, want 1", n)
 		}
 		click := func(addr, cart string) {
 			t.Helper()
@@ -667,3 +671,44 @@ func TestStaffList(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestApplyOnce: an account applying from several places at once gets one
+// application.
+func TestApplyOnce(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc := newService(t, db, &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
+		p := auth.Principal{AccountID: ids.New(), Email: "hal@affiliates.test", Name: "Hal"}
+		const n = 8
+		var (
+			wg      sync.WaitGroup
+			created atomic.Int32
+			got     = make(chan string, n)
+		)
+		for range n {
+			wg.Go(func() {
+				a, c, err := svc.Apply(ctx, p, "")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if c {
+					created.Add(1)
+				}
+				got <- a.ID + " " + a.Code
+			})
+		}
+		wg.Wait()
+		close(got)
+		seen := map[string]bool{}
+		for g := range got {
+			seen[g] = true
+		}
+		if created.Load() != 1 || len(seen) != 1 {
+			t.Fatalf("%d created, %d different answers: %v", created.Load(), len(seen), seen)
+		}
+		if _, _, err := svc.Apply(ctx, auth.Principal{}, ""); !apperr.Is(err, apperr.Unauthorized) {
+			t.Fatalf("anonymous: %v", err)
+		}
+	})
+}

@@ -473,7 +473,7 @@ func (s *Service) approvedByCode(ctx context.Context, q sqldb.Querier, code stri
 
 // Click records that a visitor from client (its address) followed a link
 // with code, counting it unless that client's click on that code was
-// already counted this hour. It returns the
+// already counted this hour, or the visitor is the affiliate itself. It returns the
 // referral to remember, ok false when the code is not an approved
 // affiliate's (nothing is recorded then). With cartID (the visitor's
 // cart), the cart is referred by this click: the last click wins.
@@ -484,11 +484,14 @@ func (s *Service) Click(ctx context.Context, code, client, cartID string) (Refer
 	}
 	now := s.now()
 	ref := Referral{AffiliateID: a.ID, Code: a.Code, ClickedAt: now}
+	if s.own(ctx, a) {
+		return ref, true, nil // the affiliate trying its own link: counted nowhere, refers nothing (ReferCart checks again)
+	}
 	err = s.db.InTx(ctx, func(tx *sqldb.Tx) error {
 		if _, err := s.st.countClick(ctx, tx, a.ID, clientKey(client), now.Unix()/3600); err != nil {
 			return err
 		}
-		if cartID != "" && ids.Plausible(cartID) && !s.own(ctx, a) {
+		if cartID != "" && ids.Plausible(cartID) {
 			return s.st.refer(ctx, tx, cartID, a.ID, now, now)
 		}
 		return nil

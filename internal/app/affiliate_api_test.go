@@ -249,6 +249,19 @@ func TestAffiliateProgramme(t *testing.T) {
 			t.Fatalf("after a half refund: %+v", d.Commissions)
 		}
 
+		// The periodic job is registered; run now, it approves nothing yet.
+		var ledgerJob *job
+		for i, j := range api.app.jobs.list {
+			if j.name == "affiliate-ledger" {
+				ledgerJob = &api.app.jobs.list[i]
+			}
+		}
+		if ledgerJob == nil || ledgerJob.interval != affiliateEvery {
+			t.Fatalf("no affiliate-ledger job every %v: %+v", affiliateEvery, ledgerJob)
+		}
+		if err := ledgerJob.run(ctx); err != nil {
+			t.Fatal(err)
+		}
 		// Nothing to pay yet; the return window passes (the job's clock).
 		api.do("POST", target+"/payouts", nil, staff).wantProblem(http.StatusConflict, "")
 		if n, err := api.app.Affiliates.ApproveDue(ctx, time.Now().Add(affiliate.DefaultReturnWindow+time.Minute)); err != nil || n != 2 {
