@@ -117,6 +117,8 @@ type Services struct {
 	Emails    Emails
 	Sales     Sales
 	Blobs     Blobs
+	// Affiliates is the affiliate programme (nil: its pages answer 404).
+	Affiliates Affiliates
 }
 
 // Options configure the admin panel.

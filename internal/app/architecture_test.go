@@ -15,6 +15,7 @@ import (
 // for it (a module that needs another's data asks its service through an
 // interface it declares; a module that would call back publishes an event).
 var domainModules = map[string][]string{
+	"affiliate": {"customer", "order"},                      // decodes their events (order.placed names the cart it referred)
 	"analytics": {"order"},                                  // decodes order events
 	"cart":      {"catalog"},                                // prices and stock levels for lines
 	"catalog":   {"inventory"},                              // a product and its stock in one transaction

@@ -161,6 +161,7 @@ type authzFixture struct {
 	orderA  order.Order // customer A's order
 	guestO  order.Order // a guest order, with its access token
 	addrA   string      // customer A's address
+	affA    string      // customer A's affiliate application
 	email1  string      // an e-mail in the outbox
 	media   string      // a stored file's key
 	static  string      // the storefront stylesheet's URL
@@ -227,6 +228,7 @@ func newAuthzFixtureLog(t testing.TB, db *sqldb.DB, log *slog.Logger) *authzFixt
 		t.Fatalf("orders: guest token %q, A's order's customer %q", fx.guestO.AccessToken, fx.orderA.CustomerID)
 	}
 	fx.addrA = fx.newAddress()
+	fx.affA = fx.applyAffiliate(customerA)
 	drainOutbox(t, a)
 	emails, err := a.Notify.ListEmails(ctx, notify.PageQuery{Limit: 1})
 	if err != nil || len(emails.Items) == 0 {
@@ -396,7 +398,9 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt",
 		"GET /admin", "GET /admin/orders", "GET /admin/products", "GET /admin/products/new", "GET /admin/inventory", "GET /admin/customers",
 		"GET /admin/staff", "GET /admin/emails", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
-		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email":
+		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email",
+		"GET /api/v1/admin/affiliates", "GET /api/v1/admin/affiliates/export.csv", "GET /admin/affiliates", "GET /admin/affiliates.csv",
+		"GET /account/affiliate":
 		_, path, _ := strings.Cut(pattern, " ")
 		return []probe{p("GET", path, nil)}
 	case "GET /api/v1/products/{id}":
@@ -697,6 +701,27 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("POST", "/account/addresses", url.Values{"name": {ad.Name}, "line1": {ad.Line1}, "city": {ad.City}, "postal_code": {ad.PostalCode}, "country": {ad.Country}})}
 	case "POST /account/addresses/{id}/delete":
 		return []probe{ofA(p("POST", "/account/addresses/"+fx.newAddress()+"/delete", url.Values{}))}
+	case "POST /api/v1/me/affiliate":
+		return []probe{p("POST", "/api/v1/me/affiliate", map[string]any{"note": "authz"})}
+	case "GET /api/v1/me/affiliate":
+		if c != anonymous {
+			fx.applyAffiliate(c) // each account its own; 404 before applying
+		}
+		return []probe{p("GET", "/api/v1/me/affiliate", nil)}
+	case "PATCH /api/v1/admin/affiliates/{id}":
+		return []probe{p("PATCH", "/api/v1/admin/affiliates/"+fx.affA, map[string]any{"status": "approved", "commission_percent": 12.5})}
+	case "GET /api/v1/admin/affiliates/{id}/payouts":
+		return []probe{p("GET", "/api/v1/admin/affiliates/"+fx.affA+"/payouts", nil)}
+	case "POST /api/v1/admin/affiliates/{id}/payouts":
+		return []probe{p("POST", "/api/v1/admin/affiliates/"+fx.payableAffiliate()+"/payouts", map[string]any{"reference": unique("transfer")})}
+	case "POST /admin/affiliates/{id}":
+		return []probe{p("POST", "/admin/affiliates/"+fx.affA, url.Values{"status": {"approved"}, "back": {"status=pending"}})}
+	case "POST /admin/affiliates/{id}/payouts":
+		return []probe{p("POST", "/admin/affiliates/"+fx.payableAffiliate()+"/payouts", url.Values{"reference": {unique("transfer")}})}
+	case "POST /account/affiliate":
+		pr := p("POST", "/account/affiliate", url.Values{"note": {"authz"}})
+		pr.location = "/account/affiliate"
+		return []probe{pr}
 	case "/":
 		pr := p("GET", "/no-such-page", nil)
 		pr.everyone, pr.want = allowed, http.StatusNotFound

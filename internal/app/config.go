@@ -9,9 +9,11 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/country"
 	"github.com/mercato-shop/mercato/internal/money"
@@ -78,6 +80,13 @@ type Config struct {
 	// one reminder (MERCATO_ABANDONED_CART_AFTER, default 4h; 0 = off).
 	AbandonedCartAfter time.Duration
 	abandonedCartAfter string
+
+	AffiliateWindow       time.Duration   // MERCATO_AFFILIATE_WINDOW: how long a ?ref= click refers the visitor (default 30d); 0 here: the default
+	AffiliateReturnWindow time.Duration   // MERCATO_AFFILIATE_RETURN_WINDOW: how long a commission stays pending (default 30d); 0 here: the default
+	AffiliateRate         *affiliate.Rate // MERCATO_AFFILIATE_COMMISSION_PERCENT: the default commission (default 10); nil here: the default
+	affiliateWindow       string
+	affiliateReturnWindow string
+	affiliatePercent      string
 }
 
 func defaultConfig(getenv func(string) string) Config {
@@ -121,6 +130,10 @@ func defaultConfig(getenv func(string) string) Config {
 		mailFrom:             getenv("MERCATO_MAIL_FROM"),
 		smtpCA:               getenv("MERCATO_SMTP_CA_FILE"),
 		abandonedCartAfter:   env("MERCATO_ABANDONED_CART_AFTER", "4h"),
+
+		affiliateWindow:       env("MERCATO_AFFILIATE_WINDOW", "30d"),
+		affiliateReturnWindow: env("MERCATO_AFFILIATE_RETURN_WINDOW", "30d"),
+		affiliatePercent:      env("MERCATO_AFFILIATE_COMMISSION_PERCENT", "10"),
 	}
 }
 
@@ -195,6 +208,43 @@ func (c *Config) parseReminderDelay() error {
 		return fmt.Errorf("MERCATO_ABANDONED_CART_AFTER %q: want a duration between 1s and 720h such as 4h, or off", c.abandonedCartAfter)
 	}
 	c.AbandonedCartAfter = d
+	return nil
+}
+
+// parseDays reads a duration given in days ("30d") or as a Go duration
+// ("720h").
+func parseDays(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		return time.Duration(days) * 24 * time.Hour, err == nil
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
+}
+
+// parseAffiliate reads the MERCATO_AFFILIATE_ settings: the windows between
+// one hour and a year, the percentage from 0 to 100 (two decimals at most).
+func (c *Config) parseAffiliate() error {
+	for _, w := range []struct {
+		name, raw string
+		dst       *time.Duration
+	}{
+		{"MERCATO_AFFILIATE_WINDOW", c.affiliateWindow, &c.AffiliateWindow},
+		{"MERCATO_AFFILIATE_RETURN_WINDOW", c.affiliateReturnWindow, &c.AffiliateReturnWindow},
+	} {
+		d, ok := parseDays(w.raw)
+		if !ok || d < time.Hour || d > 366*24*time.Hour {
+			return fmt.Errorf("%s %q: want a duration between 1h and 366d such as 30d or 48h", w.name, w.raw)
+		}
+		*w.dst = d
+	}
+	p, err := strconv.ParseFloat(strings.TrimSpace(c.affiliatePercent), 64)
+	rate, ok := affiliate.RateFromPercent(p)
+	if err != nil || !ok {
+		return fmt.Errorf("MERCATO_AFFILIATE_COMMISSION_PERCENT %q: want a percentage from 0 to 100 such as 10 or 7.5", c.affiliatePercent)
+	}
+	c.AffiliateRate = &rate
 	return nil
 }
 

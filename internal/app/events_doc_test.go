@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/catalog"
@@ -58,7 +59,7 @@ func TestEventsDocumented(t *testing.T) {
 			t.Errorf("docs/EVENTS.md documents %s, which no module publishes", topic)
 		}
 	}
-	for name, topics := range map[string][]string{"notify": notify.Topics(), "analytics": analytics.Topics()} {
+	for name, topics := range map[string][]string{"notify": notify.Topics(), "analytics": analytics.Topics(), "affiliate": affiliate.Topics()} {
 		for _, topic := range topics {
 			if !published[topic] {
 				t.Errorf("%s subscribes to %s, which no module publishes", name, topic)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
@@ -176,7 +177,7 @@ func (a *App) routes() []route {
 		{"GET /api/v1/admin/inventory/{sku}/movements", accessStaff, h(inventory.HandleMovements(inv))},
 
 		// Carts, checkout and orders.
-		{"POST /api/v1/carts", accessPublic, h(cart.HandleCreate(a.Carts))},
+		{"POST /api/v1/carts", accessPublic, h(cart.HandleCreate(a.Carts, a.Affiliates))}, // referred by {"referral_code"} or the ref cookie
 		{"GET /api/v1/carts/{id}", accessCart, h(cart.HandleGet(a.Carts))},
 		{"POST /api/v1/carts/{id}/items", accessCart, h(cart.HandleAddItem(a.Carts))},
 		{"PATCH /api/v1/carts/{id}/items/{item_id}", accessCart, h(cart.HandleUpdateItem(a.Carts))},
@@ -215,6 +216,15 @@ func (a *App) routes() []route {
 		{"GET /api/v1/admin/alerts/low-stock", accessStaff, h(notify.HandleListLowStockAlerts(a.Notify))},
 		{"GET /api/v1/admin/analytics/sales", accessStaff, h(analytics.HandleSales(a.Analytics))},
 
+		// Affiliate programme: customers apply; staff decide, set commissions, record payouts.
+		{"POST /api/v1/me/affiliate", accessCustomer, h(affiliate.HandleApply(a.Affiliates))},
+		{"GET /api/v1/me/affiliate", accessCustomer, h(affiliate.HandleMine(a.Affiliates))},
+		{"GET /api/v1/admin/affiliates", accessStaff, h(affiliate.HandleAdminList(a.Affiliates))},
+		{"GET /api/v1/admin/affiliates/export.csv", accessStaff, h(affiliate.HandleExport(a.Affiliates))},
+		{"PATCH /api/v1/admin/affiliates/{id}", accessStaff, h(affiliate.HandleAdminUpdate(a.Affiliates))},
+		{"GET /api/v1/admin/affiliates/{id}/payouts", accessStaff, h(affiliate.HandlePayouts(a.Affiliates))},
+		{"POST /api/v1/admin/affiliates/{id}/payouts", accessStaff, h(affiliate.HandlePayout(a.Affiliates))},
+
 		// Admin panel: staff HTML pages, by the session cookie (each checks the role; POSTs refuse cross-origin requests).
 		{"GET /admin/static/{file}", accessPublic, a.Admin.Static()},
 		{"GET /admin/login", accessPublic, a.Admin.LoginPage()},
@@ -248,6 +258,10 @@ func (a *App) routes() []route {
 		{"GET /admin/emails/{id}", accessStaff, a.Admin.Email()},
 		{"GET /admin/emails/{id}/html", accessStaff, a.Admin.EmailHTML()},
 		{"POST /admin/emails/{id}/resend", accessStaff, a.Admin.Resend()},
+		{"GET /admin/affiliates", accessStaff, a.Admin.Affiliates()},
+		{"GET /admin/affiliates.csv", accessStaff, a.Admin.AffiliatesCSV()},
+		{"POST /admin/affiliates/{id}", accessStaff, a.Admin.UpdateAffiliate()},
+		{"POST /admin/affiliates/{id}/payouts", accessStaff, a.Admin.PayAffiliate()},
 
 		// Storefront: HTML pages for browsers, not part of the REST API.
 		{"GET /static/{file}", accessPublic, a.Storefront.Assets()},
@@ -289,6 +303,8 @@ func (a *App) routes() []route {
 		{"POST /account/addresses/{id}/delete", accessCustomer, a.Storefront.DeleteAddress()},
 		{"GET /unsubscribe/{token}", accessPublic, a.Storefront.UnsubscribePage()},
 		{"POST /unsubscribe/{token}", accessPublic, a.Storefront.Unsubscribe()},
+		{"GET /account/affiliate", accessCustomer, a.Storefront.AffiliatePage()},
+		{"POST /account/affiliate", accessCustomer, a.Storefront.ApplyAffiliate()},
 		{"/", accessPublic, a.Storefront.NotFound()}, // any other path: the HTML 404 page (/api/ keeps its problem+json 404)
 	}
 }
@@ -304,5 +320,8 @@ func (a *App) Handler() http.Handler {
 		return errNoRoute
 	}))
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { web.Error(w, r, a.Log, err) }
-	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, web.Routed(mux, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, mux)))))
+	// ?ref= links and the referral cookie (affiliate.Track) are followed
+	// after authentication, which names the client and the account.
+	track := affiliate.Track(a.Affiliates, affiliate.TrackOptions{ClientIP: clientIP, CartOf: a.Storefront.VisitorCart, Log: a.Log}, mux)
+	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, web.Routed(mux, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, track)))))
 }

@@ -62,6 +62,15 @@ Configuration (flags override the environment):
   MERCATO_CHECKOUT_TIMEOUT
                         how long one checkout attempt may run, payment provider calls included
                         (default 20s); a retry takes over from a crashed attempt after 1.5 times this
+  MERCATO_AFFILIATE_WINDOW
+                        how long a click on an affiliate link (?ref=CODE) refers the visitor's
+                        carts and orders: 30d (default), 48h, ... (1h to 366d)
+  MERCATO_AFFILIATE_RETURN_WINDOW
+                        how long a commission stays pending before it is approved for payout
+                        (default 30d; 1h to 366d)
+  MERCATO_AFFILIATE_COMMISSION_PERCENT
+                        commission of affiliates without their own, in percent of the net order
+                        (subtotal minus discounts, without shipping and tax; default 10)
   MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
   MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)
@@ -184,6 +193,9 @@ func parse(fs *flag.FlagSet, args []string, cfg *Config) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := cfg.parseReminderDelay(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseAffiliate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return nil

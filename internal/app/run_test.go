@@ -230,6 +230,11 @@ func TestRunCommands(t *testing.T) {
 		{"mail from", map[string]string{"MERCATO_MAIL_FROM": "the shop"}, []string{"serve"}, []string{"MERCATO_MAIL_FROM", `"the shop"`}},
 		{"smtp ca file", map[string]string{"MERCATO_SMTP_CA_FILE": "/nonexistent/ca.pem"}, []string{"serve"}, []string{"MERCATO_SMTP_CA_FILE", "no such file"}},
 		{"abandoned cart delay", map[string]string{"MERCATO_ABANDONED_CART_AFTER": "4"}, []string{"serve"}, []string{"MERCATO_ABANDONED_CART_AFTER", `"4"`, "off"}},
+		{"affiliate window", map[string]string{"MERCATO_AFFILIATE_WINDOW": "a month"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_WINDOW", `"a month"`}},
+		{"affiliate window too short", map[string]string{"MERCATO_AFFILIATE_WINDOW": "10m"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_WINDOW", "between 1h and 366d"}},
+		{"affiliate return window", map[string]string{"MERCATO_AFFILIATE_RETURN_WINDOW": "400d"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_RETURN_WINDOW", "between 1h and 366d"}},
+		{"affiliate percent", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "12.345"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT", `"12.345"`}},
+		{"affiliate percent over 100", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "150"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT"}},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {

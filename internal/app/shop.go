@@ -126,8 +126,9 @@ func (a *App) paymentService() (*payment.Service, error) {
 	return payment.NewService(a.DB, st, append(others, sandbox)...), nil
 }
 
-// allowCheckout applies the per-address checkout rate limit.
-func (a *App) allowCheckout(r *http.Request) error {
+// clientIP is the address of the client of r: the one customer.Authenticate
+// found (behind trusted proxies, the forwarded one), else the connection's.
+func clientIP(r *http.Request) string {
 	ip := customer.ClientIPFrom(r.Context())
 	if ip == "" {
 		ip = r.RemoteAddr // without customer.Authenticate in front: the address, not the port
@@ -135,6 +136,12 @@ func (a *App) allowCheckout(r *http.Request) error {
 			ip = host
 		}
 	}
+	return ip
+}
+
+// allowCheckout applies the per-address checkout rate limit.
+func (a *App) allowCheckout(r *http.Request) error {
+	ip := clientIP(r)
 	if ok, retry := a.checkoutLimit.Allow("checkout:" + ip); !ok {
 		return ratelimit.Exceeded("too many checkout attempts from this address; try again shortly", retry)
 	}

@@ -250,7 +250,7 @@ func (s *Storefront) renderOrder(w http.ResponseWriter, r *http.Request, o order
 	v := s.newOrderView(o)
 	v.Account = inAccount
 	if inAccount {
-		v.AccountNav = accountNav("/account/orders")
+		v.AccountNav = s.accountNav("/account/orders")
 	}
 	if v.Awaiting {
 		v.Refresh = r.URL.Path

@@ -123,6 +123,9 @@ type Services struct {
 	// AllowCheckout rate-limits checkout attempts (nil: no limit); its
 	// error is shown on the checkout page.
 	AllowCheckout func(r *http.Request) error
+	// Affiliates is the affiliate programme (nil: no programme page, and
+	// carts are not referred).
+	Affiliates Affiliates
 }
 
 // Cookie names. All are set with ui.SetCookie: HttpOnly, SameSite=Lax, and
