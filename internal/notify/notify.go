@@ -42,7 +42,7 @@ const (
 // Topics returns the event topics notify consumes.
 func Topics() []string {
 	return append([]string{customer.TopicRegistered, order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, inventory.TopicStockLow},
-		accountTopics()...)
+		append(accountTopics(), giftCardTopics()...)...)
 }
 
 // EmailSummary is an e-mail in a list.

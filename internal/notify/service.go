@@ -13,6 +13,7 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/order"
@@ -67,6 +68,9 @@ type message struct {
 // make a message is logged and dropped.
 func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
 	m, err := s.message(e)
+	if errors.Is(err, errNothingToSend) {
+		return nil
+	}
 	var r rendered
 	if err == nil {
 		r, err = s.r.render(m.template, m.data)
@@ -166,6 +170,8 @@ func (s *Service) message(e outbox.Event) (message, error) {
 		v.Check(p.SKU != "", "sku", "is required")
 		v.Check(validAddress(s.staff), "staff e-mail", "must be an e-mail address")
 		m = message{template: TemplateStockLow, to: s.staff, data: p, alert: &p}
+	case giftcard.TopicIssued:
+		return s.giftCardMessage(e)
 	default:
 		return s.accountMessage(e)
 	}
