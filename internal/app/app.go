@@ -22,6 +22,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
@@ -48,6 +49,7 @@ func Migrations() []sqldb.Migrations {
 		payment.Migrations(),
 		order.Migrations(),
 		checkout.Migrations(),
+		giftcard.Migrations(),
 	}
 }
 
@@ -73,6 +75,7 @@ type App struct {
 	Carts         *cart.Service
 	Checkout      *checkout.Service
 	checkoutLimit *ratelimit.Memory
+	GiftCards     *giftcard.Service // gift cards: issue, balance, holds at checkout, cards sold as products
 
 	Bus       *outbox.LocalBus   // domain events, in process; consumers subscribe in wireEvents
 	Relay     *outbox.Relay      // publishes committed outbox events to Bus (run by Start)
@@ -139,6 +142,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 		_, err := a.Customers.PurgeExpiredLinks(ctx)
 		return err
 	})
+	a.wireGiftCards()
 	if err := a.wireEvents(); err != nil {
 		return nil, err
 	}

@@ -7,11 +7,13 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/country"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/payment/xendit"
 	"github.com/mercato-shop/mercato/internal/ui"
@@ -54,9 +56,15 @@ type Config struct {
 
 	SandboxWebhookSecret string // MERCATO_SANDBOX_WEBHOOK_SECRET: signs the sandbox provider's webhooks; empty: the sandbox accepts none
 
+	GiftCardSKUPrefix string // MERCATO_GIFT_CARD_SKU_PREFIX: products whose SKU starts with it are gift cards (default GIFTCARD-)
+
 	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
 	checkoutTimeout string
 }
+
+// skuPrefixRE is the form of MERCATO_GIFT_CARD_SKU_PREFIX: the start of a
+// catalog SKU.
+var skuPrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func defaultConfig(getenv func(string) string) Config {
 	env := func(k, def string) string {
@@ -95,6 +103,7 @@ func defaultConfig(getenv func(string) string) Config {
 		XenditCallbackToken:  getenv("MERCATO_XENDIT_CALLBACK_TOKEN"),
 		XenditAPIBase:        env("MERCATO_XENDIT_API_BASE", xendit.DefaultAPIBase),
 		checkoutTimeout:      env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
+		GiftCardSKUPrefix:    env("MERCATO_GIFT_CARD_SKU_PREFIX", giftcard.DefaultSKUPrefix),
 	}
 }
 
@@ -192,6 +201,9 @@ func (c Config) validate() error {
 	}
 	if n := len(c.SandboxWebhookSecret); n > 0 && n < 16 {
 		return fmt.Errorf("MERCATO_SANDBOX_WEBHOOK_SECRET: want at least 16 characters (a random string; it signs payment notifications)")
+	}
+	if p := c.GiftCardSKUPrefix; p != "" && (len(p) > 32 || !skuPrefixRE.MatchString(p)) {
+		return fmt.Errorf("MERCATO_GIFT_CARD_SKU_PREFIX %q: want the start of a SKU, 1-32 letters, digits, '.', '_' or '-', such as GIFTCARD-", p)
 	}
 	if v := c.pricesIncludeTax; v != "" && v != "true" && v != "false" {
 		return fmt.Errorf("MERCATO_PRICES_INCLUDE_TAX %q: want true (prices include tax) or false (tax is added)", v)

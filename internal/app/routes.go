@@ -13,6 +13,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/order"
@@ -188,6 +189,16 @@ func (a *App) routes() []route {
 		{"POST /api/v1/payments/{provider}/webhook", accessWebhook, h(payment.HandleProviderWebhook(a.Payments))},
 		{"POST /api/v1/payments/xendit/callback", accessWebhook, h(payment.HandleWebhookOf(a.Payments, xendit.Name))},
 		{"GET /api/v1/me/orders", accessCustomer, h(order.HandleMine(a.Orders))},
+
+		// Gift cards: on a cart (its holder), the balance check (anyone; look-ups limited per address), staff.
+		{"POST /api/v1/carts/{id}/gift-cards", accessCart, h(giftcard.HandleApply(a.GiftCards, giftCardCarts{a.Carts}, giftCardClient))},
+		{"DELETE /api/v1/carts/{id}/gift-cards/{code}", accessCart, h(giftcard.HandleRemove(a.GiftCards, giftCardCarts{a.Carts}))},
+		{"GET /api/v1/gift-cards/{code}", accessPublic, h(giftcard.HandleBalance(a.GiftCards, giftCardClient))},
+		{"GET /api/v1/admin/gift-cards", accessStaff, h(giftcard.HandleAdminList(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards", accessStaff, h(giftcard.HandleAdminIssue(a.GiftCards))},
+		{"GET /api/v1/admin/gift-cards/{id}", accessStaff, h(giftcard.HandleAdminGet(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards/{id}/disable", accessStaff, h(giftcard.HandleAdminDisable(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards/{id}/adjustments", accessStaff, h(giftcard.HandleAdminAdjust(a.GiftCards))},
 
 		// Staff: orders.
 		{"GET /api/v1/admin/orders", accessStaff, h(order.HandleAdminList(a.Orders))},

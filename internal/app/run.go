@@ -62,6 +62,9 @@ Configuration (flags override the environment):
   MERCATO_CHECKOUT_TIMEOUT
                         how long one checkout attempt may run, payment provider calls included
                         (default 20s); a retry takes over from a crashed attempt after 1.5 times this
+  MERCATO_GIFT_CARD_SKU_PREFIX
+                        products whose SKU starts with it are gift cards: each unit paid for issues
+                        a card worth its price, mailed to the buyer (default GIFTCARD-)
   MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
   MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)
