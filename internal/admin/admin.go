@@ -115,6 +115,7 @@ type Services struct {
 	Emails    Emails
 	Sales     Sales
 	Blobs     Blobs
+	GiftCards GiftCards
 }
 
 // Options configure the admin panel.

@@ -156,7 +156,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 	}
 	a.Storefront = sf
 	a.Admin, err = admin.New(admin.Services{Catalog: cat, Inventory: inv, Orders: a.Orders, Accounts: a.Customers, Emails: a.Notify,
-		Sales: a.Analytics, Blobs: a.Blob}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
+		Sales: a.Analytics, Blobs: a.Blob, GiftCards: a.GiftCards}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
 	if err != nil {
 		return nil, fmt.Errorf("wire admin: %w", err)
 	}

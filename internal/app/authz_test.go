@@ -412,7 +412,7 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		"GET /api/v1/admin/alerts/low-stock", "GET /api/v1/admin/analytics/sales", "GET /api/v1/me", "GET /api/v1/me/addresses",
 		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt", "GET /api/v1/admin/gift-cards",
 		"GET /admin", "GET /admin/orders", "GET /admin/products", "GET /admin/products/new", "GET /admin/inventory", "GET /admin/customers",
-		"GET /admin/staff", "GET /admin/emails", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
+		"GET /admin/staff", "GET /admin/emails", "GET /admin/gift-cards", "GET /admin/gift-cards/new", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
 		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email":
 		_, path, _ := strings.Cut(pattern, " ")
 		return []probe{p("GET", path, nil)}
@@ -651,6 +651,22 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("GET", "/admin/customers/"+fx.id[customerA], nil)}
 	case "POST /admin/staff":
 		return []probe{p("POST", "/admin/staff", url.Values{"email": {unique("panel-staff") + "@authz.example"}, "password": {authzPassword}, "name": {"S"}, "role": {"staff"}})}
+	case "POST /admin/gift-cards":
+		return []probe{p("POST", "/admin/gift-cards", url.Values{"amount": {"10.00"}, "key": {unique("authz-form")}})}
+	case "GET /admin/gift-cards/{id}":
+		return []probe{p("GET", "/admin/gift-cards/"+fx.gift.ID, nil)}
+	case "POST /admin/gift-cards/{id}/adjust":
+		pr := p("POST", "/admin/gift-cards/"+fx.gift.ID+"/adjust", url.Values{"amount": {"0.01"}, "reason": {"authz"}})
+		pr.location = "/admin/gift-cards/" + fx.gift.ID
+		return []probe{pr}
+	case "POST /admin/gift-cards/{id}/disable":
+		gc, err := fx.app.GiftCards.Issue(fx.ctx, giftcard.IssueInput{Amount: 100}, "test")
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		pr := p("POST", "/admin/gift-cards/"+gc.ID+"/disable", url.Values{"reason": {"authz"}})
+		pr.location = "/admin/gift-cards/" + gc.ID
+		return []probe{pr}
 	case "POST /admin/staff/{id}/role":
 		return []probe{p("POST", "/admin/staff/"+fx.staff2.ID+"/role", url.Values{"role": {"staff"}})}
 
