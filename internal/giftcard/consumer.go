@@ -26,6 +26,11 @@ import (
 //     covered); lines not yet paid are dropped. A card already used stays
 //     as it is and is left to staff (logged).
 //
+// And for orders paid with gift cards: order.cancelled gives the order's
+// gift card money back (its holds are released, and what the cards paid
+// is credited back, less what refunds already credited: Credit's bound
+// makes this safe beside a refund path that credits the cards itself).
+//
 // Each event is handled once (outbox.Once under Consumer).
 
 // Consumer is the name the module subscribes and records processed events
@@ -65,7 +70,12 @@ func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
 	case order.TopicOrderCancelled:
 		var p order.OrderCancelled
 		if err = e.Decode(&p); err == nil {
-			work = func(tx *sqldb.Tx) error { return s.voidSold(ctx, tx, p.OrderID, 0, true, "order cancelled") }
+			work = func(tx *sqldb.Tx) error {
+				if err := s.giveBack(ctx, tx, p.OrderID); err != nil {
+					return err
+				}
+				return s.voidSold(ctx, tx, p.OrderID, 0, true, "order cancelled")
+			}
 		}
 	case order.TopicOrderRefunded:
 		var p order.OrderRefunded
@@ -132,6 +142,18 @@ func (s *Service) issueSold(ctx context.Context, tx *sqldb.Tx, orderID string) e
 		}
 	}
 	return nil
+}
+
+// giveBack returns a cancelled order's gift card money to its cards.
+func (s *Service) giveBack(ctx context.Context, tx *sqldb.Tx, orderID string) error {
+	if checkReference(orderID) != nil {
+		return nil
+	}
+	if err := s.releaseAll(ctx, tx, orderID, "order cancelled"); err != nil {
+		return err
+	}
+	_, err := s.Credit(ctx, tx, orderID, MaxAmount*MaxPerCart)
+	return err
 }
 
 // voidSold drops the order's unpaid gift card lines (when cancelled) and

@@ -147,3 +147,35 @@ func TestGiftCardsSoldAsProducts(t *testing.T) {
 		checkLedgers(t, db)
 	})
 }
+
+// TestCancelledOrderGivesGiftCardMoneyBack: order.cancelled releases what
+// the order holds on cards and credits back what they paid, less what a
+// refund already credited; redelivered, it gives nothing more.
+func TestCancelledOrderGivesGiftCardMoneyBack(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		s := newTestService(t, db, newClock(), Options{})
+		a, b := issue(t, s, 4000), issue(t, s, 4000)
+		if err := s.Reserve(ctx, "order-5", []Use{{CardID: a.ID, Amount: eur(3000)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(ctx, func(tx *sqldb.Tx) error { _, err := s.Capture(ctx, tx, "order-5"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Credit(ctx, nil, "order-5", 1000); err != nil || got != 1000 { // the cancellation's refund path
+			t.Fatalf("credit %d %v", got, err)
+		}
+		if err := s.Reserve(ctx, "order-6", []Use{{CardID: b.ID, Amount: eur(2500)}}); err != nil { // awaiting its payment
+			t.Fatal(err)
+		}
+		publish(t, db, s, order.OrderCancelled{OrderID: "order-5", Number: "105", Email: "x@example.com", Reason: "cancelled"},
+			order.OrderCancelled{OrderID: "order-6", Number: "106", Email: "x@example.com", Reason: "payment failed"})
+		publish(t, db, s, order.OrderCancelled{OrderID: "order-5", Number: "105", Email: "x@example.com", Reason: "cancelled again"})
+		for _, c := range []NewCard{a, b} {
+			d, err := s.Get(ctx, c.ID)
+			if err != nil || d.Balance != eur(4000) || d.Held != eur(0) {
+				t.Errorf("card …%s after the cancellations: %+v %v", c.Last4, d.Card, err)
+			}
+		}
+		checkLedgers(t, db)
+	})
+}

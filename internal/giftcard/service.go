@@ -745,21 +745,24 @@ func (s *Service) Release(ctx context.Context, reference string) error {
 	if err := checkReference(reference); err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(tx *sqldb.Tx) error {
-		held, err := s.st.holdsOf(ctx, tx, reference)
-		if err != nil {
-			return err
-		}
-		slices.SortFunc(held, func(a, b hold) int { return strings.Compare(a.cardID, b.cardID) })
-		for _, h := range held {
-			if h.status == HoldActive {
-				if err := s.release(ctx, tx, h, HoldReleased, "checkout did not complete"); err != nil {
-					return err
-				}
+	return s.db.InTx(ctx, func(tx *sqldb.Tx) error { return s.releaseAll(ctx, tx, reference, "checkout did not complete") })
+}
+
+// releaseAll gives back every active hold of reference in tx.
+func (s *Service) releaseAll(ctx context.Context, tx *sqldb.Tx, reference, note string) error {
+	held, err := s.st.holdsOf(ctx, tx, reference)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(held, func(a, b hold) int { return strings.Compare(a.cardID, b.cardID) })
+	for _, h := range held {
+		if h.status == HoldActive {
+			if err := s.release(ctx, tx, h, HoldReleased, note); err != nil {
+				return err
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // expiryBatch bounds the holds one ReleaseExpired call releases.
