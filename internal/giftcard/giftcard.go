@@ -85,13 +85,15 @@ const (
 	KindAdjustment = "adjustment" // staff changed the balance
 )
 
-// Hold statuses.
+// Hold statuses. A reference whose holds were given back (released or
+// expired) cannot capture until a new Reserve (or Hold) replaces them: the
+// money may have been spent meanwhile.
 const (
 	HoldActive   = "active"
 	HoldCaptured = "captured"
-	HoldReleased = "released"
-	HoldExpired  = "expired"  // released by ReleaseExpired: its reference lost it
-	HoldReplaced = "replaced" // an expired hold a later Reserve of its reference took over
+	HoldReleased = "released" // given back by Release: the checkout attempt ended without an order
+	HoldExpired  = "expired"  // given back by ReleaseExpired
+	HoldReplaced = "replaced" // superseded by a later Reserve or Hold of its reference
 )
 
 // Card is a gift card as staff see it. The code itself is never stored.

@@ -418,6 +418,17 @@ func TestHoldCaptureReleaseExpire(t *testing.T) {
 		if d.Balance.Amount != 1800 || d.Held.Amount != 0 {
 			t.Fatalf("b after capture and release: %+v", d.Card)
 		}
+		// A released reference cannot place its order on the money it gave back.
+		if err := db.InTx(ctx, func(tx *sqldb.Tx) error { _, err := s.Capture(ctx, tx, "order-3"); return err }); code(err) != apperr.Conflict {
+			t.Fatalf("capture after release: %v, want a conflict", err)
+		}
+		if err := s.Reserve(ctx, "order-3", nil); err != nil { // a new attempt without gift cards
+			t.Fatal(err)
+		}
+		var paid int64
+		if err := db.InTx(ctx, func(tx *sqldb.Tx) (err error) { paid, err = s.Capture(ctx, tx, "order-3"); return err }); err != nil || paid != 0 {
+			t.Fatalf("capture of a reference that now holds nothing: %d %v", paid, err)
+		}
 		rs, err := s.Redemptions(ctx, "order-1")
 		if err != nil || len(rs) != 2 || rs[0].Amount.Amount+rs[1].Amount.Amount != 3200 || rs[0].Status != HoldCaptured {
 			t.Fatalf("redemptions of order-1: %+v %v", rs, err)

@@ -582,7 +582,7 @@ func (s *Service) Reserve(ctx context.Context, reference string, uses []Use) err
 			cards[id] = true
 		}
 		for _, h := range held {
-			if h.status == HoldActive || h.status == HoldExpired {
+			if h.status == HoldActive || h.status == HoldExpired || h.status == HoldReleased {
 				cards[h.cardID] = true
 			}
 		}
@@ -627,8 +627,9 @@ func (s *Service) Hold(ctx context.Context, reference, code string, amount money
 }
 
 // rehold makes reference's hold on one card amount (zero: none): an
-// active hold of that amount is kept (and extended), any other is released;
-// an expired one is marked replaced (its money went back when it expired).
+// active hold of that amount is kept (and extended), any other is given
+// back and marked replaced; one released or expired before is marked
+// replaced too (its money went back then).
 func (s *Service) rehold(ctx context.Context, tx *sqldb.Tx, reference, cardID string, held []hold, amount money.Money, last4 string) error {
 	now := s.now()
 	kept := false
@@ -645,11 +646,11 @@ func (s *Service) rehold(ctx context.Context, tx *sqldb.Tx, reference, cardID st
 				}
 				continue
 			}
-			if err := s.release(ctx, tx, h, HoldReleased, "replaced by a new checkout attempt"); err != nil {
+			if err := s.release(ctx, tx, h, HoldReplaced, "replaced by a new checkout attempt"); err != nil {
 				return err
 			}
-		case HoldExpired:
-			if _, err := s.st.settleHold(ctx, tx, h.id, HoldExpired, HoldReplaced, now); err != nil {
+		case HoldExpired, HoldReleased:
+			if _, err := s.st.settleHold(ctx, tx, h.id, h.status, HoldReplaced, now); err != nil {
 				return err
 			}
 		}
@@ -670,8 +671,8 @@ func (s *Service) rehold(ctx context.Context, tx *sqldb.Tx, reference, cardID st
 }
 
 // release gives an active hold's money back to its card, as status
-// (released or expired); a hold settled meanwhile by someone else is left
-// alone.
+// (released, expired or replaced); a hold settled meanwhile by someone
+// else is left alone.
 func (s *Service) release(ctx context.Context, tx *sqldb.Tx, h hold, status, note string) error {
 	ok, err := s.st.settleHold(ctx, tx, h.id, HoldActive, status, s.now())
 	if err != nil || !ok {
@@ -686,9 +687,11 @@ func (s *Service) release(ctx context.Context, tx *sqldb.Tx, h hold, status, not
 
 // Capture takes the active holds of reference off their cards' balances,
 // in tx (the order's transaction), and returns what the cards have paid
-// for reference in all (minor units). Capturing again captures nothing
-// more. When a hold of reference expired (its money went back and may be
-// spent), it is a Conflict: the order must not be placed on it.
+// for reference in all (minor units; 0 for an order without gift cards).
+// Capturing again captures nothing more. When a hold of reference was
+// given back (it expired, or Release ran) and no Reserve replaced it since,
+// it is a Conflict naming "code": the money may be spent, and the order
+// must not be placed on it.
 func (s *Service) Capture(ctx context.Context, tx *sqldb.Tx, reference string) (int64, error) {
 	if err := checkReference(reference); err != nil {
 		return 0, err
@@ -700,7 +703,7 @@ func (s *Service) Capture(ctx context.Context, tx *sqldb.Tx, reference string) (
 			return err
 		}
 		for _, h := range held {
-			if h.status == HoldExpired {
+			if h.status == HoldExpired || h.status == HoldReleased {
 				return noLongerCovers(h.last4, money.Money{Amount: h.amount, Currency: h.currency})
 			}
 		}
@@ -741,6 +744,7 @@ func (s *Service) Capture(ctx context.Context, tx *sqldb.Tx, reference string) (
 
 // Release gives back every active hold of reference (a failed checkout, an
 // attempt taken over, the reconciler's sweep). Releasing twice is a no-op.
+// Until a new Reserve, the reference cannot capture (see Capture).
 func (s *Service) Release(ctx context.Context, reference string) error {
 	if err := checkReference(reference); err != nil {
 		return err
@@ -771,7 +775,7 @@ const expiryBatch = 500
 // ReleaseExpired releases the active holds whose expiry is at or before
 // now (each in its own transaction, conditionally, so instances may run it
 // side by side) and returns how many it released. A reference that loses
-// a hold this way cannot capture any more (see Capture).
+// a hold this way cannot capture until it reserves again (see Capture).
 func (s *Service) ReleaseExpired(ctx context.Context, now time.Time) (int, error) {
 	hs, err := s.st.expiredHolds(ctx, s.db, now.UTC(), expiryBatch)
 	if err != nil {
