@@ -664,6 +664,11 @@ func (s *Service) rehold(ctx context.Context, tx *sqldb.Tx, reference, cardID st
 		return err
 	}
 	if !ok {
+		if last4 == "" {
+			if c, err := s.st.cardByID(ctx, tx, cardID); err == nil {
+				last4 = c.Last4
+			}
+		}
 		return noLongerCovers(last4, amount)
 	}
 	return s.st.insertHold(ctx, tx, hold{id: ids.New(), cardID: cardID, reference: reference, amount: amount.Amount,
@@ -806,29 +811,45 @@ func (s *Service) Credit(ctx context.Context, tx *sqldb.Tx, reference string, am
 	left := amount
 	err := s.db.Within(ctx, tx, func(tx *sqldb.Tx) error {
 		left = amount
+		// Refunds of one reference take their turns (the lock is held to
+		// the end of tx), so each reads what the earlier ones credited.
+		if err := s.st.lockCaptured(ctx, tx, reference); err != nil {
+			return err
+		}
 		held, err := s.st.holdsOf(ctx, tx, reference)
 		if err != nil {
 			return err
 		}
+		// What each card gets, in the order the cards were used; then the
+		// writes in card id order (the order every transaction locks card
+		// rows in, so two refunds cannot deadlock).
+		type credit struct {
+			h    hold
+			give int64
+		}
+		var plan []credit
 		for _, h := range held {
-			if left == 0 {
-				break
-			}
 			give := min(left, h.amount-h.credited)
-			if h.status != HoldCaptured || give <= 0 {
+			if left == 0 || h.status != HoldCaptured || give <= 0 {
 				continue
 			}
+			plan = append(plan, credit{h, give})
+			left -= give
+		}
+		slices.SortStableFunc(plan, func(a, b credit) int { return strings.Compare(a.h.cardID, b.h.cardID) })
+		for _, c := range plan {
+			h, give := c.h, c.give
 			ok, err := s.st.creditHold(ctx, tx, h.id, give, s.now())
 			if err != nil {
 				return err
 			}
-			if !ok { // another refund credited it meanwhile: this one goes to the payment
+			if !ok { // another refund credited it meanwhile: this part goes to the payment
+				left += give
 				continue
 			}
 			if _, err := s.change(ctx, tx, h.cardID, KindCredit, give, 0, reference, "system", "refund", ""); err != nil {
 				return err
 			}
-			left -= give
 		}
 		return nil
 	})

@@ -275,6 +275,15 @@ func (st store) extendHold(ctx context.Context, tx *sqldb.Tx, id string, expires
 	return nil
 }
 
+// lockCaptured locks the captured holds of reference until tx ends (on
+// PostgreSQL; SQLite has one writer anyway) by writing them unchanged.
+func (st store) lockCaptured(ctx context.Context, tx *sqldb.Tx, reference string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE giftcard_holds SET updated_at = updated_at WHERE reference = ? AND status = 'captured'`, reference); err != nil {
+		return fmt.Errorf("lock gift card holds of %s: %w", reference, err)
+	}
+	return nil
+}
+
 // creditHold adds amount to what was given back of a captured hold, unless
 // that would exceed the hold; false then.
 func (st store) creditHold(ctx context.Context, tx *sqldb.Tx, id string, amount int64, now time.Time) (bool, error) {
