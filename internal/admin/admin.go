@@ -119,6 +119,7 @@ type Services struct {
 	Blobs     Blobs
 	// Affiliates is the affiliate programme (nil: its pages answer 404).
 	Affiliates Affiliates
+	GiftCards  GiftCards
 }
 
 // Options configure the admin panel.

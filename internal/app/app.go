@@ -23,6 +23,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
@@ -50,6 +51,7 @@ func Migrations() []sqldb.Migrations {
 		order.Migrations(),
 		checkout.Migrations(),
 		affiliate.Migrations(),
+		giftcard.Migrations(),
 	}
 }
 
@@ -75,6 +77,7 @@ type App struct {
 	Carts         *cart.Service
 	Checkout      *checkout.Service
 	checkoutLimit *ratelimit.Memory
+	GiftCards     *giftcard.Service // gift cards: issue, balance, holds at checkout, cards sold as products
 
 	Bus       *outbox.LocalBus   // domain events, in process; consumers subscribe in wireEvents
 	Relay     *outbox.Relay      // publishes committed outbox events to Bus (run by Start)
@@ -144,6 +147,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 		_, err := a.Customers.PurgeExpiredLinks(ctx)
 		return err
 	})
+	a.wireGiftCards()
 	if err := a.wireEvents(); err != nil {
 		return nil, err
 	}
@@ -161,7 +165,7 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 	}
 	a.Storefront = sf
 	a.Admin, err = admin.New(admin.Services{Catalog: cat, Inventory: inv, Orders: a.Orders, Accounts: a.Customers, Emails: a.Notify,
-		Sales: a.Analytics, Blobs: a.Blob, Affiliates: a.Affiliates}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
+		Sales: a.Analytics, Blobs: a.Blob, Affiliates: a.Affiliates, GiftCards: a.GiftCards}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
 	if err != nil {
 		return nil, fmt.Errorf("wire admin: %w", err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
@@ -166,6 +167,8 @@ type authzFixture struct {
 	media   string      // a stored file's key
 	static  string      // the storefront stylesheet's URL
 	admCSS  string      // the admin stylesheet's URL
+
+	gift giftcard.NewCard // a gift card with plenty on it, and its code
 }
 
 const authzPassword = "authz matrix password"
@@ -229,6 +232,9 @@ func newAuthzFixtureLog(t testing.TB, db *sqldb.DB, log *slog.Logger) *authzFixt
 	}
 	fx.addrA = fx.newAddress()
 	fx.affA = fx.applyAffiliate(customerA)
+	if fx.gift, err = a.GiftCards.Issue(ctx, giftcard.IssueInput{Amount: 10_000_000}, "test"); err != nil {
+		t.Fatal(err)
+	}
 	drainOutbox(t, a)
 	emails, err := a.Notify.ListEmails(ctx, notify.PageQuery{Limit: 1})
 	if err != nil || len(emails.Items) == 0 {
@@ -327,6 +333,17 @@ func (fx *authzFixture) parcel(tracking string) order.Order {
 	return o
 }
 
+// giftCart makes a cart (customer A's with fx.ctxA, a guest cart without)
+// with fx.gift applied.
+func (fx *authzFixture) giftCart(ctx context.Context) cart.Cart {
+	fx.t.Helper()
+	c := fx.newCart(ctx)
+	if err := fx.app.GiftCards.Apply(ctx, fmt.Sprintf("192.0.2.%d", fx.uniq()%250+1), c.ID, c.Currency, fx.gift.Code); err != nil {
+		fx.t.Fatal(err)
+	}
+	return c
+}
+
 // newAddress adds an address to customer A's account.
 func (fx *authzFixture) newAddress() string {
 	fx.t.Helper()
@@ -395,9 +412,9 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		"GET /api/v1/admin/customers", "GET /api/v1/admin/staff", "GET /api/v1/admin/products", "GET /api/v1/admin/inventory/low-stock",
 		"GET /api/v1/admin/orders", "GET /api/v1/admin/shipping/zones", "GET /api/v1/admin/tax/rates", "GET /api/v1/admin/emails",
 		"GET /api/v1/admin/alerts/low-stock", "GET /api/v1/admin/analytics/sales", "GET /api/v1/me", "GET /api/v1/me/addresses",
-		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt",
+		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt", "GET /api/v1/admin/gift-cards",
 		"GET /admin", "GET /admin/orders", "GET /admin/products", "GET /admin/products/new", "GET /admin/inventory", "GET /admin/customers",
-		"GET /admin/staff", "GET /admin/emails", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
+		"GET /admin/staff", "GET /admin/emails", "GET /admin/gift-cards", "GET /admin/gift-cards/new", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
 		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email",
 		"GET /api/v1/admin/affiliates", "GET /api/v1/admin/affiliates/export.csv", "GET /admin/affiliates", "GET /admin/affiliates.csv",
 		"GET /account/affiliate":
@@ -513,6 +530,28 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 			}
 		}
 		return out
+	case "POST /api/v1/carts/{id}/gift-cards":
+		body := map[string]any{"code": strings.ToLower(fx.gift.Code)}
+		return []probe{ofA(p("POST", "/api/v1/carts/"+a.ID+"/gift-cards", body)), named("guest cart", p("POST", "/api/v1/carts/"+fx.guest.ID+"/gift-cards", body))}
+	case "DELETE /api/v1/carts/{id}/gift-cards/{code}":
+		mine, theirs := fx.giftCart(fx.ctxA), fx.giftCart(fx.ctx)
+		return []probe{ofA(p("DELETE", "/api/v1/carts/"+mine.ID+"/gift-cards/"+fx.gift.Last4, nil)),
+			named("guest cart", p("DELETE", "/api/v1/carts/"+theirs.ID+"/gift-cards/"+fx.gift.Code, nil))}
+	case "GET /api/v1/gift-cards/{code}":
+		return []probe{p("GET", "/api/v1/gift-cards/"+fx.gift.Code, nil)}
+	case "POST /api/v1/admin/gift-cards":
+		return []probe{p("POST", "/api/v1/admin/gift-cards", map[string]any{"amount": 2500, "recipient_email": unique("friend") + "@authz.example", "note": "authz"})}
+	case "GET /api/v1/admin/gift-cards/{id}":
+		return []probe{p("GET", "/api/v1/admin/gift-cards/"+fx.gift.ID, nil)}
+	case "POST /api/v1/admin/gift-cards/{id}/disable":
+		gc, err := fx.app.GiftCards.Issue(fx.ctx, giftcard.IssueInput{Amount: 100}, "test")
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		return []probe{p("POST", "/api/v1/admin/gift-cards/"+gc.ID+"/disable", map[string]any{"reason": "authz"})}
+	case "POST /api/v1/admin/gift-cards/{id}/adjustments":
+		return []probe{p("POST", "/api/v1/admin/gift-cards/"+fx.gift.ID+"/adjustments", map[string]any{"amount": 1, "reason": "authz"})}
+
 	case "GET /api/v1/orders/{id}":
 		return []probe{ofA(p("GET", "/api/v1/orders/"+o.ID, nil)),
 			named("guest order with its token", p("GET", "/api/v1/orders/"+g.ID+"?access_token="+url.QueryEscape(g.AccessToken), nil))}
@@ -635,6 +674,22 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("GET", "/admin/customers/"+fx.id[customerA], nil)}
 	case "POST /admin/staff":
 		return []probe{p("POST", "/admin/staff", url.Values{"email": {unique("panel-staff") + "@authz.example"}, "password": {authzPassword}, "name": {"S"}, "role": {"staff"}})}
+	case "POST /admin/gift-cards":
+		return []probe{p("POST", "/admin/gift-cards", url.Values{"amount": {"10.00"}, "key": {unique("authz-form")}})}
+	case "GET /admin/gift-cards/{id}":
+		return []probe{p("GET", "/admin/gift-cards/"+fx.gift.ID, nil)}
+	case "POST /admin/gift-cards/{id}/adjust":
+		pr := p("POST", "/admin/gift-cards/"+fx.gift.ID+"/adjust", url.Values{"amount": {"0.01"}, "reason": {"authz"}})
+		pr.location = "/admin/gift-cards/" + fx.gift.ID
+		return []probe{pr}
+	case "POST /admin/gift-cards/{id}/disable":
+		gc, err := fx.app.GiftCards.Issue(fx.ctx, giftcard.IssueInput{Amount: 100}, "test")
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		pr := p("POST", "/admin/gift-cards/"+gc.ID+"/disable", url.Values{"reason": {"authz"}})
+		pr.location = "/admin/gift-cards/" + gc.ID
+		return []probe{pr}
 	case "POST /admin/staff/{id}/role":
 		return []probe{p("POST", "/admin/staff/"+fx.staff2.ID+"/role", url.Values{"role": {"staff"}})}
 

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/country"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/payment/xendit"
@@ -63,6 +65,8 @@ type Config struct {
 	// app's tests: a provider paid on its own page).
 	moreProviders []payment.Provider
 
+	GiftCardSKUPrefix string // MERCATO_GIFT_CARD_SKU_PREFIX: products whose SKU starts with it are gift cards (default GIFTCARD-)
+
 	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
 	checkoutTimeout string
 
@@ -88,6 +92,10 @@ type Config struct {
 	affiliateReturnWindow string
 	affiliatePercent      string
 }
+
+// skuPrefixRE is the form of MERCATO_GIFT_CARD_SKU_PREFIX: the start of a
+// catalog SKU.
+var skuPrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func defaultConfig(getenv func(string) string) Config {
 	env := func(k, def string) string {
@@ -134,6 +142,8 @@ func defaultConfig(getenv func(string) string) Config {
 		affiliateWindow:       env("MERCATO_AFFILIATE_WINDOW", "30d"),
 		affiliateReturnWindow: env("MERCATO_AFFILIATE_RETURN_WINDOW", "30d"),
 		affiliatePercent:      env("MERCATO_AFFILIATE_COMMISSION_PERCENT", "10"),
+
+		GiftCardSKUPrefix: env("MERCATO_GIFT_CARD_SKU_PREFIX", giftcard.DefaultSKUPrefix),
 	}
 }
 
@@ -324,6 +334,9 @@ func (c Config) validate() error {
 	}
 	if n := len(c.SandboxWebhookSecret); n > 0 && n < 16 {
 		return fmt.Errorf("MERCATO_SANDBOX_WEBHOOK_SECRET: want at least 16 characters (a random string; it signs payment notifications)")
+	}
+	if p := c.GiftCardSKUPrefix; p != "" && (len(p) > 32 || !skuPrefixRE.MatchString(p)) {
+		return fmt.Errorf("MERCATO_GIFT_CARD_SKU_PREFIX %q: want the start of a SKU, 1-32 letters, digits, '.', '_' or '-', such as GIFTCARD-", p)
 	}
 	if v := c.pricesIncludeTax; v != "" && v != "true" && v != "false" {
 		return fmt.Errorf("MERCATO_PRICES_INCLUDE_TAX %q: want true (prices include tax) or false (tax is added)", v)

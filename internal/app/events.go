@@ -72,6 +72,7 @@ func (a *App) wireEvents() error {
 	a.Analytics = analytics.NewService(a.DB, a.Config.Currency, a.Log)
 	a.Notify.Subscribe(a.Bus)
 	a.Analytics.Subscribe(a.Bus)
+	a.GiftCards.Subscribe(a.Bus) // gift cards sold as products: issued when their order is paid
 	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mercato_outbox_pending", Help: "Domain events committed but not yet published to the consumers.",
 	}, func() float64 {

@@ -14,6 +14,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/order"
@@ -191,6 +192,16 @@ func (a *App) routes() []route {
 		{"POST /api/v1/payments/xendit/callback", accessWebhook, h(payment.HandleWebhookOf(a.Payments, xendit.Name))},
 		{"GET /api/v1/me/orders", accessCustomer, h(order.HandleMine(a.Orders))},
 
+		// Gift cards: on a cart (its holder), the balance check (anyone; look-ups limited per address), staff.
+		{"POST /api/v1/carts/{id}/gift-cards", accessCart, h(giftcard.HandleApply(a.GiftCards, giftCardCarts{a.Carts}, giftCardClient))},
+		{"DELETE /api/v1/carts/{id}/gift-cards/{code}", accessCart, h(giftcard.HandleRemove(a.GiftCards, giftCardCarts{a.Carts}))},
+		{"GET /api/v1/gift-cards/{code}", accessPublic, h(giftcard.HandleBalance(a.GiftCards, giftCardClient))},
+		{"GET /api/v1/admin/gift-cards", accessStaff, h(giftcard.HandleAdminList(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards", accessStaff, h(giftcard.HandleAdminIssue(a.GiftCards))},
+		{"GET /api/v1/admin/gift-cards/{id}", accessStaff, h(giftcard.HandleAdminGet(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards/{id}/disable", accessStaff, h(giftcard.HandleAdminDisable(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards/{id}/adjustments", accessStaff, h(giftcard.HandleAdminAdjust(a.GiftCards))},
+
 		// Staff: orders.
 		{"GET /api/v1/admin/orders", accessStaff, h(order.HandleAdminList(a.Orders))},
 		{"GET /api/v1/admin/orders/{id}", accessStaff, h(order.HandleAdminGet(a.Orders))},
@@ -254,6 +265,12 @@ func (a *App) routes() []route {
 		{"GET /admin/staff", accessAdmin, a.Admin.Staff()},
 		{"POST /admin/staff", accessAdmin, a.Admin.CreateStaff()},
 		{"POST /admin/staff/{id}/role", accessAdmin, a.Admin.SetStaffRole()},
+		{"GET /admin/gift-cards", accessStaff, a.Admin.GiftCards()},
+		{"GET /admin/gift-cards/new", accessStaff, a.Admin.NewGiftCard()},
+		{"POST /admin/gift-cards", accessStaff, a.Admin.IssueGiftCard()},
+		{"GET /admin/gift-cards/{id}", accessStaff, a.Admin.GiftCard()},
+		{"POST /admin/gift-cards/{id}/disable", accessStaff, a.Admin.DisableGiftCard()},
+		{"POST /admin/gift-cards/{id}/adjust", accessStaff, a.Admin.AdjustGiftCard()},
 		{"GET /admin/emails", accessStaff, a.Admin.Emails()},
 		{"GET /admin/emails/{id}", accessStaff, a.Admin.Email()},
 		{"GET /admin/emails/{id}/html", accessStaff, a.Admin.EmailHTML()},

@@ -71,6 +71,9 @@ Configuration (flags override the environment):
   MERCATO_AFFILIATE_COMMISSION_PERCENT
                         commission of affiliates without their own, in percent of the net order
                         (subtotal minus discounts, without shipping and tax; default 10)
+  MERCATO_GIFT_CARD_SKU_PREFIX
+                        products whose SKU starts with it are gift cards: each unit paid for issues
+                        a card worth its price, mailed to the buyer (default GIFTCARD-)
   MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
   MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)

@@ -251,6 +251,40 @@ func TestAdmin(t *testing.T) {
 		}
 	})
 
+	t.Run("issue a gift card: its code is shown once", func(t *testing.T) {
+		b := newTab(t, browser, base, desktop)
+		b.open("/admin/gift-cards")
+		if st := b.follow("open the form", chromedp.Click(chromedp.CSS(`a[href="/admin/gift-cards/new"]`))); st != 200 {
+			t.Fatalf("gift card form: status %d", st)
+		}
+		b.audit()
+		b.do("fill the form", chromedp.SetValue(chromedp.CSS("#gc-amount"), "25.00"), chromedp.SetValue(chromedp.CSS("#gc-email"), "friend@example.com"))
+		if st := b.follow("issue", chromedp.Click(chromedp.CSS(`form[action="/admin/gift-cards"] button`))); st != 201 {
+			t.Fatalf("issue: status %d", st)
+		}
+		code := b.text("#gift-code")
+		b.audit()
+		var bal struct {
+			Balance struct{ Amount int64 }
+		}
+		apiCall(t, base, nil, "GET", "/api/v1/gift-cards/"+url.PathEscape(code), nil, &bal)
+		if bal.Balance.Amount != 2500 {
+			t.Fatalf("the code %q has %d", code, bal.Balance.Amount)
+		}
+		if st := b.follow("open the card", chromedp.Click(chromedp.CSS(`a[href^="/admin/gift-cards/0"]`))); st != 200 {
+			t.Fatalf("card page: status %d", st)
+		}
+		if page := b.text("main"); strings.Contains(page, code) || !strings.Contains(page, "Issue") {
+			t.Errorf("the card's page shows the code, or no ledger: %s", page)
+		}
+		b.audit()
+		b.open("/admin/gift-cards")
+		if page := b.text("main"); strings.Contains(page, code) || !strings.Contains(page, code[len(code)-4:]) {
+			t.Errorf("the list shows the code, or not its last 4 characters: %s", page)
+		}
+		b.audit()
+	})
+
 	t.Run("every page passes the audit", func(t *testing.T) {
 		b := newTab(t, browser, base, desktop)
 		for _, path := range []string{"/admin/products", "/admin/products?status=active&q=tee", "/admin/inventory", "/admin/inventory/TRAIL-M",

@@ -49,7 +49,7 @@ const (
 // Topics returns the event topics notify consumes.
 func Topics() []string {
 	return append([]string{customer.TopicRegistered, order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, inventory.TopicStockLow, cart.TopicAbandoned},
-		accountTopics()...)
+		append(accountTopics(), giftCardTopics()...)...)
 }
 
 // Delivery states of an e-mail.

@@ -14,6 +14,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/order"
@@ -89,6 +90,9 @@ type message struct {
 // make a message is logged and dropped.
 func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
 	m, err := s.message(e)
+	if errors.Is(err, errNothingToSend) {
+		return nil
+	}
 	var r rendered
 	if err == nil && m.reminder == nil {
 		r, err = s.r.render(m.template, m.data)
@@ -217,6 +221,8 @@ func (s *Service) message(e outbox.Event) (message, error) {
 		v.Check(len(p.Items) > 0, "items", "must not be empty")
 		v.Check(ids.Plausible(p.RestoreToken), "restore_token", "must be a token")
 		m = message{template: TemplateAbandonedCart, to: p.Email, data: p, reminder: &p}
+	case giftcard.TopicIssued:
+		return s.giftCardMessage(e)
 	default:
 		return s.accountMessage(e)
 	}
