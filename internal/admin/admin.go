@@ -92,6 +92,8 @@ type Emails interface {
 	ListEmails(ctx context.Context, q notify.PageQuery) (notify.EmailPage, error)
 	GetEmail(ctx context.Context, id string) (notify.Email, error)
 	PreviewCSP() string // the Content-Security-Policy to serve an e-mail's HTML body under
+	Resend(ctx context.Context, id string) (notify.Email, error)
+	Delivering() bool
 }
 
 // Sales is what the dashboard needs of the analytics module.
@@ -115,6 +117,9 @@ type Services struct {
 	Emails     Emails
 	Sales      Sales
 	Blobs      Blobs
+	// Affiliates is the affiliate programme (nil: its pages answer 404).
+	Affiliates Affiliates
+	GiftCards  GiftCards
 	Promotions Promotions
 }
 

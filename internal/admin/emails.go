@@ -13,8 +13,9 @@ import (
 
 type emailsView struct {
 	view
-	Emails []notify.EmailSummary
-	Next   string
+	Emails     []notify.EmailSummary
+	Next       string
+	Delivering bool // an SMTP server is configured
 }
 
 // Emails serves GET /admin/emails?cursor=: the outbox, newest first.
@@ -24,7 +25,7 @@ func (a *Admin) Emails() http.Handler {
 		if err != nil {
 			return err
 		}
-		v := emailsView{view: a.newView(r, w, p, "E-mails", "emails"), Emails: page.Items}
+		v := emailsView{view: a.newView(r, w, p, "E-mails", "emails"), Emails: page.Items, Delivering: a.svc.Emails.Delivering()}
 		if page.NextCursor != nil {
 			v.Next = "/admin/emails?" + url.Values{"cursor": {*page.NextCursor}}.Encode()
 		}
@@ -34,7 +35,8 @@ func (a *Admin) Emails() http.Handler {
 
 type emailView struct {
 	view
-	Email notify.Email
+	Email      notify.Email
+	Delivering bool
 }
 
 // Email serves GET /admin/emails/{id}: the headers, the HTML body as it will
@@ -45,7 +47,24 @@ func (a *Admin) Email() http.Handler {
 		if err != nil {
 			return err
 		}
-		return a.render(w, http.StatusOK, "email", emailView{view: a.newView(r, w, p, e.Subject, "emails"), Email: e})
+		return a.render(w, http.StatusOK, "email", emailView{view: a.newView(r, w, p, e.Subject, "emails"), Email: e, Delivering: a.svc.Emails.Delivering()})
+	})
+}
+
+// Resend serves POST /admin/emails/{id}/resend: the e-mail is queued
+// again (a refusal, such as an e-mail being sent right now, is the error
+// page with its status).
+func (a *Admin) Resend() http.Handler {
+	return a.post(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		e, err := a.svc.Emails.Resend(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		msg := "Queued the e-mail again; it goes out within seconds."
+		if !a.svc.Emails.Delivering() {
+			msg = "Queued the e-mail again. It is not sent: no SMTP server is configured (MERCATO_SMTP_URL)."
+		}
+		return a.redirect(w, r, "/admin/emails/"+e.ID, msg)
 	})
 }
 

@@ -20,9 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mercato-shop/mercato/internal/admin"
+	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/platform/blob"
@@ -49,6 +51,8 @@ func Migrations() []sqldb.Migrations {
 		payment.Migrations(),
 		order.Migrations(),
 		checkout.Migrations(),
+		affiliate.Migrations(),
+		giftcard.Migrations(),
 		promotion.Migrations(),
 	}
 }
@@ -76,13 +80,17 @@ type App struct {
 	Checkout      *checkout.Service
 	Promotions    *promotion.Service // discount codes and automatic promotions
 	checkoutLimit *ratelimit.Memory
+	GiftCards     *giftcard.Service // gift cards: issue, balance, holds at checkout, cards sold as products
 
 	Bus       *outbox.LocalBus   // domain events, in process; consumers subscribe in wireEvents
 	Relay     *outbox.Relay      // publishes committed outbox events to Bus (run by Start)
 	Notify    *notify.Service    // e-mails and low-stock alerts from events
 	Analytics *analytics.Service // sales counters from events
-	Admin     *admin.Admin       // the staff pages under /admin
-	jobs      jobs               // periodic tasks (Every), run by Start
+	// Affiliates runs the affiliate programme: applications, ?ref= links,
+	// commissions from order events, payouts.
+	Affiliates *affiliate.Service
+	Admin      *admin.Admin // the staff pages under /admin
+	jobs       jobs         // periodic tasks (Every), run by Start
 }
 
 // New opens the database, applies migrations and builds the modules.
@@ -142,24 +150,59 @@ func Wire(cfg Config, log *slog.Logger, db *sqldb.DB) (*App, error) {
 		_, err := a.Customers.PurgeExpiredLinks(ctx)
 		return err
 	})
+	a.wireGiftCards()
 	if err := a.wireEvents(); err != nil {
 		return nil, err
 	}
 	if err := a.wireShop(); err != nil {
 		return nil, err
 	}
+	if err := a.wireAffiliates(); err != nil {
+		return nil, err
+	}
 	sf, err := storefront.New(cat, storefront.Options{ShopName: cfg.ShopName, LogoURL: cfg.ShopLogo, AccentColor: cfg.ShopAccent, BaseURL: cfg.BaseURL,
-		Services: storefront.Services{Carts: a.Carts, Checkout: a.Checkout, Orders: a.Orders, Customers: a.Customers, Shipping: a.Shipping, Payments: paymentMethods{a.Payments}, AllowCheckout: a.allowCheckout}}, log)
+		Services: storefront.Services{Carts: a.Carts, Checkout: a.Checkout, Orders: a.Orders, Customers: a.Customers, Shipping: a.Shipping, Payments: paymentMethods{a.Payments}, Mailing: a.Notify, AllowCheckout: a.allowCheckout,
+			Affiliates: a.Affiliates}}, log)
 	if err != nil {
 		return nil, fmt.Errorf("wire storefront: %w", err)
 	}
 	a.Storefront = sf
 	a.Admin, err = admin.New(admin.Services{Catalog: cat, Inventory: inv, Orders: a.Orders, Accounts: a.Customers, Emails: a.Notify,
-		Sales: a.Analytics, Blobs: a.Blob, Promotions: a.Promotions}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
+		Sales: a.Analytics, Blobs: a.Blob, Affiliates: a.Affiliates, GiftCards: a.GiftCards, Promotions: a.Promotions}, admin.Options{ShopName: cfg.ShopName, Currency: cfg.Currency, Assets: sf.Assets()}, log)
 	if err != nil {
 		return nil, fmt.Errorf("wire admin: %w", err)
 	}
 	return a, nil
+}
+
+// affiliateEvery is how often commissions past their return window are
+// approved and old click marks and referrals are deleted.
+const affiliateEvery = 10 * time.Minute
+
+// wireAffiliates builds the affiliate programme, subscribes it to the order
+// and account events, and registers its periodic job.
+func (a *App) wireAffiliates() error {
+	cfg := a.Config
+	svc, err := affiliate.NewService(a.DB, affiliate.Options{Currency: cfg.Currency, BaseURL: cfg.BaseURL, Window: cfg.AffiliateWindow,
+		ReturnWindow: cfg.AffiliateReturnWindow, Rate: cfg.AffiliateRate}, a.Log)
+	if err != nil {
+		return fmt.Errorf("wire affiliates: %w", err)
+	}
+	a.Affiliates = svc
+	svc.Subscribe(a.Bus)
+	a.Every(affiliateEvery, "affiliate-ledger", func(ctx context.Context) error {
+		now := time.Now()
+		n, err := svc.ApproveDue(ctx, now)
+		if n > 0 {
+			a.Log.Info("affiliate commissions approved", "count", n)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = svc.Purge(ctx, now)
+		return err
+	})
+	return nil
 }
 
 // Close releases the database.

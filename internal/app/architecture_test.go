@@ -15,18 +15,20 @@ import (
 // for it (a module that needs another's data asks its service through an
 // interface it declares; a module that would call back publishes an event).
 var domainModules = map[string][]string{
-	"analytics": {"order"},                                 // decodes order events
-	"cart":      {"catalog"},                               // prices and stock levels for lines
-	"catalog":   {"inventory"},                             // a product and its stock in one transaction
-	"checkout":  {"cart", "inventory", "order", "payment"}, // the buying path
-	"customer":  {},                                        //
-	"inventory": {},                                        // a leaf: others import it
-	"notify":    {"customer", "inventory", "order"},        // decodes their events
-	"order":     {"payment"},                               // refunds and captures; consumes payment events
-	"payment":   {},                                        // a leaf: payment facts only
-	"promotion": {"order"},                                 // decodes order events (cancelled, refunded)
-	"shipping":  {},                                        //
-	"tax":       {},                                        //
+	"affiliate": {"customer", "order"},                                  // decodes their events (order.placed names the cart it referred)
+	"analytics": {"order"},                                              // decodes order events
+	"cart":      {"catalog"},                                            // prices and stock levels for lines
+	"catalog":   {"inventory"},                                          // a product and its stock in one transaction
+	"checkout":  {"cart", "inventory", "order", "payment"},              // the buying path
+	"customer":  {},                                                     //
+	"giftcard":  {"order"},                                              // decodes order events (gift cards sold as products)
+	"inventory": {},                                                     // a leaf: others import it
+	"notify":    {"cart", "customer", "giftcard", "inventory", "order"}, // decodes their events
+	"order":     {"payment"},                                            // refunds and captures; consumes payment events
+	"payment":   {},                                                     // a leaf: payment facts only
+	"promotion": {"order"},                                              // decodes order events (cancelled, refunded)
+	"shipping":  {},                                                     //
+	"tax":       {},                                                     //
 }
 
 // leaves are the small shared values any module may import.

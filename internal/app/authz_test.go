@@ -27,6 +27,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
@@ -162,11 +163,14 @@ type authzFixture struct {
 	orderA  order.Order         // customer A's order
 	guestO  order.Order         // a guest order, with its access token
 	addrA   string              // customer A's address
+	affA    string              // customer A's affiliate application
 	promo   promotion.Promotion // a discount code (AUTHZ), 10% off
 	email1  string              // an e-mail in the outbox
 	media   string              // a stored file's key
 	static  string              // the storefront stylesheet's URL
 	admCSS  string              // the admin stylesheet's URL
+
+	gift giftcard.NewCard // a gift card with plenty on it, and its code
 }
 
 const authzPassword = "authz matrix password"
@@ -233,6 +237,10 @@ func newAuthzFixtureLog(t testing.TB, db *sqldb.DB, log *slog.Logger) *authzFixt
 		t.Fatalf("orders: guest token %q, A's order's customer %q", fx.guestO.AccessToken, fx.orderA.CustomerID)
 	}
 	fx.addrA = fx.newAddress()
+	fx.affA = fx.applyAffiliate(customerA)
+	if fx.gift, err = a.GiftCards.Issue(ctx, giftcard.IssueInput{Amount: 10_000_000}, "test"); err != nil {
+		t.Fatal(err)
+	}
 	drainOutbox(t, a)
 	emails, err := a.Notify.ListEmails(ctx, notify.PageQuery{Limit: 1})
 	if err != nil || len(emails.Items) == 0 {
@@ -352,6 +360,17 @@ func (fx *authzFixture) parcel(tracking string) order.Order {
 	return o
 }
 
+// giftCart makes a cart (customer A's with fx.ctxA, a guest cart without)
+// with fx.gift applied.
+func (fx *authzFixture) giftCart(ctx context.Context) cart.Cart {
+	fx.t.Helper()
+	c := fx.newCart(ctx)
+	if err := fx.app.GiftCards.Apply(ctx, fmt.Sprintf("192.0.2.%d", fx.uniq()%250+1), c.ID, c.Currency, fx.gift.Code); err != nil {
+		fx.t.Fatal(err)
+	}
+	return c
+}
+
 // newAddress adds an address to customer A's account.
 func (fx *authzFixture) newAddress() string {
 	fx.t.Helper()
@@ -421,10 +440,13 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		"GET /api/v1/admin/orders", "GET /api/v1/admin/shipping/zones", "GET /api/v1/admin/tax/rates", "GET /api/v1/admin/emails",
 		"GET /api/v1/admin/alerts/low-stock", "GET /api/v1/admin/analytics/sales", "GET /api/v1/me", "GET /api/v1/me/addresses",
 		"GET /api/v1/admin/promotions",
-		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt",
+		"GET /api/v1/me/orders", "GET /sitemap.xml", "GET /robots.txt", "GET /api/v1/admin/gift-cards",
 		"GET /admin", "GET /admin/orders", "GET /admin/products", "GET /admin/products/new", "GET /admin/inventory", "GET /admin/customers",
-		"GET /admin/staff", "GET /admin/emails", "GET /admin/promotions", "GET /admin/promotions/new", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
-		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email":
+		"GET /admin/staff", "GET /admin/emails", "GET /admin/gift-cards", "GET /admin/gift-cards/new", "GET /account", "GET /account/orders", "GET /account/addresses", "GET /account/login",
+		"GET /admin/promotions", "GET /admin/promotions/new",
+		"GET /account/register", "GET /admin/login", "GET /account/password-reset", "GET /account/email",
+		"GET /api/v1/admin/affiliates", "GET /api/v1/admin/affiliates/export.csv", "GET /admin/affiliates", "GET /admin/affiliates.csv",
+		"GET /account/affiliate":
 		_, path, _ := strings.Cut(pattern, " ")
 		return []probe{p("GET", path, nil)}
 	case "GET /api/v1/products/{id}":
@@ -527,6 +549,8 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 			named("guest cart", p("DELETE", "/api/v1/carts/"+theirs.ID+"/discounts/AUTHZ", nil))}
 	case "GET /api/v1/shipping-methods":
 		return []probe{ofA(p("GET", "/api/v1/shipping-methods?cart_id="+a.ID, nil)), named("guest cart", p("GET", "/api/v1/shipping-methods?cart_id="+fx.guest.ID, nil))}
+	case "GET /api/v1/payment-methods":
+		return []probe{ofA(p("GET", "/api/v1/payment-methods?cart_id="+a.ID, nil)), named("guest cart", p("GET", "/api/v1/payment-methods?cart_id="+fx.guest.ID, nil))}
 	case "POST /api/v1/carts/{id}/checkout":
 		var out []probe
 		for _, ctx := range []context.Context{fx.ctxA, fx.ctx} {
@@ -542,6 +566,28 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 			}
 		}
 		return out
+	case "POST /api/v1/carts/{id}/gift-cards":
+		body := map[string]any{"code": strings.ToLower(fx.gift.Code)}
+		return []probe{ofA(p("POST", "/api/v1/carts/"+a.ID+"/gift-cards", body)), named("guest cart", p("POST", "/api/v1/carts/"+fx.guest.ID+"/gift-cards", body))}
+	case "DELETE /api/v1/carts/{id}/gift-cards/{code}":
+		mine, theirs := fx.giftCart(fx.ctxA), fx.giftCart(fx.ctx)
+		return []probe{ofA(p("DELETE", "/api/v1/carts/"+mine.ID+"/gift-cards/"+fx.gift.Last4, nil)),
+			named("guest cart", p("DELETE", "/api/v1/carts/"+theirs.ID+"/gift-cards/"+fx.gift.Code, nil))}
+	case "GET /api/v1/gift-cards/{code}":
+		return []probe{p("GET", "/api/v1/gift-cards/"+fx.gift.Code, nil)}
+	case "POST /api/v1/admin/gift-cards":
+		return []probe{p("POST", "/api/v1/admin/gift-cards", map[string]any{"amount": 2500, "recipient_email": unique("friend") + "@authz.example", "note": "authz"})}
+	case "GET /api/v1/admin/gift-cards/{id}":
+		return []probe{p("GET", "/api/v1/admin/gift-cards/"+fx.gift.ID, nil)}
+	case "POST /api/v1/admin/gift-cards/{id}/disable":
+		gc, err := fx.app.GiftCards.Issue(fx.ctx, giftcard.IssueInput{Amount: 100}, "test")
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		return []probe{p("POST", "/api/v1/admin/gift-cards/"+gc.ID+"/disable", map[string]any{"reason": "authz"})}
+	case "POST /api/v1/admin/gift-cards/{id}/adjustments":
+		return []probe{p("POST", "/api/v1/admin/gift-cards/"+fx.gift.ID+"/adjustments", map[string]any{"amount": 1, "reason": "authz"})}
+
 	case "GET /api/v1/orders/{id}":
 		return []probe{ofA(p("GET", "/api/v1/orders/"+o.ID, nil)),
 			named("guest order with its token", p("GET", "/api/v1/orders/"+g.ID+"?access_token="+url.QueryEscape(g.AccessToken), nil))}
@@ -607,6 +653,23 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("DELETE", "/api/v1/admin/shipping/zones/"+fx.newZone().ID, nil)}
 	case "PUT /api/v1/admin/tax/rates/{country}":
 		return []probe{p("PUT", "/api/v1/admin/tax/rates/DE", map[string]any{"rate_bp": 1900})}
+	case "POST /api/v1/admin/emails/{id}/resend":
+		return []probe{p("POST", "/api/v1/admin/emails/"+fx.email1+"/resend", nil)}
+	case "POST /admin/emails/{id}/resend":
+		return []probe{p("POST", "/admin/emails/"+fx.email1+"/resend", url.Values{})}
+	case "GET /cart/restore/{token}", "GET /unsubscribe/{token}", "POST /unsubscribe/{token}":
+		// Public: the mailed token is the credential; an unknown one finds nothing, for anyone.
+		method, path, _ := strings.Cut(pattern, " ")
+		var body any
+		if method == "POST" {
+			body = url.Values{}
+		}
+		pr := p(method, strings.Replace(path, "{token}", unique("not-a-token"), 1), body)
+		pr.everyone = notFound
+		if pattern == "GET /cart/restore/{token}" {
+			pr.everyone, pr.location = allowed, "/cart" // to the caller's own cart page, saying the link is not valid
+		}
+		return []probe{pr}
 	case "GET /api/v1/admin/emails/{id}", "GET /api/v1/admin/emails/{id}/html", "GET /admin/emails/{id}", "GET /admin/emails/{id}/html":
 		return []probe{p("GET", strings.Replace(strings.TrimPrefix(pattern, "GET "), "{id}", fx.email1, 1), nil)}
 
@@ -664,6 +727,22 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("GET", "/admin/customers/"+fx.id[customerA], nil)}
 	case "POST /admin/staff":
 		return []probe{p("POST", "/admin/staff", url.Values{"email": {unique("panel-staff") + "@authz.example"}, "password": {authzPassword}, "name": {"S"}, "role": {"staff"}})}
+	case "POST /admin/gift-cards":
+		return []probe{p("POST", "/admin/gift-cards", url.Values{"amount": {"10.00"}, "key": {unique("authz-form")}})}
+	case "GET /admin/gift-cards/{id}":
+		return []probe{p("GET", "/admin/gift-cards/"+fx.gift.ID, nil)}
+	case "POST /admin/gift-cards/{id}/adjust":
+		pr := p("POST", "/admin/gift-cards/"+fx.gift.ID+"/adjust", url.Values{"amount": {"0.01"}, "reason": {"authz"}})
+		pr.location = "/admin/gift-cards/" + fx.gift.ID
+		return []probe{pr}
+	case "POST /admin/gift-cards/{id}/disable":
+		gc, err := fx.app.GiftCards.Issue(fx.ctx, giftcard.IssueInput{Amount: 100}, "test")
+		if err != nil {
+			fx.t.Fatal(err)
+		}
+		pr := p("POST", "/admin/gift-cards/"+gc.ID+"/disable", url.Values{"reason": {"authz"}})
+		pr.location = "/admin/gift-cards/" + gc.ID
+		return []probe{pr}
 	case "POST /admin/staff/{id}/role":
 		return []probe{p("POST", "/admin/staff/"+fx.staff2.ID+"/role", url.Values{"role": {"staff"}})}
 
@@ -719,6 +798,9 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 	case "GET /orders/{id}":
 		return []probe{ofA(p("GET", "/orders/"+o.ID, nil)),
 			named("guest order with its token", p("GET", "/orders/"+g.ID+"?token="+url.QueryEscape(g.AccessToken), nil))}
+	case "GET /orders/{id}/pay":
+		return []probe{ofA(p("GET", "/orders/"+o.ID+"/pay", nil)),
+			named("guest order with its token", p("GET", "/orders/"+g.ID+"/pay?token="+url.QueryEscape(g.AccessToken), nil))}
 	case "POST /account/login":
 		return []probe{p("POST", "/account/login", url.Values{"email": {fx.staff2.Email}, "password": {authzPassword}})}
 	case "POST /account/register":
@@ -734,6 +816,27 @@ func (fx *authzFixture) probes(pattern string, c caller) []probe {
 		return []probe{p("POST", "/account/addresses", url.Values{"name": {ad.Name}, "line1": {ad.Line1}, "city": {ad.City}, "postal_code": {ad.PostalCode}, "country": {ad.Country}})}
 	case "POST /account/addresses/{id}/delete":
 		return []probe{ofA(p("POST", "/account/addresses/"+fx.newAddress()+"/delete", url.Values{}))}
+	case "POST /api/v1/me/affiliate":
+		return []probe{p("POST", "/api/v1/me/affiliate", map[string]any{"note": "authz"})}
+	case "GET /api/v1/me/affiliate":
+		if c != anonymous {
+			fx.applyAffiliate(c) // each account its own; 404 before applying
+		}
+		return []probe{p("GET", "/api/v1/me/affiliate", nil)}
+	case "PATCH /api/v1/admin/affiliates/{id}":
+		return []probe{p("PATCH", "/api/v1/admin/affiliates/"+fx.affA, map[string]any{"status": "approved", "commission_percent": 12.5})}
+	case "GET /api/v1/admin/affiliates/{id}/payouts":
+		return []probe{p("GET", "/api/v1/admin/affiliates/"+fx.affA+"/payouts", nil)}
+	case "POST /api/v1/admin/affiliates/{id}/payouts":
+		return []probe{p("POST", "/api/v1/admin/affiliates/"+fx.payableAffiliate()+"/payouts", map[string]any{"reference": unique("transfer")})}
+	case "POST /admin/affiliates/{id}":
+		return []probe{p("POST", "/admin/affiliates/"+fx.affA, url.Values{"status": {"approved"}, "back": {"status=pending"}})}
+	case "POST /admin/affiliates/{id}/payouts":
+		return []probe{p("POST", "/admin/affiliates/"+fx.payableAffiliate()+"/payouts", url.Values{"reference": {unique("transfer")}})}
+	case "POST /account/affiliate":
+		pr := p("POST", "/account/affiliate", url.Values{"note": {"authz"}})
+		pr.location = "/account/affiliate"
+		return []probe{pr}
 	case "/":
 		pr := p("GET", "/no-such-page", nil)
 		pr.everyone, pr.want = allowed, http.StatusNotFound

@@ -1,19 +1,27 @@
 package app
 
 import (
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/mail"
+	netmail "net/mail"
 	"net/netip"
 	"net/url"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/country"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/money"
+	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/payment/xendit"
+	"github.com/mercato-shop/mercato/internal/platform/mail"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 
@@ -53,10 +61,41 @@ type Config struct {
 	XenditAPIBase       string // MERCATO_XENDIT_API_BASE: Xendit's API address (default https://api.xendit.co)
 
 	SandboxWebhookSecret string // MERCATO_SANDBOX_WEBHOOK_SECRET: signs the sandbox provider's webhooks; empty: the sandbox accepts none
+	// moreProviders are payment providers besides the configured ones (the
+	// app's tests: a provider paid on its own page).
+	moreProviders []payment.Provider
+
+	GiftCardSKUPrefix string // MERCATO_GIFT_CARD_SKU_PREFIX: products whose SKU starts with it are gift cards (default GIFTCARD-)
 
 	CheckoutTimeout time.Duration // MERCATO_CHECKOUT_TIMEOUT: how long one checkout attempt may run, provider calls included (default 20s)
 	checkoutTimeout string
+
+	// SMTP is the server e-mails are sent through (MERCATO_SMTP_URL,
+	// smtp://user:password@host:587 or smtps://...); nil: e-mails stay
+	// queued. Its String never shows the password.
+	SMTP      *mail.Server
+	smtpURL   string
+	MailFrom  *netmail.Address // MERCATO_MAIL_FROM: the From of every e-mail; required with SMTP
+	mailFrom  string
+	SMTPRoots *x509.CertPool // MERCATO_SMTP_CA_FILE: PEM certificates trusted for the SMTP server besides the system's; nil: the system's
+	smtpCA    string
+
+	// AbandonedCartAfter is how long a customer's cart sits idle before its
+	// one reminder (MERCATO_ABANDONED_CART_AFTER, default 4h; 0 = off).
+	AbandonedCartAfter time.Duration
+	abandonedCartAfter string
+
+	AffiliateWindow       time.Duration   // MERCATO_AFFILIATE_WINDOW: how long a ?ref= click refers the visitor (default 30d); 0 here: the default
+	AffiliateReturnWindow time.Duration   // MERCATO_AFFILIATE_RETURN_WINDOW: how long a commission stays pending (default 30d); 0 here: the default
+	AffiliateRate         *affiliate.Rate // MERCATO_AFFILIATE_COMMISSION_PERCENT: the default commission (default 10); nil here: the default
+	affiliateWindow       string
+	affiliateReturnWindow string
+	affiliatePercent      string
 }
+
+// skuPrefixRE is the form of MERCATO_GIFT_CARD_SKU_PREFIX: the start of a
+// catalog SKU.
+var skuPrefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func defaultConfig(getenv func(string) string) Config {
 	env := func(k, def string) string {
@@ -95,6 +134,16 @@ func defaultConfig(getenv func(string) string) Config {
 		XenditCallbackToken:  getenv("MERCATO_XENDIT_CALLBACK_TOKEN"),
 		XenditAPIBase:        env("MERCATO_XENDIT_API_BASE", xendit.DefaultAPIBase),
 		checkoutTimeout:      env("MERCATO_CHECKOUT_TIMEOUT", checkout.DefaultAttemptTimeout.String()),
+		smtpURL:              getenv("MERCATO_SMTP_URL"),
+		mailFrom:             getenv("MERCATO_MAIL_FROM"),
+		smtpCA:               getenv("MERCATO_SMTP_CA_FILE"),
+		abandonedCartAfter:   env("MERCATO_ABANDONED_CART_AFTER", "4h"),
+
+		affiliateWindow:       env("MERCATO_AFFILIATE_WINDOW", "30d"),
+		affiliateReturnWindow: env("MERCATO_AFFILIATE_RETURN_WINDOW", "30d"),
+		affiliatePercent:      env("MERCATO_AFFILIATE_COMMISSION_PERCENT", "10"),
+
+		GiftCardSKUPrefix: env("MERCATO_GIFT_CARD_SKU_PREFIX", giftcard.DefaultSKUPrefix),
 	}
 }
 
@@ -113,6 +162,99 @@ func (c *Config) parseCheckoutTimeout() error {
 		return fmt.Errorf("MERCATO_CHECKOUT_TIMEOUT %q: want a duration between 1s and 5m such as 20s", c.checkoutTimeout)
 	}
 	c.CheckoutTimeout = d
+	return nil
+}
+
+// parseMail reads MERCATO_SMTP_URL, MERCATO_MAIL_FROM and
+// MERCATO_SMTP_CA_FILE. No message quotes the URL: it may hold a password.
+func (c *Config) parseMail() error {
+	c.SMTP, c.MailFrom, c.SMTPRoots = nil, nil, nil
+	if c.mailFrom != "" {
+		a, err := netmail.ParseAddress(c.mailFrom)
+		if err != nil || strings.ContainsAny(c.mailFrom, "\r\n") || !strings.Contains(a.Address, "@") {
+			return fmt.Errorf("MERCATO_MAIL_FROM %q: want an e-mail address such as shop@example.com or \"Shop name <shop@example.com>\"", c.mailFrom)
+		}
+		if a.Name == "" {
+			a.Name = c.ShopName
+		}
+		c.MailFrom = a
+	}
+	if c.smtpCA != "" {
+		pem, err := os.ReadFile(c.smtpCA)
+		if err != nil {
+			return fmt.Errorf("MERCATO_SMTP_CA_FILE: %v", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("MERCATO_SMTP_CA_FILE %q: no PEM certificate in it", c.smtpCA)
+		}
+		c.SMTPRoots = pool
+	}
+	if c.smtpURL == "" {
+		return nil
+	}
+	s, err := mail.ParseURL(c.smtpURL)
+	if err != nil {
+		return fmt.Errorf("MERCATO_SMTP_URL: %v", err)
+	}
+	if c.MailFrom == nil {
+		return fmt.Errorf("MERCATO_MAIL_FROM: required with MERCATO_SMTP_URL (the sender address, such as shop@example.com)")
+	}
+	c.SMTP = &s
+	return nil
+}
+
+// parseReminderDelay reads MERCATO_ABANDONED_CART_AFTER ("4h", or "off").
+func (c *Config) parseReminderDelay() error {
+	if c.abandonedCartAfter == "off" || c.abandonedCartAfter == "0" {
+		c.AbandonedCartAfter = 0
+		return nil
+	}
+	d, err := time.ParseDuration(c.abandonedCartAfter)
+	if err != nil || d < time.Second || d > 30*24*time.Hour {
+		return fmt.Errorf("MERCATO_ABANDONED_CART_AFTER %q: want a duration between 1s and 720h such as 4h, or off", c.abandonedCartAfter)
+	}
+	c.AbandonedCartAfter = d
+	return nil
+}
+
+// parseDays reads a duration given in days ("30d") or as a Go duration
+// ("720h").
+func parseDays(s string) (time.Duration, bool) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		return time.Duration(days) * 24 * time.Hour, err == nil
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
+}
+
+// parseAffiliate reads the MERCATO_AFFILIATE_ settings: the windows between
+// one hour and a year, the percentage from 0 to 100 (two decimals at most).
+func (c *Config) parseAffiliate() error {
+	for _, w := range []struct {
+		name, raw string
+		dst       *time.Duration
+	}{
+		{"MERCATO_AFFILIATE_WINDOW", c.affiliateWindow, &c.AffiliateWindow},
+		{"MERCATO_AFFILIATE_RETURN_WINDOW", c.affiliateReturnWindow, &c.AffiliateReturnWindow},
+	} {
+		d, ok := parseDays(w.raw)
+		if !ok || d < time.Hour || d > 366*24*time.Hour {
+			return fmt.Errorf("%s %q: want a duration between 1h and 366d such as 30d or 48h", w.name, w.raw)
+		}
+		*w.dst = d
+	}
+	p, err := strconv.ParseFloat(strings.TrimSpace(c.affiliatePercent), 64)
+	rate, ok := affiliate.RateFromPercent(p)
+	if err != nil || !ok {
+		return fmt.Errorf("MERCATO_AFFILIATE_COMMISSION_PERCENT %q: want a percentage from 0 to 100 such as 10 or 7.5", c.affiliatePercent)
+	}
+	c.AffiliateRate = &rate
 	return nil
 }
 
@@ -161,7 +303,7 @@ func (c Config) validate() error {
 	if u, err := url.Parse(c.BaseURL); c.BaseURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "") {
 		return fmt.Errorf("MERCATO_BASE_URL %q: want the shop's public address, scheme and host only, such as https://shop.example.com", c.BaseURL)
 	}
-	if a, err := mail.ParseAddress(c.StaffEmail); err != nil || a.Address != c.StaffEmail {
+	if a, err := netmail.ParseAddress(c.StaffEmail); err != nil || a.Address != c.StaffEmail {
 		return fmt.Errorf("MERCATO_STAFF_EMAIL %q: want a bare e-mail address such as staff@example.com", c.StaffEmail)
 	}
 	if !money.ValidCurrency(c.Currency) {
@@ -192,6 +334,9 @@ func (c Config) validate() error {
 	}
 	if n := len(c.SandboxWebhookSecret); n > 0 && n < 16 {
 		return fmt.Errorf("MERCATO_SANDBOX_WEBHOOK_SECRET: want at least 16 characters (a random string; it signs payment notifications)")
+	}
+	if p := c.GiftCardSKUPrefix; p != "" && (len(p) > 32 || !skuPrefixRE.MatchString(p)) {
+		return fmt.Errorf("MERCATO_GIFT_CARD_SKU_PREFIX %q: want the start of a SKU, 1-32 letters, digits, '.', '_' or '-', such as GIFTCARD-", p)
 	}
 	if v := c.pricesIncludeTax; v != "" && v != "true" && v != "false" {
 		return fmt.Errorf("MERCATO_PRICES_INCLUDE_TAX %q: want true (prices include tax) or false (tax is added)", v)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -13,12 +14,24 @@ import (
 
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/notify"
+	"github.com/mercato-shop/mercato/internal/platform/mail"
 	"github.com/mercato-shop/mercato/internal/platform/outbox"
 )
 
 // relayInterval is how often the relay looks for events nobody woke it for
 // (written outside a request, or by another instance).
 const relayInterval = time.Second
+
+// mailEvery is how often the mail worker looks for e-mails to send.
+const mailEvery = 2 * time.Second
+
+// openCarts tells notify whether a reminder's cart is still open. It reads
+// a.Carts when asked (wireShop makes the cart service after notify).
+type openCarts struct{ a *App }
+
+func (o openCarts) Active(ctx context.Context, id string) (bool, error) {
+	return o.a.Carts.Active(ctx, id)
+}
 
 // defaultStaffEmail receives staff alerts when MERCATO_STAFF_EMAIL is unset.
 const defaultStaffEmail = "staff@localhost"
@@ -32,14 +45,34 @@ func (a *App) wireEvents() error {
 	if staff == "" {
 		staff = defaultStaffEmail
 	}
-	n, err := notify.NewService(a.DB, notify.Options{ShopName: a.Config.ShopName, BaseURL: a.Config.BaseURL, StaffEmail: staff}, a.Log)
+	opts := notify.Options{ShopName: a.Config.ShopName, BaseURL: a.Config.BaseURL, StaffEmail: staff, Carts: openCarts{a}}
+	if cfg := a.Config; cfg.SMTP != nil {
+		hello := "localhost"
+		if u, err := url.Parse(cfg.BaseURL); err == nil && u.Hostname() != "" {
+			hello = u.Hostname()
+		}
+		sender, err := mail.NewSender(*cfg.SMTP, mail.Options{From: cfg.MailFrom, HelloName: hello, RootCAs: cfg.SMTPRoots})
+		if err != nil {
+			return fmt.Errorf("wire e-mail: %w", err)
+		}
+		opts.Sender = sender
+	}
+	n, err := notify.NewService(a.DB, opts, a.Log)
 	if err != nil {
 		return fmt.Errorf("wire notify: %w", err)
 	}
 	a.Notify = n
+	if opts.Sender != nil {
+		a.Log.Info("e-mail delivery on", "smtp", a.Config.SMTP, "from", a.Config.MailFrom.Address)
+		a.Every(mailEvery, "mail-delivery", func(ctx context.Context) error {
+			_, err := a.Notify.Deliver(ctx) // each failure is logged as it happens
+			return err
+		})
+	}
 	a.Analytics = analytics.NewService(a.DB, a.Config.Currency, a.Log)
 	a.Notify.Subscribe(a.Bus)
 	a.Analytics.Subscribe(a.Bus)
+	a.GiftCards.Subscribe(a.Bus) // gift cards sold as products: issued when their order is paid
 	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "mercato_outbox_pending", Help: "Domain events committed but not yet published to the consumers.",
 	}, func() float64 {

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/analytics"
+	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/order"
@@ -21,7 +24,7 @@ import (
 // publishedEvents is every event a module publishes, from each publisher's
 // events.go. A new publisher adds its Events() here.
 func publishedEvents() []outbox.Message {
-	return slices.Concat(catalog.Events(), inventory.Events(), customer.Events(), order.Events(), payment.Events())
+	return slices.Concat(catalog.Events(), inventory.Events(), customer.Events(), order.Events(), payment.Events(), cart.Events(), giftcard.Events())
 }
 
 // TestEventsDocumented keeps docs/EVENTS.md in step with the code: every
@@ -58,7 +61,7 @@ func TestEventsDocumented(t *testing.T) {
 			t.Errorf("docs/EVENTS.md documents %s, which no module publishes", topic)
 		}
 	}
-	for name, topics := range map[string][]string{"notify": notify.Topics(), "analytics": analytics.Topics(), "promotion": promotion.Topics()} {
+	for name, topics := range map[string][]string{"notify": notify.Topics(), "analytics": analytics.Topics(), "affiliate": affiliate.Topics(), "giftcard": giftcard.Topics(), "promotion": promotion.Topics()} {
 		for _, topic := range topics {
 			if !published[topic] {
 				t.Errorf("%s subscribes to %s, which no module publishes", name, topic)

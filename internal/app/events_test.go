@@ -184,6 +184,36 @@ func TestEmailsAPI(t *testing.T) {
 			api.do("GET", "/api/v1/admin/alerts/low-stock?"+q.query, nil, staff).wantProblem(http.StatusBadRequest, q.field)
 		}
 
+		// State, and resend (staff only; the authorization test covers 401 and 403).
+		var p struct {
+			Items    []notify.EmailSummary `json:"items"`
+			Delivery string                `json:"delivery"`
+		}
+		api.do("GET", "/api/v1/admin/emails?limit=1", nil, staff).wantStatus(http.StatusOK).decode(&p)
+		if p.Delivery != "off" || p.Items[0].Status != notify.StatusQueued || p.Items[0].Attempts != 0 || p.Items[0].LastError != "" {
+			t.Fatalf("list without SMTP: %+v", p)
+		}
+		if _, err := db.ExecContext(context.Background(), `UPDATE notify_emails SET status = 'failed', attempts = 10, last_error = 'gave up' WHERE id = ?`, all[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		api.do("GET", "/api/v1/admin/emails/"+all[1].ID, nil, staff).wantStatus(http.StatusOK).decode(&full)
+		if full.Status != notify.StatusFailed || full.Attempts != 10 || full.LastError != "gave up" || full.NextAttemptAt != nil {
+			t.Fatalf("failed e-mail: %+v", full.EmailSummary)
+		}
+		api.do("POST", "/api/v1/admin/emails/"+all[1].ID+"/resend", nil, bearer(api.customer)).wantProblem(http.StatusForbidden, "")
+		res = api.do("POST", "/api/v1/admin/emails/"+all[1].ID+"/resend", nil, staff).wantStatus(http.StatusAccepted)
+		res.decode(&full)
+		if full.Status != notify.StatusQueued || full.Attempts != 0 || full.LastError != "" || full.NextAttemptAt == nil || res.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("resent: %+v", full)
+		}
+		if _, err := db.ExecContext(context.Background(), `UPDATE notify_emails SET status = 'sending' WHERE id = ?`, all[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		api.do("POST", "/api/v1/admin/emails/"+all[1].ID+"/resend", nil, staff).wantProblem(http.StatusConflict, "")
+		for _, id := range []string{"01890a5d-ac96-774b-bcce-b302099a8057", "not-an-id"} {
+			api.do("POST", "/api/v1/admin/emails/"+id+"/resend", nil, staff).wantProblem(http.StatusNotFound, "")
+		}
+
 		var alerts struct {
 			Items []notify.LowStockAlert `json:"items"`
 		}

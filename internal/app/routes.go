@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/auth"
@@ -13,6 +14,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/catalog"
 	"github.com/mercato-shop/mercato/internal/checkout"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/notify"
 	"github.com/mercato-shop/mercato/internal/order"
@@ -177,7 +179,7 @@ func (a *App) routes() []route {
 		{"GET /api/v1/admin/inventory/{sku}/movements", accessStaff, h(inventory.HandleMovements(inv))},
 
 		// Carts, checkout and orders.
-		{"POST /api/v1/carts", accessPublic, h(cart.HandleCreate(a.Carts))},
+		{"POST /api/v1/carts", accessPublic, h(cart.HandleCreate(a.Carts, a.Affiliates))}, // referred by {"referral_code"} or the ref cookie
 		{"GET /api/v1/carts/{id}", accessCart, h(cart.HandleGet(a.Carts))},
 		{"POST /api/v1/carts/{id}/items", accessCart, h(cart.HandleAddItem(a.Carts))},
 		{"PATCH /api/v1/carts/{id}/items/{item_id}", accessCart, h(cart.HandleUpdateItem(a.Carts))},
@@ -185,12 +187,23 @@ func (a *App) routes() []route {
 		{"POST /api/v1/carts/{id}/discounts", accessCart, h(cart.HandleApplyCode(a.Carts))},
 		{"DELETE /api/v1/carts/{id}/discounts/{code}", accessCart, h(cart.HandleRemoveCode(a.Carts))},
 		{"GET /api/v1/shipping-methods", accessCart, h(cart.HandleShippingMethods(a.Carts))},
+		{"GET /api/v1/payment-methods", accessCart, h(payment.HandleMethods(a.Payments, a.Carts))},
 		{"POST /api/v1/carts/{id}/checkout", accessCart, h(checkout.HandleCheckout(a.Checkout, a.allowCheckout))},
 		{"GET /api/v1/orders/{id}", accessOrder, h(order.HandleGet(a.Orders))},
 		{"POST /api/v1/payments/webhook", accessWebhook, h(payment.HandleWebhookRequest(a.Payments))},
 		{"POST /api/v1/payments/{provider}/webhook", accessWebhook, h(payment.HandleProviderWebhook(a.Payments))},
 		{"POST /api/v1/payments/xendit/callback", accessWebhook, h(payment.HandleWebhookOf(a.Payments, xendit.Name))},
 		{"GET /api/v1/me/orders", accessCustomer, h(order.HandleMine(a.Orders))},
+
+		// Gift cards: on a cart (its holder), the balance check (anyone; look-ups limited per address), staff.
+		{"POST /api/v1/carts/{id}/gift-cards", accessCart, h(giftcard.HandleApply(a.GiftCards, giftCardCarts{a.Carts}, giftCardClient))},
+		{"DELETE /api/v1/carts/{id}/gift-cards/{code}", accessCart, h(giftcard.HandleRemove(a.GiftCards, giftCardCarts{a.Carts}))},
+		{"GET /api/v1/gift-cards/{code}", accessPublic, h(giftcard.HandleBalance(a.GiftCards, giftCardClient))},
+		{"GET /api/v1/admin/gift-cards", accessStaff, h(giftcard.HandleAdminList(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards", accessStaff, h(giftcard.HandleAdminIssue(a.GiftCards))},
+		{"GET /api/v1/admin/gift-cards/{id}", accessStaff, h(giftcard.HandleAdminGet(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards/{id}/disable", accessStaff, h(giftcard.HandleAdminDisable(a.GiftCards))},
+		{"POST /api/v1/admin/gift-cards/{id}/adjustments", accessStaff, h(giftcard.HandleAdminAdjust(a.GiftCards))},
 
 		// Staff: orders.
 		{"GET /api/v1/admin/orders", accessStaff, h(order.HandleAdminList(a.Orders))},
@@ -220,8 +233,18 @@ func (a *App) routes() []route {
 		{"GET /api/v1/admin/emails", accessStaff, h(notify.HandleListEmails(a.Notify))},
 		{"GET /api/v1/admin/emails/{id}", accessStaff, h(notify.HandleGetEmail(a.Notify))},
 		{"GET /api/v1/admin/emails/{id}/html", accessStaff, h(notify.HandleEmailHTML(a.Notify))},
+		{"POST /api/v1/admin/emails/{id}/resend", accessStaff, h(notify.HandleResendEmail(a.Notify))},
 		{"GET /api/v1/admin/alerts/low-stock", accessStaff, h(notify.HandleListLowStockAlerts(a.Notify))},
 		{"GET /api/v1/admin/analytics/sales", accessStaff, h(analytics.HandleSales(a.Analytics))},
+
+		// Affiliate programme: customers apply; staff decide, set commissions, record payouts.
+		{"POST /api/v1/me/affiliate", accessCustomer, h(affiliate.HandleApply(a.Affiliates))},
+		{"GET /api/v1/me/affiliate", accessCustomer, h(affiliate.HandleMine(a.Affiliates))},
+		{"GET /api/v1/admin/affiliates", accessStaff, h(affiliate.HandleAdminList(a.Affiliates))},
+		{"GET /api/v1/admin/affiliates/export.csv", accessStaff, h(affiliate.HandleExport(a.Affiliates))},
+		{"PATCH /api/v1/admin/affiliates/{id}", accessStaff, h(affiliate.HandleAdminUpdate(a.Affiliates))},
+		{"GET /api/v1/admin/affiliates/{id}/payouts", accessStaff, h(affiliate.HandlePayouts(a.Affiliates))},
+		{"POST /api/v1/admin/affiliates/{id}/payouts", accessStaff, h(affiliate.HandlePayout(a.Affiliates))},
 
 		// Admin panel: staff HTML pages, by the session cookie (each checks the role; POSTs refuse cross-origin requests).
 		{"GET /admin/static/{file}", accessPublic, a.Admin.Static()},
@@ -258,9 +281,20 @@ func (a *App) routes() []route {
 		{"GET /admin/staff", accessAdmin, a.Admin.Staff()},
 		{"POST /admin/staff", accessAdmin, a.Admin.CreateStaff()},
 		{"POST /admin/staff/{id}/role", accessAdmin, a.Admin.SetStaffRole()},
+		{"GET /admin/gift-cards", accessStaff, a.Admin.GiftCards()},
+		{"GET /admin/gift-cards/new", accessStaff, a.Admin.NewGiftCard()},
+		{"POST /admin/gift-cards", accessStaff, a.Admin.IssueGiftCard()},
+		{"GET /admin/gift-cards/{id}", accessStaff, a.Admin.GiftCard()},
+		{"POST /admin/gift-cards/{id}/disable", accessStaff, a.Admin.DisableGiftCard()},
+		{"POST /admin/gift-cards/{id}/adjust", accessStaff, a.Admin.AdjustGiftCard()},
 		{"GET /admin/emails", accessStaff, a.Admin.Emails()},
 		{"GET /admin/emails/{id}", accessStaff, a.Admin.Email()},
 		{"GET /admin/emails/{id}/html", accessStaff, a.Admin.EmailHTML()},
+		{"POST /admin/emails/{id}/resend", accessStaff, a.Admin.Resend()},
+		{"GET /admin/affiliates", accessStaff, a.Admin.Affiliates()},
+		{"GET /admin/affiliates.csv", accessStaff, a.Admin.AffiliatesCSV()},
+		{"POST /admin/affiliates/{id}", accessStaff, a.Admin.UpdateAffiliate()},
+		{"POST /admin/affiliates/{id}/payouts", accessStaff, a.Admin.PayAffiliate()},
 
 		// Storefront: HTML pages for browsers, not part of the REST API.
 		{"GET /static/{file}", accessPublic, a.Storefront.Assets()},
@@ -275,9 +309,11 @@ func (a *App) routes() []route {
 		{"POST /cart/items/{id}", accessCart, a.Storefront.UpdateCartItem()},
 		{"POST /cart/discounts", accessCart, a.Storefront.ApplyCode()},
 		{"POST /cart/discounts/{code}/delete", accessCart, a.Storefront.RemoveCode()},
+		{"GET /cart/restore/{token}", accessPublic, a.Storefront.RestoreCart()},
 		{"GET /checkout", accessCart, a.Storefront.Checkout()},
 		{"POST /checkout", accessCart, a.Storefront.PlaceOrder()},
 		{"GET /orders/{id}", accessOrder, a.Storefront.Order()},
+		{"GET /orders/{id}/pay", accessOrder, a.Storefront.ContinuePayment()},
 		{"GET /account", accessCustomer, a.Storefront.Account()},
 		{"GET /account/login", accessPublic, a.Storefront.SignInPage()},
 		{"POST /account/login", accessPublic, a.Storefront.SignIn()},
@@ -300,6 +336,10 @@ func (a *App) routes() []route {
 		{"GET /account/addresses", accessCustomer, a.Storefront.Addresses()},
 		{"POST /account/addresses", accessCustomer, a.Storefront.AddAddress()},
 		{"POST /account/addresses/{id}/delete", accessCustomer, a.Storefront.DeleteAddress()},
+		{"GET /unsubscribe/{token}", accessPublic, a.Storefront.UnsubscribePage()},
+		{"POST /unsubscribe/{token}", accessPublic, a.Storefront.Unsubscribe()},
+		{"GET /account/affiliate", accessCustomer, a.Storefront.AffiliatePage()},
+		{"POST /account/affiliate", accessCustomer, a.Storefront.ApplyAffiliate()},
 		{"/", accessPublic, a.Storefront.NotFound()}, // any other path: the HTML 404 page (/api/ keeps its problem+json 404)
 	}
 }
@@ -315,5 +355,8 @@ func (a *App) Handler() http.Handler {
 		return errNoRoute
 	}))
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { web.Error(w, r, a.Log, err) }
-	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, web.Routed(mux, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, mux)))))
+	// ?ref= links and the referral cookie (affiliate.Track) are followed
+	// after authentication, which names the client and the account.
+	track := affiliate.Track(a.Affiliates, affiliate.TrackOptions{ClientIP: clientIP, CartOf: a.Storefront.VisitorCart, Log: a.Log}, mux)
+	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, web.Routed(mux, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, track)))))
 }

@@ -62,12 +62,33 @@ Configuration (flags override the environment):
   MERCATO_CHECKOUT_TIMEOUT
                         how long one checkout attempt may run, payment provider calls included
                         (default 20s); a retry takes over from a crashed attempt after 1.5 times this
+  MERCATO_AFFILIATE_WINDOW
+                        how long a click on an affiliate link (?ref=CODE) refers the visitor's
+                        carts and orders: 30d (default), 48h, ... (1h to 366d)
+  MERCATO_AFFILIATE_RETURN_WINDOW
+                        how long a commission stays pending before it is approved for payout
+                        (default 30d; 1h to 366d)
+  MERCATO_AFFILIATE_COMMISSION_PERCENT
+                        commission of affiliates without their own, in percent of the net order
+                        (subtotal minus discounts, without shipping and tax; default 10)
+  MERCATO_GIFT_CARD_SKU_PREFIX
+                        products whose SKU starts with it are gift cards: each unit paid for issues
+                        a card worth its price, mailed to the buyer (default GIFTCARD-)
   MERCATO_BASE_URL      public address for canonical links and the sitemap (default http://localhost:8080)
   MERCATO_SHOP_NAME     shop name in the storefront (default Mercato)
   MERCATO_SHOP_LOGO     path of a logo image on this site, e.g. /media/logo.svg (default: the name)
   MERCATO_SHOP_ACCENT   accent colour #rrggbb (default #0f766e)
   MERCATO_DEMO          false: do not seed the demo catalog on first start
   MERCATO_STAFF_EMAIL   where staff alerts such as low stock go (default staff@localhost)
+  MERCATO_SMTP_URL      the SMTP server e-mails are sent through: smtp://user:password@host:587
+                        (STARTTLS when offered; add ?tls=required to insist) or smtps://user:password@host:465;
+                        percent-encode / @ : in the password. Unset: e-mails stay queued, unsent
+  MERCATO_MAIL_FROM     the sender of every e-mail, e.g. shop@example.com or "Shop <shop@example.com>"
+                        (required with MERCATO_SMTP_URL)
+  MERCATO_SMTP_CA_FILE  PEM certificates to trust for the SMTP server besides the system's (a private CA)
+  MERCATO_ABANDONED_CART_AFTER
+                        how long a signed-in customer's cart sits idle before its one reminder e-mail
+                        (default 4h); off: no reminders
 `
 
 // errUsage marks errors that are the caller's mistake: main prints them
@@ -169,6 +190,15 @@ func parse(fs *flag.FlagSet, args []string, cfg *Config) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if err := cfg.parseCheckoutTimeout(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseMail(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseReminderDelay(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if err := cfg.parseAffiliate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	return nil

@@ -181,6 +181,9 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 }
 
+// smtpSecret is an SMTP password no output may show.
+const smtpSecret = "Sm7p-secret-never-shown"
+
 func TestRunCommands(t *testing.T) {
 	t.Run("version", func(t *testing.T) {
 		out, _, err := runCmd(t, nil, "version")
@@ -219,6 +222,19 @@ func TestRunCommands(t *testing.T) {
 		{"stripe webhook secret alone", map[string]string{"MERCATO_STRIPE_WEBHOOK_SECRET": "whsec_x"}, []string{"serve"}, []string{"MERCATO_STRIPE_SECRET_KEY is not set"}},
 		{"stripe api base", map[string]string{"MERCATO_STRIPE_SECRET_KEY": "sk_test_1", "MERCATO_STRIPE_API_BASE": "ftp://x"}, []string{"serve"}, []string{"MERCATO_STRIPE_API_BASE"}},
 		{"checkout timeout too short", map[string]string{"MERCATO_CHECKOUT_TIMEOUT": "100ms"}, []string{"serve"}, []string{"MERCATO_CHECKOUT_TIMEOUT", "between 1s and 5m"}},
+		{"smtp url scheme", map[string]string{"MERCATO_SMTP_URL": "http://shop:" + smtpSecret + "@mail.example.com", "MERCATO_MAIL_FROM": "shop@example.com"}, []string{"serve"}, []string{"MERCATO_SMTP_URL", `scheme "http"`, "smtps://"}},
+		{"smtp url port", map[string]string{"MERCATO_SMTP_URL": "smtp://shop:" + smtpSecret + "@mail.example.com:0", "MERCATO_MAIL_FROM": "shop@example.com"}, []string{"serve"}, []string{"MERCATO_SMTP_URL", "port"}},
+		{"smtp url unencoded password", map[string]string{"MERCATO_SMTP_URL": "smtp://shop:" + smtpSecret + "/#?@mail.example.com", "MERCATO_MAIL_FROM": "shop@example.com"}, []string{"serve"}, []string{"MERCATO_SMTP_URL", "percent-encode"}},
+		{"smtp url option", map[string]string{"MERCATO_SMTP_URL": "smtp://mail.example.com?tls=maybe", "MERCATO_MAIL_FROM": "shop@example.com"}, []string{"serve"}, []string{"MERCATO_SMTP_URL", "tls=required"}},
+		{"smtp without from", map[string]string{"MERCATO_SMTP_URL": "smtp://shop:" + smtpSecret + "@mail.example.com"}, []string{"serve"}, []string{"MERCATO_MAIL_FROM", "required with MERCATO_SMTP_URL"}},
+		{"mail from", map[string]string{"MERCATO_MAIL_FROM": "the shop"}, []string{"serve"}, []string{"MERCATO_MAIL_FROM", `"the shop"`}},
+		{"smtp ca file", map[string]string{"MERCATO_SMTP_CA_FILE": "/nonexistent/ca.pem"}, []string{"serve"}, []string{"MERCATO_SMTP_CA_FILE", "no such file"}},
+		{"abandoned cart delay", map[string]string{"MERCATO_ABANDONED_CART_AFTER": "4"}, []string{"serve"}, []string{"MERCATO_ABANDONED_CART_AFTER", `"4"`, "off"}},
+		{"affiliate window", map[string]string{"MERCATO_AFFILIATE_WINDOW": "a month"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_WINDOW", `"a month"`}},
+		{"affiliate window too short", map[string]string{"MERCATO_AFFILIATE_WINDOW": "10m"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_WINDOW", "between 1h and 366d"}},
+		{"affiliate return window", map[string]string{"MERCATO_AFFILIATE_RETURN_WINDOW": "400d"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_RETURN_WINDOW", "between 1h and 366d"}},
+		{"affiliate percent", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "12.345"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT", `"12.345"`}},
+		{"affiliate percent over 100", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "150"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT"}},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +250,9 @@ func TestRunCommands(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %s", err, w)
 				}
+			}
+			if strings.Contains(err.Error()+out+errOut, smtpSecret) {
+				t.Errorf("the SMTP password shows: %v", err)
 			}
 			if strings.Count(err.Error(), "\n") > 0 {
 				t.Errorf("error spans several lines: %q", err)

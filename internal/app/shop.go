@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/cart"
@@ -54,7 +55,7 @@ func (a *App) wireShop() error {
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency,
 		cart.WithDiscounter(discounter{a.Promotions}))
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
-		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout,
+		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout, ReturnURL: a.orderPageURL,
 			Redemptions: []checkout.Redemption{promotionUses{a.Promotions}}})
 	a.checkoutLimit = ratelimit.NewMemory(checkoutsPerMinute, time.Minute)
 	every := reconcileEvery(a.Config.CheckoutTimeout)
@@ -74,7 +75,31 @@ func (a *App) wireShop() error {
 		_, err := a.Payments.SendPendingRefunds(ctx)
 		return err
 	})
+	if after := a.Config.AbandonedCartAfter; after > 0 {
+		a.Every(reminderEvery(after), "abandoned-cart-reminders", func(ctx context.Context) error {
+			n, err := a.Carts.RemindAbandoned(ctx, after, contacts{a.Customers})
+			if n > 0 {
+				a.Log.Info("abandoned-cart reminders", "carts", n)
+			}
+			return err
+		})
+	}
 	return nil
+}
+
+// reminderEvery is how often idle carts are looked for: a reminder goes
+// out between the delay and the delay plus a quarter of it (5 minutes at
+// most).
+func reminderEvery(after time.Duration) time.Duration {
+	return min(max(after/4, time.Second), 5*time.Minute)
+}
+
+// contacts gives the cart module the e-mail address of a cart's owner.
+type contacts struct{ customers *customer.Service }
+
+func (c contacts) Contact(ctx context.Context, id string) (string, string, error) {
+	acc, err := c.customers.Account(ctx, id)
+	return acc.Email, acc.Name, err
 }
 
 // paymentService builds the payment module with the configured providers:
@@ -97,15 +122,18 @@ func (a *App) paymentService() (*payment.Service, error) {
 		}
 		others = append(others, xp)
 	}
+	others = append(others, a.Config.moreProviders...)
 	if a.Config.StripeSecretKey == "" {
 		return payment.NewService(a.DB, sandbox, others...), nil
 	}
-	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
+	st := stripe.New(stripe.Config{SecretKey: a.Config.StripeSecretKey, PublishableKey: a.Config.StripePublishableKey,
+		WebhookSecret: a.Config.StripeWebhookSecret, APIBase: a.Config.StripeAPIBase})
 	return payment.NewService(a.DB, st, append(others, sandbox)...), nil
 }
 
-// allowCheckout applies the per-address checkout rate limit.
-func (a *App) allowCheckout(r *http.Request) error {
+// clientIP is the address of the client of r: the one customer.Authenticate
+// found (behind trusted proxies, the forwarded one), else the connection's.
+func clientIP(r *http.Request) string {
 	ip := customer.ClientIPFrom(r.Context())
 	if ip == "" {
 		ip = r.RemoteAddr // without customer.Authenticate in front: the address, not the port
@@ -113,10 +141,31 @@ func (a *App) allowCheckout(r *http.Request) error {
 			ip = host
 		}
 	}
+	return ip
+}
+
+// allowCheckout applies the per-address checkout rate limit.
+func (a *App) allowCheckout(r *http.Request) error {
+	ip := clientIP(r)
 	if ok, retry := a.checkoutLimit.Allow("checkout:" + ip); !ok {
 		return ratelimit.Exceeded("too many checkout attempts from this address; try again shortly", retry)
 	}
 	return nil
+}
+
+// orderPageURL is where a payment provider sends the shopper back after its
+// page (3-D Secure, a hosted payment page): the storefront's order page, a
+// guest's with the order's access token (as the checkout's own redirect
+// has it), a customer's in the account.
+func (a *App) orderPageURL(orderID, accessToken string) string {
+	base := a.Config.BaseURL
+	if base == "" {
+		base = "http://localhost:8080" // the storefront's default
+	}
+	if accessToken == "" {
+		return base + "/account/orders/" + url.PathEscape(orderID)
+	}
+	return base + "/orders/" + url.PathEscape(orderID) + "?token=" + url.QueryEscape(accessToken)
 }
 
 // paymentMethods adapts the payment module to what the storefront shows.
@@ -124,11 +173,28 @@ type paymentMethods struct{ payments *payment.Service }
 
 func (p paymentMethods) PaymentMethods() []storefront.PaymentMethod {
 	ms := p.payments.Methods()
+	keys := p.payments.PublishableKeys()
 	out := make([]storefront.PaymentMethod, len(ms))
 	for i, m := range ms {
-		out[i] = storefront.PaymentMethod{ID: m.ID, Name: m.Name, Outcome: m.Outcome, Declines: m.Declines}
+		out[i] = storefront.PaymentMethod{ID: m.ID, Name: m.Name, Provider: m.Provider, Kind: m.Kind, TestMode: m.TestMode,
+			Outcome: m.Outcome, Declines: m.Declines, PublishableKey: keys[m.Provider]}
 	}
 	return out
+}
+
+// PendingAction is what the shopper must still do for a processing
+// payment: its provider's next action, if it asked for one.
+func (p paymentMethods) PendingAction(ctx context.Context, paymentID string) (*storefront.PaymentAction, error) {
+	pay, err := p.payments.Get(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	na := pay.NextAction
+	if pay.Status != payment.StatusProcessing || na == nil {
+		return nil, nil
+	}
+	return &storefront.PaymentAction{Provider: pay.Provider, Type: na.Type, RedirectURL: na.RedirectURL, ClientSecret: na.ClientSecret,
+		PublishableKey: p.payments.PublishableKey(pay.Provider)}, nil
 }
 
 // pricing adapts the shipping and tax modules to what the cart needs.

@@ -452,6 +452,7 @@ func TestShopAuthorization(t *testing.T) {
 					{"PATCH", "/api/v1/carts/" + c.ID + "/items/" + item, map[string]any{"quantity": 5}},
 					{"DELETE", "/api/v1/carts/" + c.ID + "/items/" + item, nil},
 					{"GET", "/api/v1/shipping-methods?cart_id=" + c.ID, nil},
+					{"GET", "/api/v1/payment-methods?cart_id=" + c.ID, nil},
 				} {
 					p := api.do(rq.method, rq.target, rq.body, opts...).wantProblem(http.StatusNotFound, "")
 					if p.Detail != "cart not found" {

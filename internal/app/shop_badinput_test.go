@@ -137,6 +137,12 @@ func TestShopBadInput(t *testing.T) {
 			badCase{"methods: country digits", "GET", "/api/v1/shipping-methods?cart_id=" + guest.ID + "&country=12", nil, nil, 400, "country"},
 			badCase{"methods: country NUL", "GET", "/api/v1/shipping-methods?cart_id=" + guest.ID + "&country=%00", nil, nil, 400, "country"},
 			badCase{"methods: country invalid UTF-8", "GET", "/api/v1/shipping-methods?cart_id=" + guest.ID + "&country=%ff", nil, nil, 400, "country"},
+			badCase{"payment methods: no cart", "GET", "/api/v1/payment-methods", nil, nil, 400, "cart_id"},
+			badCase{"payment methods: unknown cart", "GET", "/api/v1/payment-methods?cart_id=cart_nope", nil, nil, 404, ""},
+			badCase{"payment methods: cart invalid UTF-8", "GET", "/api/v1/payment-methods?cart_id=%ff", nil, nil, 400, "cart_id"},
+			badCase{"payment methods: cart NUL", "GET", "/api/v1/payment-methods?cart_id=%00", nil, nil, 400, "cart_id"},
+			badCase{"payment methods: cart huge", "GET", "/api/v1/payment-methods?cart_id=" + long(5000), nil, nil, 404, ""},
+			badCase{"payment methods: another customer's cart", "GET", "/api/v1/payment-methods?cart_id=" + owned.ID, nil, nil, 404, ""},
 			badCase{"methods: country huge", "GET", "/api/v1/shipping-methods?cart_id=" + guest.ID + "&country=" + long(5000), nil, nil, 400, "country"},
 
 			// Checkout: the key.

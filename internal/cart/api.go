@@ -1,25 +1,50 @@
 package cart
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/mercato-shop/mercato/internal/platform/web"
 )
 
-// HandleCreate serves POST /api/v1/carts with an optional {"currency"}.
-func HandleCreate(svc *Service) web.HandlerFunc {
+// Referrals records which affiliate referred a new cart (the affiliate
+// module). CheckReferral refuses a referral code named by the request
+// before the cart is made ("" is always fine); ReferCart records the new
+// cart's referral from that code or, when it is "", from the visitor's
+// referral cookie (in the context).
+type Referrals interface {
+	CheckReferral(ctx context.Context, code string) error
+	ReferCart(ctx context.Context, cartID, code string) error
+}
+
+// HandleCreate serves POST /api/v1/carts with an optional {"currency",
+// "referral_code"}. With refs, the cart is referred by the code or by the
+// visitor's referral cookie; nil refs refuses no code and records nothing.
+func HandleCreate(svc *Service, refs Referrals) web.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var in struct {
-			Currency string `json:"currency"`
+			Currency     string `json:"currency"`
+			ReferralCode string `json:"referral_code"`
 		}
 		if r.ContentLength != 0 {
 			if err := web.Decode(w, r, &in); err != nil {
 				return err
 			}
 		}
+		if refs != nil {
+			if err := refs.CheckReferral(r.Context(), in.ReferralCode); err != nil {
+				return err
+			}
+		}
 		c, err := svc.Create(r.Context(), in.Currency)
 		if err != nil {
 			return err
+		}
+		if refs != nil {
+			if err := refs.ReferCart(r.Context(), c.ID, in.ReferralCode); err != nil {
+				return fmt.Errorf("refer cart %s: %w", c.ID, err)
+			}
 		}
 		w.Header().Set("Location", "/api/v1/carts/"+c.ID)
 		w.Header().Set("Cache-Control", "no-store")

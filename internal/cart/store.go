@@ -250,3 +250,43 @@ func scanID(row sqldb.Scanner) (string, error) {
 	err := row.Scan(&id)
 	return id, err
 }
+
+// idle lists active customer carts with items, never reminded, whose last
+// change lies between notBefore and before: the reminder candidates,
+// oldest first, at most limit.
+func (s store) idle(ctx context.Context, before, notBefore time.Time, limit int) ([]string, error) {
+	return sqldb.All(ctx, s.db, "list idle carts", scanID,
+		`SELECT c.id FROM cart_carts c
+		WHERE c.status = ? AND c.updated_at < ? AND c.updated_at >= ? AND c.reminded_at IS NULL AND c.customer_id IS NOT NULL
+		AND EXISTS (SELECT 1 FROM cart_items i WHERE i.cart_id = c.id)
+		ORDER BY c.updated_at, c.id LIMIT ?`, statusActive, before, notBefore, limit)
+}
+
+// remind marks cart id reminded at now, with the hash of its restore token
+// (nil for none), if it is still active, unreminded and unchanged since
+// updatedAt, in one conditional statement. It reports whether it did.
+func (s store) remind(ctx context.Context, tx *sqldb.Tx, id string, updatedAt, now time.Time, tokenHash *string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE cart_carts SET reminded_at = ?, restore_token_hash = ?
+		WHERE id = ? AND status = ? AND reminded_at IS NULL AND updated_at = ?`, now, tokenHash, id, statusActive, updatedAt)
+	if err != nil {
+		return false, fmt.Errorf("mark cart reminded: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark cart reminded: %w", err)
+	}
+	return n == 1, nil
+}
+
+// byRestoreHash finds the active cart whose restore token has hash.
+func (s store) byRestoreHash(ctx context.Context, hash string) (id, customerID string, ok bool, err error) {
+	var cust sql.NullString
+	err = s.db.QueryRowContext(ctx, `SELECT id, customer_id FROM cart_carts WHERE restore_token_hash = ? AND status = ?`, hash, statusActive).Scan(&id, &cust)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("find cart by restore link: %w", err)
+	}
+	return id, cust.String, true, nil
+}

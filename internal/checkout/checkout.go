@@ -131,6 +131,11 @@ type Options struct {
 	// cancels the payment and the order (DefaultAwaitPayment when zero);
 	// its stock stays reserved that long.
 	AwaitPayment time.Duration
+	// ReturnURL makes the address a payment provider sends the shopper back
+	// to after its own page (3-D Secure, a hosted payment page): the order's
+	// page. accessToken is the order's guest access token, "" for a
+	// signed-in customer's order. Nil: providers are given none.
+	ReturnURL func(orderID, accessToken string) string
 }
 
 // DefaultAwaitPayment is how long an order awaits its payment by default.

@@ -221,10 +221,10 @@ func (s *Service) checkout(ctx context.Context, cartID, key string, body []byte,
 // stored answer to replay.
 func (s *Service) begin(ctx context.Context, cartID, key, hash string) (attempt, *answer, error) {
 	now := s.now()
-	orderID := ids.New()
-	ok, err := s.requests.claim(ctx, cartID, key, hash, orderID, now, now.Add(s.lockFor()))
+	orderID, token := ids.New(), order.NewAccessToken()
+	ok, err := s.requests.claim(ctx, cartID, key, hash, orderID, token, now, now.Add(s.lockFor()))
 	if err != nil || ok {
-		return attempt{cartID: cartID, key: key, orderID: orderID, n: 1}, nil, err
+		return attempt{cartID: cartID, key: key, orderID: orderID, n: 1, accessToken: token}, nil, err
 	}
 	r, err := s.requests.get(ctx, cartID, key)
 	if isNoRows(err) {
@@ -250,7 +250,7 @@ func (s *Service) begin(ctx context.Context, cartID, key, hash string) (attempt,
 	// calls settlePrior): it releases their reservations and uses a payment
 	// they took instead of paying again.
 	if ok, err := s.requests.takeOver(ctx, cartID, key, r.attempt, now, now.Add(s.lockFor())); err != nil || ok {
-		return attempt{cartID: cartID, key: key, orderID: r.orderID, n: r.attempt + 1}, nil, err
+		return attempt{cartID: cartID, key: key, orderID: r.orderID, n: r.attempt + 1, accessToken: r.accessToken}, nil, err
 	}
 	return attempt{}, nil, errInProgress
 }
@@ -422,10 +422,7 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 	if _, err := s.stock.Reserve(ctx, orderID, lines, s.opt.ReservationTTL); err != nil {
 		return refuse(err, "checkout refused")
 	}
-	customerID := ""
-	if p, ok := auth.From(ctx); ok && p.Role == auth.RoleCustomer {
-		customerID = p.AccountID
-	}
+	customerID := customerOf(ctx)
 	red := Redeem{CustomerID: customerID, Email: in.Email, Cart: c, Until: s.now().Add(s.opt.ReservationTTL)}
 	for _, r := range s.opt.Redemptions {
 		if err := r.Reserve(ctx, orderID, red); err != nil {
@@ -447,7 +444,7 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 		if total.Amount > 0 {
 			var err error
 			pay, err = s.payments.PayWith(ctx, payment.PayRequest{Reference: orderID, Amount: total, Method: in.PaymentMethod,
-				Capture: !s.opt.CaptureOnFulfilment, Email: in.Email, Description: "Order " + orderID})
+				Capture: !s.opt.CaptureOnFulfilment, Email: in.Email, Description: "Order " + orderID, ReturnURL: s.returnURL(ctx, att)})
 			if err != nil {
 				s.releaseRedemptions(ctx, orderID, "payment failed")
 				s.releaseStock(ctx, orderID, "payment failed")
@@ -467,6 +464,7 @@ func (s *Service) run(ctx context.Context, att attempt, in Input, q cart.Quote) 
 			TaxIncluded: c.TaxIncluded, ShippingAddress: in.ShippingAddress,
 			ShippingMethod: order.ShippingMethod{ID: q.Method.ID, Name: q.Method.Name, Price: q.Method.Price},
 			PaymentID:      pay.ID, Captured: pay.ID == "" || pay.Status == payment.StatusCaptured, Awaiting: awaiting, CartID: c.ID,
+			AccessToken: att.accessToken,
 		})
 		if err != nil {
 			return fmt.Errorf("create order: %w", err)
@@ -563,6 +561,32 @@ func (s *Service) releaseRedemptions(ctx context.Context, orderID, reason string
 			s.log.ErrorContext(ctx, "release redemption after failed checkout", "order_id", orderID, "reason", reason, "err", err)
 		}
 	}
+}
+
+// customerOf returns the id of the signed-in customer the order is for; ""
+// for a guest (or staff) order.
+func customerOf(ctx context.Context) string {
+	if p, ok := auth.From(ctx); ok && p.Role == auth.RoleCustomer {
+		return p.AccountID
+	}
+	return ""
+}
+
+// returnURL is where a provider sends the shopper back after its page (3-D
+// Secure, a hosted payment page): Options.ReturnURL for the order, with its
+// access token for a guest; "" without the option.
+func (s *Service) returnURL(ctx context.Context, att attempt) string {
+	if s.opt.ReturnURL == nil {
+		return ""
+	}
+	token := att.accessToken
+	switch {
+	case customerOf(ctx) != "":
+		token = "" // the customer signs in to see it
+	case token == "":
+		return "" // a key claimed before the token was kept: the guest could not open it
+	}
+	return s.opt.ReturnURL(att.orderID, token)
 }
 
 // superseded reports whether another attempt took the key over from att.

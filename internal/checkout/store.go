@@ -19,6 +19,7 @@ type request struct {
 	cartID, key string
 	hash        string // sha256 of the request (hex)
 	orderID     string // the order id every attempt under the key uses
+	accessToken string // the guest access token of that order ("" for keys claimed before migration 004)
 	attempt     int    // the attempt that holds the key
 	done        bool   // the outcome is stored
 	outcome     string // the stored outcome (JSON), when done
@@ -33,14 +34,15 @@ type request struct {
 type attempt struct {
 	cartID, key, orderID string
 	n                    int
+	accessToken          string // of the order to be; "": the order makes one
 }
 
-// claim inserts the record of a new key, in progress under orderID (attempt
-// 1) and locked until until. It reports false when the key is already
-// recorded.
-func (st store) claim(ctx context.Context, cartID, key, hash, orderID string, now, until time.Time) (bool, error) {
-	_, err := st.db.ExecContext(ctx, `INSERT INTO checkout_requests (cart_id, idem_key, request_hash, order_id, status, attempt, locked_until, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'in_progress', 1, ?, ?, ?)`, cartID, key, hash, orderID, until, now, now)
+// claim inserts the record of a new key, in progress under orderID and
+// its access token (attempt 1) and locked until until. It reports false
+// when the key is already recorded.
+func (st store) claim(ctx context.Context, cartID, key, hash, orderID, accessToken string, now, until time.Time) (bool, error) {
+	_, err := st.db.ExecContext(ctx, `INSERT INTO checkout_requests (cart_id, idem_key, request_hash, order_id, access_token, status, attempt, locked_until, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, 'in_progress', 1, ?, ?, ?)`, cartID, key, hash, orderID, accessToken, until, now, now)
 	switch {
 	case err == nil:
 		return true, nil
@@ -55,9 +57,9 @@ func (st store) claim(ctx context.Context, cartID, key, hash, orderID string, no
 func (st store) get(ctx context.Context, cartID, key string) (request, error) {
 	var status string
 	r := request{cartID: cartID, key: key}
-	err := st.db.QueryRowContext(ctx, `SELECT request_hash, order_id, attempt, status, outcome, response_status, response_body
+	err := st.db.QueryRowContext(ctx, `SELECT request_hash, order_id, access_token, attempt, status, outcome, response_status, response_body
 		FROM checkout_requests WHERE cart_id = ? AND idem_key = ?`, cartID, key).
-		Scan(&r.hash, &r.orderID, &r.attempt, &status, &r.outcome, &r.legacyStatus, &r.legacyBody)
+		Scan(&r.hash, &r.orderID, &r.accessToken, &r.attempt, &status, &r.outcome, &r.legacyStatus, &r.legacyBody)
 	if err != nil {
 		return request{}, fmt.Errorf("read idempotency key: %w", err)
 	}

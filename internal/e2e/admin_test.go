@@ -251,6 +251,40 @@ func TestAdmin(t *testing.T) {
 		}
 	})
 
+	t.Run("issue a gift card: its code is shown once", func(t *testing.T) {
+		b := newTab(t, browser, base, desktop)
+		b.open("/admin/gift-cards")
+		if st := b.follow("open the form", chromedp.Click(chromedp.CSS(`a[href="/admin/gift-cards/new"]`))); st != 200 {
+			t.Fatalf("gift card form: status %d", st)
+		}
+		b.audit()
+		b.do("fill the form", chromedp.SetValue(chromedp.CSS("#gc-amount"), "25.00"), chromedp.SetValue(chromedp.CSS("#gc-email"), "friend@example.com"))
+		if st := b.follow("issue", chromedp.Click(chromedp.CSS(`form[action="/admin/gift-cards"] button`))); st != 201 {
+			t.Fatalf("issue: status %d", st)
+		}
+		code := b.text("#gift-code")
+		b.audit()
+		var bal struct {
+			Balance struct{ Amount int64 }
+		}
+		apiCall(t, base, nil, "GET", "/api/v1/gift-cards/"+url.PathEscape(code), nil, &bal)
+		if bal.Balance.Amount != 2500 {
+			t.Fatalf("the code %q has %d", code, bal.Balance.Amount)
+		}
+		if st := b.follow("open the card", chromedp.Click(chromedp.CSS(`a[href^="/admin/gift-cards/0"]`))); st != 200 {
+			t.Fatalf("card page: status %d", st)
+		}
+		if page := b.text("main"); strings.Contains(page, code) || !strings.Contains(page, "Issue") {
+			t.Errorf("the card's page shows the code, or no ledger: %s", page)
+		}
+		b.audit()
+		b.open("/admin/gift-cards")
+		if page := b.text("main"); strings.Contains(page, code) || !strings.Contains(page, code[len(code)-4:]) {
+			t.Errorf("the list shows the code, or not its last 4 characters: %s", page)
+		}
+		b.audit()
+	})
+
 	t.Run("every page passes the audit", func(t *testing.T) {
 		b := newTab(t, browser, base, desktop)
 		for _, path := range []string{"/admin/products", "/admin/products?status=active&q=tee", "/admin/inventory", "/admin/inventory/TRAIL-M",
@@ -271,6 +305,16 @@ func TestAdmin(t *testing.T) {
 		// The frame's page opens with the panel's session cookie (the admin API would refuse it: 401).
 		if st := eval[int](b, `fetch(document.querySelector('iframe.email-frame').src).then(r => r.status)`); st != 200 {
 			t.Errorf("the e-mail frame's page answered %d", st)
+		}
+		if state := b.text(".facts"); !strings.Contains(state, "not sent: no SMTP server is configured") {
+			t.Errorf("the e-mail's state: %q", state)
+		}
+		b.audit()
+		if st := b.follow("send it now", chromedp.Click(chromedp.CSS(`form[action$="/resend"] button`))); st != 200 {
+			t.Fatalf("resend: status %d", st)
+		}
+		if flash := b.text(".flash"); !strings.Contains(flash, "Queued the e-mail again") {
+			t.Errorf("after resend: flash %q", flash)
 		}
 		b.audit()
 	})

@@ -53,6 +53,14 @@ func TestShop(t *testing.T) {
 		}
 		b.audit()
 		b.toCheckout()
+		// No provider keys: the sandbox's test cards, said to move no real
+		// money; the first is chosen; no provider script is loaded.
+		if help := b.text("#pay-help"); !strings.Contains(help, "no real money moves") {
+			t.Errorf("the sandbox checkout says %q, want the test-mode notice", help)
+		}
+		if !eval[bool](b, `document.querySelector('input[name=payment_method][value=pm_card_visa]').checked && !document.querySelector('script[src*="stripe"]') && !document.querySelector('[data-card-entry]')`) {
+			t.Error("the Visa test card is not chosen, or the sandbox checkout loads Stripe.js")
+		}
 		b.fillAddress("guest@example.com", "Gina Guest", "Hauptstraße 5", "10115", "Berlin")
 		if st := b.follow("place the order", chromedp.Click(chromedp.CSS(`button[value=order]`))); st != 200 {
 			t.Fatalf("order page: status %d: %s", st, b.text("main"))

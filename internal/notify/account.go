@@ -40,11 +40,12 @@ func accountTopics() []string {
 }
 
 // secretTemplate reports whether an e-mail of this template holds a link
-// that acts for its recipient: staff must not read it (a staff member
-// could otherwise reset an admin's password, or take over a customer's
-// account), so GetEmail masks its bodies. The stored e-mail is whole.
+// that acts for its recipient, or a gift card's code: staff must not read
+// it (a staff member could otherwise reset an admin's password, take over
+// a customer's account, or spend a customer's gift card), so GetEmail
+// masks its bodies. The stored e-mail is whole.
 func secretTemplate(name string) bool {
-	return name == TemplatePasswordReset || name == TemplateVerifyEmail || name == TemplateEmailChange
+	return name == TemplatePasswordReset || name == TemplateVerifyEmail || name == TemplateEmailChange || name == TemplateGiftCard
 }
 
 // Masked bodies of a secret e-mail, as staff see it.

@@ -54,6 +54,21 @@ func HandleGetEmail(svc *Service) web.HandlerFunc {
 	}
 }
 
+// HandleResendEmail serves POST /api/v1/admin/emails/{id}/resend: the
+// e-mail is queued again (202, with the e-mail as it is now); 409 while a
+// worker is sending it, 404 for an unknown id.
+func HandleResendEmail(svc *Service) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		e, err := svc.Resend(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		private(w)
+		web.JSON(w, http.StatusAccepted, e)
+		return nil
+	}
+}
+
 // HandleEmailHTML serves GET /api/v1/admin/emails/{id}/html: the HTML body
 // as a page, for previewing in the admin panel. It is the one route whose
 // answer may be framed (by this site only), under a policy that lets

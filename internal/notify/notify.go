@@ -3,10 +3,14 @@
 // mails with links: password reset, address verification and change) and to
 // staff (low stock), plus a list of low-stock alerts for the admin panel.
 //
-// It is an event consumer only: it subscribes to the bus, renders each
-// message with text/template and html/template (embedded templates), and
-// stores it in its own table, one per event, exactly once (outbox.Once).
-// Nothing sends the stored e-mails yet; a Sender (SMTP) will, later.
+// It subscribes to the bus, renders each message with text/template and
+// html/template (embedded templates), and stores it in its own table, one
+// per event, exactly once (outbox.Once). Deliver sends the stored e-mails
+// through a Sender (SMTP, internal/platform/mail) when one is configured;
+// without one they stay queued (delivery.go has the guarantees).
+//
+// Abandoned-cart reminders carry an unsubscribe link; an address that
+// used it gets no further reminder (recipients.go).
 package notify
 
 import (
@@ -14,9 +18,11 @@ import (
 	"embed"
 	"time"
 
+	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/customer"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/platform/mail"
 	"github.com/mercato-shop/mercato/internal/platform/sqldb"
 )
 
@@ -37,13 +43,23 @@ const (
 	TemplateOrderCancelled  = "order_cancelled"  // order.cancelled
 	TemplatePaymentRefunded = "payment_refunded" // order.refunded (the name is older than the event)
 	TemplateStockLow        = "stock_low"        // stock.low, to staff
+	TemplateAbandonedCart   = "abandoned_cart"   // cart.abandoned
 )
 
 // Topics returns the event topics notify consumes.
 func Topics() []string {
-	return append([]string{customer.TopicRegistered, order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, inventory.TopicStockLow},
-		accountTopics()...)
+	return append([]string{customer.TopicRegistered, order.TopicOrderPlaced, order.TopicOrderShipped, order.TopicOrderCancelled, order.TopicOrderRefunded, inventory.TopicStockLow, cart.TopicAbandoned},
+		append(accountTopics(), giftCardTopics()...)...)
 }
+
+// Delivery states of an e-mail.
+const (
+	StatusQueued    = "queued"    // waiting for its (next) attempt, or for an SMTP server to be configured
+	StatusSending   = "sending"   // claimed by a worker that is sending it now
+	StatusSent      = "sent"      // the SMTP server accepted it
+	StatusFailed    = "failed"    // refused for good, or every attempt failed: LastError says why
+	StatusCancelled = "cancelled" // no longer wanted (recipient unsubscribed, cart checked out)
+)
 
 // EmailSummary is an e-mail in a list.
 type EmailSummary struct {
@@ -53,21 +69,27 @@ type EmailSummary struct {
 	Template  string    `json:"template"`
 	EventID   string    `json:"event_id"`
 	CreatedAt time.Time `json:"created_at"`
+	Status    string    `json:"status"`     // StatusQueued, ...
+	Attempts  int       `json:"attempts"`   // sending attempts since it was (re)queued
+	LastError string    `json:"last_error"` // why the last failed attempt failed (the server's reply), or why it was not sent; "" if none failed
 }
 
 // Email is a rendered e-mail with both bodies.
 type Email struct {
 	EmailSummary
-	Text   string     `json:"text"`
-	HTML   string     `json:"html"`
-	SentAt *time.Time `json:"sent_at"` // nil until a Sender delivered it
+	Text          string     `json:"text"`
+	HTML          string     `json:"html"`
+	SentAt        *time.Time `json:"sent_at"`         // nil until the SMTP server accepted it
+	NextAttemptAt *time.Time `json:"next_attempt_at"` // when a queued e-mail is tried next; nil otherwise
 }
 
 // EmailPage is one page of e-mails, newest first; NextCursor is nil on the
-// last page.
+// last page. Delivery is "smtp" when e-mails are sent, "off" when no SMTP
+// server is configured (then they stay queued).
 type EmailPage struct {
 	Items      []EmailSummary `json:"items"`
 	NextCursor *string        `json:"next_cursor"`
+	Delivery   string         `json:"delivery"`
 }
 
 // LowStockAlert records one stock.low event.
@@ -92,9 +114,16 @@ type PageQuery struct {
 	Cursor string // the previous page's NextCursor
 }
 
-// Sender delivers a stored e-mail (SMTP, an API). Nothing uses it yet: the
-// delivery worker that reads unsent e-mails and marks them sent comes with
-// the first real sender.
+// Sender delivers one message (internal/platform/mail over SMTP). Send
+// returns nil once the server accepted the message. An error whose
+// Permanent method reports true means the server refused this message for
+// good; any other error may pass on a later attempt.
 type Sender interface {
-	Send(ctx context.Context, e Email) error
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// Carts tells whether the cart of a reminder is still open.
+type Carts interface {
+	// Active reports whether cart id is still open (not checked out).
+	Active(ctx context.Context, id string) (bool, error)
 }

@@ -68,7 +68,7 @@ func newRenderer(s shop) (*renderer, error) {
 	for k, f := range funcs {
 		htmlFuncs[k] = f
 	}
-	for _, name := range append([]string{TemplateWelcome, TemplateOrderPlaced, TemplateOrderShipped, TemplateOrderCancelled, TemplatePaymentRefunded, TemplateStockLow}, accountTemplates()...) {
+	for _, name := range append([]string{TemplateWelcome, TemplateOrderPlaced, TemplateOrderShipped, TemplateOrderCancelled, TemplatePaymentRefunded, TemplateStockLow, TemplateAbandonedCart}, append(accountTemplates(), giftCardTemplates()...)...) {
 		tt, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").
 			ParseFS(templateFS, "templates/layout.txt.tmpl", "templates/"+name+".txt.tmpl")
 		if err != nil {

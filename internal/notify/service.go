@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/cart"
 	"github.com/mercato-shop/mercato/internal/customer"
+	"github.com/mercato-shop/mercato/internal/giftcard"
 	"github.com/mercato-shop/mercato/internal/inventory"
 	"github.com/mercato-shop/mercato/internal/money"
 	"github.com/mercato-shop/mercato/internal/order"
@@ -26,24 +28,44 @@ type Options struct {
 	ShopName   string // shown in every message
 	BaseURL    string // the shop's public address, for links
 	StaffEmail string // where staff alerts go
+	// Sender delivers the e-mails (Deliver); nil when no SMTP server is
+	// configured: then they stay queued.
+	Sender Sender
+	// Carts, when set, is asked before a reminder goes out whether its
+	// cart is still open: none is sent after checkout.
+	Carts Carts
+	Now   func() time.Time // the clock; nil means time.Now
 }
 
-// Service renders and stores messages, and lists them for staff.
+// Service renders and stores messages, lists them for staff, and delivers
+// them (delivery.go).
 type Service struct {
-	db    *sqldb.DB
-	log   *slog.Logger
-	r     *renderer
-	staff string
+	db     *sqldb.DB
+	log    *slog.Logger
+	r      *renderer
+	staff  string
+	base   string // the shop's address without a trailing slash
+	sender Sender
+	carts  Carts
+	clock  func() time.Time
 }
 
 // NewService parses the embedded templates; it fails only if they are broken.
 func NewService(db *sqldb.DB, opt Options, log *slog.Logger) (*Service, error) {
-	r, err := newRenderer(shop{Name: opt.ShopName, BaseURL: strings.TrimRight(opt.BaseURL, "/")})
+	base := strings.TrimRight(opt.BaseURL, "/")
+	r, err := newRenderer(shop{Name: opt.ShopName, BaseURL: base})
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
-	return &Service{db: db, log: log, r: r, staff: opt.StaffEmail}, nil
+	clock := opt.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Service{db: db, log: log, r: r, staff: opt.StaffEmail, base: base, sender: opt.Sender, carts: opt.Carts, clock: clock}, nil
 }
+
+// now is the clock in UTC, to the microsecond (what both engines store).
+func (s *Service) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
 
 // Subscriber is the part of a bus that notify needs.
 type Subscriber interface {
@@ -59,6 +81,7 @@ type message struct {
 	to       string
 	data     any
 	alert    *inventory.StockLow
+	reminder *cart.Abandoned // rendered in the transaction, with the recipient's unsubscribe link
 }
 
 // Handle is the bus handler: it renders the event's message and stores it
@@ -67,8 +90,11 @@ type message struct {
 // make a message is logged and dropped.
 func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
 	m, err := s.message(e)
+	if errors.Is(err, errNothingToSend) {
+		return nil
+	}
 	var r rendered
-	if err == nil {
+	if err == nil && m.reminder == nil {
 		r, err = s.r.render(m.template, m.data)
 	}
 	if err != nil {
@@ -77,8 +103,26 @@ func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
 		s.log.ErrorContext(ctx, "notify: event dropped", "topic", e.Topic, "event", e.ID, "err", err)
 		return nil
 	}
-	now := time.Now().UTC()
+	now := s.now()
 	_, err = outbox.Once(ctx, s.db, Consumer, e, func(tx *sqldb.Tx) error {
+		var cartID, unsubscribe string
+		if c := m.reminder; c != nil {
+			token, unsubscribed, err := s.recipient(ctx, tx, c.Email, now)
+			if err != nil {
+				return err
+			}
+			if unsubscribed {
+				s.log.InfoContext(ctx, "notify: no reminder, the address unsubscribed", "event", e.ID, "cart", c.CartID)
+				return nil
+			}
+			unsubscribe = s.base + "/unsubscribe/" + token
+			data := reminderData{Abandoned: *c, RestoreURL: s.base + "/cart/restore/" + c.RestoreToken, UnsubscribeURL: unsubscribe}
+			if r, err = s.r.render(m.template, data); err != nil {
+				s.log.ErrorContext(ctx, "notify: event dropped", "topic", e.Topic, "event", e.ID, "err", err)
+				return nil
+			}
+			cartID = c.CartID
+		}
 		if a := m.alert; a != nil {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notify_low_stock_alerts (id, event_id, variant_id, sku, available, threshold, created_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
@@ -86,9 +130,10 @@ func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
 				return fmt.Errorf("store low-stock alert: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notify_emails (id, event_id, template, to_addr, subject, text_body, html_body, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
-			ids.New(), e.ID, m.template, m.to, r.Subject, r.Text, r.HTML, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notify_emails (id, event_id, template, to_addr, subject, text_body, html_body, created_at,
+			status, next_attempt_at, queued_at, cart_id, unsubscribe_url)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+			ids.New(), e.ID, m.template, m.to, r.Subject, r.Text, r.HTML, now, StatusQueued, now, now, cartID, unsubscribe); err != nil {
 			return fmt.Errorf("store e-mail: %w", err)
 		}
 		return nil
@@ -166,6 +211,18 @@ func (s *Service) message(e outbox.Event) (message, error) {
 		v.Check(p.SKU != "", "sku", "is required")
 		v.Check(validAddress(s.staff), "staff e-mail", "must be an e-mail address")
 		m = message{template: TemplateStockLow, to: s.staff, data: p, alert: &p}
+	case cart.TopicAbandoned:
+		var p cart.Abandoned
+		if err := e.Decode(&p); err != nil {
+			return m, err
+		}
+		checkAddr(p.Email)
+		v.Check(p.CartID != "", "cart_id", "is required")
+		v.Check(len(p.Items) > 0, "items", "must not be empty")
+		v.Check(ids.Plausible(p.RestoreToken), "restore_token", "must be a token")
+		m = message{template: TemplateAbandonedCart, to: p.Email, data: p, reminder: &p}
+	case giftcard.TopicIssued:
+		return s.giftCardMessage(e)
 	default:
 		return s.accountMessage(e)
 	}
@@ -189,14 +246,14 @@ func validAddress(s string) bool {
 // list did not make is Invalid.
 func (s *Service) ListEmails(ctx context.Context, q PageQuery) (EmailPage, error) {
 	items, next, err := newestFirst(ctx, s, q, "e-mails",
-		`SELECT id, to_addr, subject, template, event_id, created_at FROM notify_emails`,
+		`SELECT id, to_addr, subject, template, event_id, created_at, status, attempts, last_error FROM notify_emails`,
 		func(rows *sql.Rows) (EmailSummary, string, error) {
 			var e EmailSummary
-			err := rows.Scan(&e.ID, &e.To, &e.Subject, &e.Template, &e.EventID, &e.CreatedAt)
+			err := rows.Scan(&e.ID, &e.To, &e.Subject, &e.Template, &e.EventID, &e.CreatedAt, &e.Status, &e.Attempts, &e.LastError)
 			e.CreatedAt = e.CreatedAt.UTC()
 			return e, e.ID, err
 		})
-	return EmailPage{Items: items, NextCursor: next}, err
+	return EmailPage{Items: items, NextCursor: next, Delivery: s.delivery()}, err
 }
 
 // newestFirst runs a keyset-paged query over a table whose ids grow with
@@ -243,13 +300,19 @@ func (s *Service) GetEmail(ctx context.Context, id string) (Email, error) {
 	if !ids.Valid(id) {
 		return Email{}, apperr.NotFoundf("no e-mail %q", id)
 	}
+	return s.getEmail(ctx, s.db.Reader(), id)
+}
+
+func (s *Service) getEmail(ctx context.Context, q sqldb.Querier, id string) (Email, error) {
 	var (
-		e      Email
-		sentAt sql.NullTime
+		e             Email
+		sentAt, nextA sql.NullTime
 	)
-	err := s.db.Reader().QueryRowContext(ctx, `SELECT id, to_addr, subject, template, event_id, created_at, text_body, html_body, sent_at
+	err := q.QueryRowContext(ctx, `SELECT id, to_addr, subject, template, event_id, created_at, text_body, html_body, sent_at,
+		status, attempts, last_error, next_attempt_at
 		FROM notify_emails WHERE id = ?`, id).
-		Scan(&e.ID, &e.To, &e.Subject, &e.Template, &e.EventID, &e.CreatedAt, &e.Text, &e.HTML, &sentAt)
+		Scan(&e.ID, &e.To, &e.Subject, &e.Template, &e.EventID, &e.CreatedAt, &e.Text, &e.HTML, &sentAt,
+			&e.Status, &e.Attempts, &e.LastError, &nextA)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Email{}, apperr.NotFoundf("no e-mail %q", id)
 	}
@@ -261,6 +324,10 @@ func (s *Service) GetEmail(ctx context.Context, id string) (Email, error) {
 	if sentAt.Valid {
 		t := sentAt.Time.UTC()
 		e.SentAt = &t
+	}
+	if nextA.Valid && e.Status == StatusQueued {
+		t := nextA.Time.UTC()
+		e.NextAttemptAt = &t
 	}
 	return e, nil
 }

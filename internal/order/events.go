@@ -36,7 +36,9 @@ type PlacedItem struct {
 }
 
 // OrderPlaced is order.placed: an order was created by a checkout.
-// CustomerID is "" for a guest.
+// CustomerID is "" for a guest. CartID is the cart the checkout turned into
+// the order; TaxIncluded says whether the prices (and so the subtotal)
+// include the tax in Totals.Tax.
 type OrderPlaced struct {
 	OrderID         string       `json:"order_id"`
 	Number          string       `json:"number"`
@@ -47,6 +49,8 @@ type OrderPlaced struct {
 	Totals          Totals       `json:"totals"`
 	ShippingAddress Address      `json:"shipping_address"`
 	ShippingMethod  string       `json:"shipping_method"`
+	CartID          string       `json:"cart_id"`
+	TaxIncluded     bool         `json:"tax_included"`
 	CreatedAt       time.Time    `json:"created_at"`
 }
 
@@ -56,7 +60,8 @@ func newOrderPlaced(o *Order) OrderPlaced {
 		items[i] = PlacedItem{SKU: it.SKU, Title: it.Title + variantSuffix(it.VariantTitle), Quantity: it.Quantity, UnitPrice: it.UnitPrice, LineTotal: it.LineTotal}
 	}
 	return OrderPlaced{OrderID: o.ID, Number: o.Number, Email: o.Email, CustomerID: o.CustomerID, Currency: o.Currency, Items: items,
-		Totals: o.Totals, ShippingAddress: o.ShippingAddress, ShippingMethod: o.ShippingMethod.Name, CreatedAt: o.CreatedAt}
+		Totals: o.Totals, ShippingAddress: o.ShippingAddress, ShippingMethod: o.ShippingMethod.Name, CartID: o.CartID, TaxIncluded: o.TaxIncluded,
+		CreatedAt: o.CreatedAt}
 }
 
 // EventTopic implements outbox.Message.

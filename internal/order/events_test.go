@@ -14,7 +14,7 @@ import (
 // fields may be added, never renamed or dropped.
 func TestEventWireForm(t *testing.T) {
 	want := map[string]string{
-		order.TopicOrderPlaced:    "created_at currency customer_id email items number order_id shipping_address shipping_method totals",
+		order.TopicOrderPlaced:    "cart_id created_at currency customer_id email items number order_id shipping_address shipping_method tax_included totals",
 		order.TopicOrderPaid:      "amount email number order_id",
 		order.TopicOrderCancelled: "email number order_id reason",
 		order.TopicOrderFulfilled: "email fulfillment_id items number order_id tracking_number",

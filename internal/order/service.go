@@ -98,7 +98,14 @@ type NewOrder struct {
 	// reserved under the order id (Captured is false).
 	Awaiting bool
 	CartID   string
+	// AccessToken lets a guest read the order (see Order.AccessToken); the
+	// checkout chooses it before paying, so that the provider's return
+	// address can carry it. Empty: Create makes one.
+	AccessToken string
 }
+
+// NewAccessToken returns a new order access token (oat_…).
+func NewAccessToken() string { return "oat_" + ids.Secret(24) }
 
 func hashToken(t string) string {
 	sum := sha256.Sum256([]byte(t))
@@ -121,7 +128,10 @@ func (s *Service) Create(ctx context.Context, tx *sqldb.Tx, in NewOrder) (Order,
 		ShippingAddress: in.ShippingAddress, ShippingMethod: in.ShippingMethod, PaymentID: in.PaymentID, CartID: in.CartID,
 		Status: StatusPending, PaymentStatus: PaymentAuthorized, FulfillmentStatus: FulfillmentUnfulfilled,
 		Fulfillments: []Fulfillment{}, CreatedAt: now, UpdatedAt: now,
-		AccessToken: "oat_" + ids.Secret(24),
+		AccessToken: in.AccessToken,
+	}
+	if o.AccessToken == "" {
+		o.AccessToken = NewAccessToken()
 	}
 	if o.Discounts == nil {
 		o.Discounts = []Discount{}

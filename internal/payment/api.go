@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"context"
 	"io"
 	"net/http"
 
@@ -67,4 +68,43 @@ func readLimited(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, apperr.Field("body", "must be at most 64 KiB")
 	}
 	return body, nil
+}
+
+// Carts tells whether the caller may use a cart (the cart module's
+// Access: NotFound for a cart the caller may not use, whether or not it
+// exists).
+type Carts interface {
+	Access(ctx context.Context, id string) error
+}
+
+// MethodsAnswer is the answer of GET /api/v1/payment-methods.
+type MethodsAnswer struct {
+	Items []Method `json:"items"`
+	// PublishableKeys are the public keys the providers' browser scripts
+	// need, by provider name: {"stripe": "pk_…"} for Stripe.js when Stripe
+	// is configured with one.
+	PublishableKeys map[string]string `json:"publishable_keys"`
+}
+
+// HandleMethods serves GET /api/v1/payment-methods?cart_id=: the payment
+// methods the configured providers offer for the cart, to whoever may use
+// the cart (as for its shipping methods). A missing cart_id is 400 naming
+// it; a cart the caller may not use is 404.
+func HandleMethods(svc *Service, carts Carts) web.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id := r.URL.Query().Get("cart_id")
+		if id == "" {
+			return apperr.Field("cart_id", "is required")
+		}
+		if err := carts.Access(r.Context(), id); err != nil {
+			return err
+		}
+		ms := svc.Methods()
+		if ms == nil {
+			ms = []Method{}
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		web.JSON(w, http.StatusOK, MethodsAnswer{Items: ms, PublishableKeys: svc.PublishableKeys()})
+		return nil
+	}
 }

@@ -58,6 +58,9 @@ type Payment struct {
 	// Capture is what was asked of the provider: take the money (true) or
 	// only authorize it.
 	Capture bool `json:"-"`
+	// ReturnURL, Email and Description are the rest of what the provider
+	// was asked with (replayed as they were by Resolve).
+	ReturnURL, Email, Description string `json:"-"`
 }
 
 // Service records payments and talks to the providers.
@@ -158,14 +161,14 @@ func (s *Service) PayWith(ctx context.Context, in PayRequest) (Payment, error) {
 	}
 	now := s.now()
 	prov := s.providerFor(in.Method)
-	p := Payment{ID: ids.New(), Reference: in.Reference, Provider: prov.Name(), Method: in.Method, Amount: in.Amount, Status: StatusPending, Capture: in.Capture, CreatedAt: now}
+	p := Payment{ID: ids.New(), Reference: in.Reference, Provider: prov.Name(), Method: in.Method, Amount: in.Amount, Status: StatusPending, Capture: in.Capture, CreatedAt: now,
+		ReturnURL: in.ReturnURL, Email: in.Email, Description: in.Description}
 	if err := s.st.insert(ctx, p); err != nil {
 		return Payment{}, err
 	}
 	// The provider key is per attempt: a retry after a compensated failure
 	// (voided or refunded) must pay anew, not get the refunded charge back.
 	req := authorizeRequest(p)
-	req.ReturnURL, req.Email, req.Description = in.ReturnURL, in.Email, in.Description
 	res, err := prov.Authorize(ctx, req)
 	if err != nil {
 		// Outcome unknown: keep the row as failed so the reconciler can look at it.
@@ -202,7 +205,8 @@ func (s *Service) PayWith(ctx context.Context, in PayRequest) (Payment, error) {
 // authorizeRequest is what the provider is asked for p, with p's own
 // idempotency key: asking again (Resolve) gets the first answer.
 func authorizeRequest(p Payment) AuthorizeRequest {
-	return AuthorizeRequest{Amount: p.Amount, PaymentMethod: p.Method, Capture: p.Capture, Reference: p.Reference, IdempotencyKey: "pay:" + p.ID}
+	return AuthorizeRequest{Amount: p.Amount, PaymentMethod: p.Method, Capture: p.Capture, Reference: p.Reference, IdempotencyKey: "pay:" + p.ID,
+		ReturnURL: p.ReturnURL, Email: p.Email, Description: p.Description}
 }
 
 // Unresolved reports whether the provider's answer to p is unknown: a crash

@@ -106,3 +106,41 @@ func TestCancelLeavesAClaimedPaymentAlone(t *testing.T) {
 }
 
 var farFuture = time.Now().Add(time.Hour)
+
+// recordingProvider remembers every authorization request it gets.
+type recordingProvider struct {
+	*failingOnce
+	reqs []payment.AuthorizeRequest
+}
+
+func (p *recordingProvider) Authorize(ctx context.Context, req payment.AuthorizeRequest) (payment.Result, error) {
+	p.reqs = append(p.reqs, req)
+	return p.failingOnce.Authorize(ctx, req)
+}
+
+// TestResolveReplaysTheSameRequest: a provider refuses an idempotency key
+// reused with other parameters (Stripe does), so the replay of a payment
+// whose answer was lost must send exactly what the first request sent.
+func TestResolveReplaysTheSameRequest(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		prov := &recordingProvider{failingOnce: &failingOnce{Sandbox: payment.NewSandbox(payment.WithSandboxLedger(db))}}
+		svc := payment.NewService(db, prov)
+		prov.fail.Store(true)
+		p, err := svc.PayWith(ctx, payment.PayRequest{Reference: "order-9", Amount: eur(900), Method: "pm_card_visa", Capture: true,
+			ReturnURL: "https://shop.example/orders/order-9?token=t", Email: "ada@example.com", Description: "Order order-9"})
+		if err == nil {
+			t.Fatalf("the lost answer was not an error: %+v", p)
+		}
+		ps, _ := svc.Unresolved(ctx, farFuture, 10)
+		if len(ps) != 1 {
+			t.Fatalf("unresolved %+v", ps)
+		}
+		if _, err := svc.Resolve(ctx, ps[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if len(prov.reqs) != 2 || prov.reqs[0] != prov.reqs[1] {
+			t.Fatalf("the replay differs from the first request:\n%+v\n%+v", prov.reqs[0], prov.reqs[len(prov.reqs)-1])
+		}
+	})
+}

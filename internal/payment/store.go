@@ -17,7 +17,7 @@ import (
 // events already applied. The same statements run on SQLite and PostgreSQL.
 type store struct{ db *sqldb.DB }
 
-const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at, capture, next_action`
+const cols = `id, reference, COALESCE(order_id, ''), provider, provider_ref, method, amount, currency, status, captured_amount, refunded_amount, decline_code, message, created_at, capture, next_action, return_url, payer_email, description`
 
 func scan(row sqldb.Scanner) (Payment, error) {
 	var (
@@ -25,7 +25,7 @@ func scan(row sqldb.Scanner) (Payment, error) {
 		next string
 	)
 	err := row.Scan(&p.ID, &p.Reference, &p.OrderID, &p.Provider, &p.ProviderRef, &p.Method, &p.Amount.Amount, &p.Amount.Currency,
-		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt, &p.Capture, &next)
+		&p.Status, &p.CapturedAmount, &p.RefundedAmount, &p.DeclineCode, &p.Message, &p.CreatedAt, &p.Capture, &next, &p.ReturnURL, &p.Email, &p.Description)
 	p.CreatedAt = p.CreatedAt.UTC()
 	if err == nil && next != "" && p.Status == StatusProcessing {
 		p.NextAction = new(NextAction)
@@ -47,8 +47,9 @@ func nextAction(p Payment) string {
 
 // insert records a new payment attempt (status pending).
 func (s store) insert(ctx context.Context, p Payment) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO payment_payments (id, reference, provider, method, amount, currency, status, capture, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Reference, p.Provider, p.Method, p.Amount.Amount, p.Amount.Currency, p.Status, p.Capture, p.CreatedAt, p.CreatedAt); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO payment_payments (id, reference, provider, method, amount, currency, status, capture, return_url, payer_email, description, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.Reference, p.Provider, p.Method, p.Amount.Amount, p.Amount.Currency, p.Status, p.Capture,
+		p.ReturnURL, p.Email, p.Description, p.CreatedAt, p.CreatedAt); err != nil {
 		return fmt.Errorf("record payment: %w", err)
 	}
 	return nil

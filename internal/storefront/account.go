@@ -15,8 +15,13 @@ import (
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 
-func accountNav(current string) []link {
+// accountNav is the account pages' menu with current marked; the
+// affiliate programme's page is in it when the programme is wired.
+func (s *Storefront) accountNav(current string) []link {
 	out := []link{{Name: "Overview", URL: "/account"}, {Name: "Orders", URL: "/account/orders"}, {Name: "Addresses", URL: "/account/addresses"}}
+	if s.svc.Affiliates != nil {
+		out = append(out, link{Name: "Affiliate programme", URL: "/account/affiliate"})
+	}
 	for i := range out {
 		out[i].Current = out[i].URL == current
 	}
@@ -229,8 +234,12 @@ func orderRows(os []order.Order) []orderRow {
 		for _, it := range o.Items {
 			n += int(it.Quantity)
 		}
-		out = append(out, orderRow{URL: "/account/orders/" + url.PathEscape(o.ID), Number: o.Number, Placed: o.CreatedAt.Format("2 Jan 2006"),
-			Status: label(statusLabels, o.Status), StatusClass: o.Status, Total: o.Totals.Total.Format(), Items: n})
+		row := orderRow{URL: "/account/orders/" + url.PathEscape(o.ID), Number: o.Number, Placed: o.CreatedAt.Format("2 Jan 2006"),
+			Status: label(statusLabels, o.Status), StatusClass: o.Status, Total: o.Totals.Total.Format(), Items: n}
+		if o.Status == order.StatusPending && o.PaymentStatus == order.PaymentAwaiting {
+			row.Status, row.StatusClass = "Awaiting payment", "awaiting"
+		}
+		out = append(out, row)
 	}
 	return out
 }
@@ -240,7 +249,7 @@ func (s *Storefront) accountPage(r *http.Request, p auth.Principal, section, tit
 	if err != nil {
 		return accountView{}, err
 	}
-	v := accountView{Name: p.Name, Email: p.Email, Section: section, AccountNav: accountNav(map[string]string{"overview": "/account", "orders": "/account/orders", "addresses": "/account/addresses"}[section])}
+	v := accountView{Name: p.Name, Email: p.Email, Section: section, AccountNav: s.accountNav(map[string]string{"overview": "/account", "orders": "/account/orders", "addresses": "/account/addresses", "affiliate": "/account/affiliate"}[section])}
 	v.view = s.newView(r, title, "", "", cats, "")
 	v.NoIndex = true
 	return v, nil

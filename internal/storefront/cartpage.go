@@ -187,6 +187,7 @@ func (s *Storefront) AddToCart() http.Handler {
 			if id == "" || apperr.Is(err, apperr.NotFound) || (apperr.Is(err, apperr.Conflict) && strings.Contains(err.Error(), "can no longer change")) {
 				// No cart yet, or the cookie's cart is gone or checked out: start one.
 				if c, err = s.svc.Carts.Create(ctx, ""); err == nil {
+					s.referNewCart(ctx, c.ID)
 					c, err = s.svc.Carts.AddItem(ctx, c.ID, variantID, qty)
 					if err != nil && c.ID != "" {
 						s.rememberCart(w, r, c)

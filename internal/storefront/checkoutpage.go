@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/mercato-shop/mercato/internal/address"
 	"github.com/mercato-shop/mercato/internal/apperr"
 	"github.com/mercato-shop/mercato/internal/checkout"
+	"github.com/mercato-shop/mercato/internal/payment"
 	"github.com/mercato-shop/mercato/internal/platform/ids"
 	"github.com/mercato-shop/mercato/internal/platform/web"
 	"github.com/mercato-shop/mercato/internal/ui"
@@ -27,8 +29,17 @@ type methodOption struct {
 }
 
 type payOption struct {
-	ID, Label, Outcome string
-	Declines, Checked  bool
+	ID, Label, Kind   string
+	Note              string // what happens with it: a test card's outcome, where a redirect method is paid
+	Test, Card        bool   // a sandbox test card (its id is shown); a card entered in the provider's fields
+	Declines, Checked bool
+}
+
+// cardEntry is the card field of a provider's browser script (Stripe
+// Elements) on the checkout page.
+type cardEntry struct {
+	Key  string // the provider's publishable key
+	Only bool   // no other way to pay is offered (without JavaScript nothing can be paid)
 }
 
 type checkoutView struct {
@@ -43,15 +54,24 @@ type checkoutView struct {
 	MethodError  string
 	Payments     []payOption
 	PaymentError string
-	Key          string
-	Lines        []cartLine
-	Totals       totalsView
-	SignedIn     bool
+	// SandboxNotice: the sandbox's test cards are offered (no provider
+	// keys are set), so the page says that no real money moves.
+	SandboxNotice bool
+	Card          *cardEntry // a card is entered in Stripe Elements
+	Key           string
+	Lines         []cartLine
+	Totals        totalsView
+	SignedIn      bool
 }
 
 // checkoutForm is what the checkout form posted (or its defaults).
 type checkoutForm struct {
-	in     checkout.Input
+	in checkout.Input
+	// choice is the payment method chosen in the list: in.PaymentMethod,
+	// but for a card element the method's listed ID, and in.PaymentMethod
+	// the pm_… id Stripe.js made from the card (card_payment_method).
+	choice string
+	card   string
 	key    string
 	errMsg string
 	fields map[string]string
@@ -66,7 +86,30 @@ func (f *checkoutForm) read(r *http.Request) {
 		ShippingMethodID: get("shipping_method_id"),
 		PaymentMethod:    get("payment_method"),
 	}
+	f.choice, f.card = f.in.PaymentMethod, get("card_payment_method")
 	f.key = get("idempotency_key")
+}
+
+// paymentChoice resolves the chosen payment method: a card element's
+// listed ID becomes the payment method Stripe.js made in the browser. It
+// reports false, with the form's message set, when that is missing (the
+// card fields need JavaScript).
+func (s *Storefront) paymentChoice(f *checkoutForm) bool {
+	if s.svc.Payments == nil {
+		return true
+	}
+	for _, m := range s.svc.Payments.PaymentMethods() {
+		if m.ID != f.choice || m.Kind != payment.KindCardElement {
+			continue
+		}
+		if f.card == "" {
+			f.fields = map[string]string{"payment_method": "Enter your card details. Card payment needs JavaScript: turn it on, or choose another way to pay."}
+			f.errMsg = "Please check the highlighted fields."
+			return false
+		}
+		f.in.PaymentMethod = f.card
+	}
+	return true
 }
 
 // Checkout serves GET /checkout: contact, address, shipping method and
@@ -87,7 +130,7 @@ func (s *Storefront) Checkout() http.Handler {
 			http.Redirect(w, r, "/cart", http.StatusSeeOther)
 			return nil
 		}
-		f := checkoutForm{in: checkout.Input{PaymentMethod: "pm_card_visa"}}
+		var f checkoutForm
 		if p, ok := customerOf(r); ok {
 			f.in.Email = p.Email
 			f.in.ShippingAddress.Name = p.Name
@@ -163,10 +206,9 @@ func (s *Storefront) renderCheckout(w http.ResponseWriter, r *http.Request, stat
 	if q.Method != nil {
 		v.Totals.ShippingName = q.Method.Name
 	}
-	if s.svc.Payments != nil {
-		for _, pm := range s.svc.Payments.PaymentMethods() {
-			v.Payments = append(v.Payments, payOption{ID: pm.ID, Label: pm.Name, Outcome: pm.Outcome, Declines: pm.Declines, Checked: pm.ID == in.PaymentMethod})
-		}
+	v.Payments, v.Card, v.SandboxNotice = s.payOptions(f.choice)
+	if v.Card != nil {
+		web.AllowSources(w, stripeSources)
 	}
 	v.PaymentError = f.fields["payment_method"]
 	_, v.SignedIn = customerOf(r)
@@ -183,6 +225,58 @@ func (s *Storefront) renderCheckout(w http.ResponseWriter, r *http.Request, stat
 	v.view = s.newView(r, "Checkout", "", "", cats, "")
 	v.NoIndex = true
 	return s.pages.Render(w, status, "checkout", v)
+}
+
+// stripeSources are what a page that loads Stripe.js (from Stripe, as it
+// must be: https://js.stripe.com/v3/) needs in its Content-Security-Policy:
+// the script, its frames (the card fields, 3-D Secure), and its calls to
+// Stripe's API.
+var stripeSources = web.Sources{Script: []string{"https://js.stripe.com"}, Frame: []string{"https://js.stripe.com"}, Connect: []string{"https://api.stripe.com"}}
+
+// payOptions lists every way to pay the providers offer, chosen checked
+// (the first when chosen is none of them). A card element whose provider
+// has no publishable key cannot work and is left out.
+func (s *Storefront) payOptions(chosen string) (opts []payOption, card *cardEntry, sandbox bool) {
+	if s.svc.Payments == nil {
+		return nil, nil, false
+	}
+	for _, m := range s.svc.Payments.PaymentMethods() {
+		o := payOption{ID: m.ID, Label: m.Name, Kind: m.Kind, Declines: m.Declines, Checked: m.ID == chosen}
+		switch m.Kind {
+		case payment.KindTest:
+			o.Test, o.Note, sandbox = true, m.Outcome, true
+		case payment.KindCardElement:
+			if m.PublishableKey == "" || card != nil {
+				continue
+			}
+			o.Card = true
+			card = &cardEntry{Key: m.PublishableKey}
+			if m.TestMode {
+				o.Note = "Test mode"
+			}
+		default:
+			o.Note = "You pay on " + providerName(m.Provider) + "’s page"
+			if m.TestMode {
+				o.Note += " (test mode)"
+			}
+		}
+		opts = append(opts, o)
+	}
+	if card != nil {
+		card.Only = len(opts) == 1
+	}
+	if !slices.ContainsFunc(opts, func(o payOption) bool { return o.Checked }) && len(opts) > 0 {
+		opts[0].Checked = true
+	}
+	return opts, card, sandbox
+}
+
+// providerName is a provider's name for shoppers ("stripe": "Stripe").
+func providerName(name string) string {
+	if name == "" {
+		return "the payment provider"
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
 }
 
 // newCheckoutKey is the Idempotency-Key of one checkout attempt: made when
@@ -224,15 +318,30 @@ func (s *Storefront) PlaceOrder() http.Handler {
 		if f.key == "" {
 			f.key = newCheckoutKey()
 		}
-		o, err := s.svc.Checkout.Checkout(ctx, c.ID, f.key, f.in)
+		if !s.paymentChoice(&f) {
+			return s.renderCheckout(w, r, http.StatusBadRequest, c.ID, f)
+		}
+		res, err := s.svc.Checkout.CheckoutResult(ctx, c.ID, f.key, f.in)
 		if err == nil {
 			forgetCart(w, r)
-			if o.CustomerID != "" {
-				http.Redirect(w, r, "/account/orders/"+url.PathEscape(o.ID), http.StatusSeeOther)
-				return nil
+			o := res.Order
+			q := url.Values{}
+			dest := "/account/orders/" + url.PathEscape(o.ID)
+			if o.CustomerID == "" {
+				ui.SetCookie(w, r, orderCookie, o.AccessToken, "/orders/"+o.ID, cartMaxAge)
+				dest = "/orders/" + url.PathEscape(o.ID)
+				q.Set("token", o.AccessToken)
 			}
-			ui.SetCookie(w, r, orderCookie, o.AccessToken, "/orders/"+o.ID, cartMaxAge)
-			http.Redirect(w, r, "/orders/"+url.PathEscape(o.ID)+"?token="+url.QueryEscape(o.AccessToken), http.StatusSeeOther)
+			// A payment on the provider's page: the order page sends the
+			// shopper on. The checkout's answer cannot: the policy's
+			// form-action 'self' holds for every redirect after a form.
+			if p := res.Payment; p != nil && p.NextAction != nil && p.NextAction.Type == payment.NextActionRedirect {
+				q.Set("pay", "1")
+			}
+			if len(q) > 0 {
+				dest += "?" + q.Encode()
+			}
+			http.Redirect(w, r, dest, http.StatusSeeOther)
 			return nil
 		}
 		if !userError(err) {

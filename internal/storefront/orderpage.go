@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"github.com/mercato-shop/mercato/internal/apperr"
+	"github.com/mercato-shop/mercato/internal/auth"
 	"github.com/mercato-shop/mercato/internal/order"
+	"github.com/mercato-shop/mercato/internal/payment"
+	"github.com/mercato-shop/mercato/internal/platform/web"
 	"github.com/mercato-shop/mercato/internal/ui"
 )
 
@@ -41,6 +44,26 @@ type orderView struct {
 	Tracking    []string
 	Timeline    []event
 	AccountNav  []link
+	// Awaiting: the provider has not yet said whether the payment went
+	// through; Pay is what the shopper can do meanwhile (nil: nothing, or
+	// not this visitor's to do), Refresh the page's own address.
+	Awaiting bool
+	Pay      *payView
+	Refresh  string
+}
+
+// payView is what an order awaiting its payment asks of its shopper.
+type payView struct {
+	Provider string // for the shopper: "Stripe"
+	// Redirect: pay on the provider's page, through PayURL (which answers
+	// 303 to it); Go: do so at once (the order was just placed).
+	Redirect bool
+	PayURL   string
+	Go       bool
+	// StripeSDK: confirm with Stripe.js (3-D Secure).
+	StripeSDK    bool
+	StripeKey    string
+	ClientSecret string
 }
 
 var (
@@ -50,7 +73,7 @@ var (
 		order.StatusCancelled: "Cancelled", order.StatusRefunded: "Refunded",
 	}
 	paymentLabels = map[string]string{
-		order.PaymentAuthorized: "Authorised (charged when shipped)", order.PaymentPaid: "Paid",
+		order.PaymentAwaiting: "Awaiting payment", order.PaymentAuthorized: "Authorised (charged when shipped)", order.PaymentPaid: "Paid",
 		order.PaymentPartiallyRefunded: "Partly refunded", order.PaymentRefunded: "Refunded", order.PaymentVoided: "Voided",
 	}
 	fulfilmentLabels = map[string]string{
@@ -79,7 +102,11 @@ func (s *Storefront) newOrderView(o order.Order) orderView {
 	v := orderView{Number: o.Number, Email: o.Email, Placed: o.CreatedAt.Format("2 January 2006, 15:04 MST"),
 		Status: label(statusLabels, o.Status), StatusClass: o.Status, Payment: label(paymentLabels, o.PaymentStatus), Fulfilment: label(fulfilmentLabels, o.FulfillmentStatus),
 		Method:     o.ShippingMethod.Name,
-		JustPlaced: time.Since(o.CreatedAt) < 30*time.Minute && (o.Status == order.StatusPaid || o.Status == order.StatusPending)}
+		JustPlaced: time.Since(o.CreatedAt) < 30*time.Minute && (o.Status == order.StatusPaid || o.Status == order.StatusPending),
+		Awaiting:   o.PaymentStatus == order.PaymentAwaiting && o.Status == order.StatusPending}
+	if v.Awaiting {
+		v.Status, v.StatusClass, v.JustPlaced = "Awaiting payment", "awaiting", false
+	}
 	for _, it := range o.Items {
 		v.Lines = append(v.Lines, orderLine{Title: it.Title, Variant: it.VariantTitle, SKU: it.SKU, Quantity: it.Quantity, Unit: it.UnitPrice.Format(), Total: it.LineTotal.Format()})
 	}
@@ -121,23 +148,103 @@ func (s *Storefront) newOrderView(o order.Order) orderView {
 // Order serves GET /orders/{id}?token=: the order confirmation and status
 // page for a guest holding the order's access token (remembered in a cookie
 // scoped to the order, so the page can be reloaded), or for its signed-in
-// customer. Anyone else gets 404.
+// customer. Anyone else gets 404. An order awaiting its payment shows what
+// the shopper must still do (see renderOrder).
 func (s *Storefront) Order() http.Handler {
 	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
-		id := r.PathValue("id")
-		token := r.URL.Query().Get("token")
-		if token == "" {
-			token = cookie(r, orderCookie)
-		}
-		o, err := s.svc.Orders.GetFor(r.Context(), id, token)
+		o, err := s.guestOrder(w, r)
 		if err != nil {
 			return err
 		}
-		if q := r.URL.Query().Get("token"); q != "" && o.CustomerID == "" {
-			ui.SetCookie(w, r, orderCookie, q, "/orders/"+o.ID, cartMaxAge)
-		}
 		return s.renderOrder(w, r, o, false)
 	})
+}
+
+// guestOrder reads the order of GET /orders/{id}… for whoever may see it
+// (see orderToken), and remembers a guest's token from the query in the
+// cookie.
+func (s *Storefront) guestOrder(w http.ResponseWriter, r *http.Request) (order.Order, error) {
+	o, err := s.svc.Orders.GetFor(r.Context(), r.PathValue("id"), orderToken(r))
+	if err != nil {
+		return o, err
+	}
+	if q := r.URL.Query().Get("token"); q != "" && o.CustomerID == "" {
+		ui.SetCookie(w, r, orderCookie, q, "/orders/"+o.ID, cartMaxAge)
+	}
+	return o, nil
+}
+
+// orderToken is the order access token a visitor presents: in the query,
+// or else in the order's cookie.
+func orderToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	return cookie(r, orderCookie)
+}
+
+// ContinuePayment serves GET /orders/{id}/pay (token as for the order
+// page): for an order awaiting a payment on the provider's page, a 303 to
+// that page; otherwise (paid meanwhile, or nothing to do there) a 303 back
+// to the order page. The order page links here, and sends a shopper here
+// at once after the checkout (a form's redirects may not leave the site).
+func (s *Storefront) ContinuePayment() http.Handler {
+	return s.buying(func(w http.ResponseWriter, r *http.Request) error {
+		o, err := s.guestOrder(w, r)
+		if err != nil {
+			return err
+		}
+		act, err := s.pendingAction(r, o)
+		if err != nil {
+			return err
+		}
+		if act != nil && act.Type == payment.NextActionRedirect && providerURL(act.RedirectURL) {
+			http.Redirect(w, r, act.RedirectURL, http.StatusSeeOther)
+			return nil
+		}
+		back := "/orders/" + url.PathEscape(o.ID)
+		if o.CustomerID != "" {
+			back = "/account/orders/" + url.PathEscape(o.ID)
+		}
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return nil
+	})
+}
+
+// providerURL reports whether u may be where a provider's page is: an
+// absolute http(s) address.
+func providerURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "https" || p.Scheme == "http") && p.Host != ""
+}
+
+// pendingAction is what the visitor must still do for o's payment: nil
+// when nothing, or when the visitor is not the shopper: the signed-in
+// customer who placed it, or for a guest order whoever holds its token.
+// (Staff may open any order, but 3-D Secure and the provider's page are the
+// shopper's; a client secret is shown to no one else.)
+func (s *Storefront) pendingAction(r *http.Request, o order.Order) (*PaymentAction, error) {
+	if o.PaymentStatus != order.PaymentAwaiting || o.PaymentID == "" || s.svc.Payments == nil {
+		return nil, nil
+	}
+	ctx := r.Context()
+	if o.CustomerID != "" {
+		if p, ok := customerOf(r); !ok || p.AccountID != o.CustomerID {
+			return nil, nil
+		}
+	} else if _, signedIn := customerOf(r); signedIn {
+		// Signed in (staff may read any order): the token must open it alone.
+		token := orderToken(r)
+		if token == "" {
+			return nil, nil
+		}
+		if _, err := s.svc.Orders.GetFor(auth.With(ctx, auth.Principal{}), o.ID, token); apperr.Is(err, apperr.NotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return s.svc.Payments.PendingAction(ctx, o.PaymentID)
 }
 
 func (s *Storefront) renderOrder(w http.ResponseWriter, r *http.Request, o order.Order, inAccount bool) error {
@@ -148,7 +255,29 @@ func (s *Storefront) renderOrder(w http.ResponseWriter, r *http.Request, o order
 	v := s.newOrderView(o)
 	v.Account = inAccount
 	if inAccount {
-		v.AccountNav = accountNav("/account/orders")
+		v.AccountNav = s.accountNav("/account/orders")
+	}
+	if v.Awaiting {
+		v.Refresh = r.URL.Path
+		if t := r.URL.Query().Get("token"); t != "" {
+			v.Refresh += "?token=" + url.QueryEscape(t)
+		}
+		act, err := s.pendingAction(r, o)
+		if err != nil {
+			return err
+		}
+		switch {
+		case act == nil:
+		case act.Type == payment.NextActionRedirect && providerURL(act.RedirectURL):
+			pay := "/orders/" + url.PathEscape(o.ID) + "/pay"
+			if t := r.URL.Query().Get("token"); t != "" && o.CustomerID == "" {
+				pay += "?token=" + url.QueryEscape(t)
+			}
+			v.Pay = &payView{Provider: providerName(act.Provider), Redirect: true, PayURL: pay, Go: r.URL.Query().Get("pay") == "1"}
+		case act.Type == payment.NextActionStripeSDK && act.ClientSecret != "" && act.PublishableKey != "":
+			v.Pay = &payView{Provider: providerName(act.Provider), StripeSDK: true, StripeKey: act.PublishableKey, ClientSecret: act.ClientSecret}
+			web.AllowSources(w, stripeSources)
+		}
 	}
 	v.view = s.newView(r, "Order "+o.Number, "", "", cats, "")
 	v.NoIndex = true

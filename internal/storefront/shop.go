@@ -31,11 +31,13 @@ type Carts interface {
 	ShippingOptions(ctx context.Context, cartID, country string) ([]cart.ShippingOption, error)
 	Claim(ctx context.Context, customerID, guestCartID string) error
 	ActiveCartOf(ctx context.Context, customerID string) (string, error)
+	Restore(ctx context.Context, token string) (cart.Restored, error)
 }
 
-// Checkout places orders (idempotently, per cart and key).
+// Checkout places orders (idempotently, per cart and key). The result
+// carries, for an order awaiting its payment, what the shopper must do.
 type Checkout interface {
-	Checkout(ctx context.Context, cartID, idemKey string, in checkout.Input) (order.Order, error)
+	CheckoutResult(ctx context.Context, cartID, idemKey string, in checkout.Input) (checkout.Result, error)
 }
 
 // Orders reads orders for their customer or a guest holding the access token.
@@ -71,16 +73,42 @@ type Shipping interface {
 
 // PaymentMethod is a way to pay offered at checkout.
 type PaymentMethod struct {
-	ID       string // what checkout takes as payment_method, e.g. pm_card_visa
+	ID       string // what checkout takes as payment_method, e.g. pm_card_visa (for a card element: see Kind)
 	Name     string // for the shopper, e.g. "Visa test card"
+	Provider string // the provider's name, e.g. "stripe"
+	// Kind is payment.KindCardElement (entered in the provider's fields in
+	// the browser, which make the pm_… id the checkout takes),
+	// payment.KindRedirect (paid on the provider's page) or payment.KindTest
+	// (a sandbox test card).
+	Kind     string
+	TestMode bool   // no real money moves
 	Outcome  string // what a test method does ("succeeds", "is declined ..."); empty for a real one
 	Declines bool   // a test method that is always declined
+	// PublishableKey is the provider's key for its browser script
+	// (Stripe.js), which a card element needs.
+	PublishableKey string
+}
+
+// PaymentAction is what the shopper must still do for an order's payment
+// the provider decides later.
+type PaymentAction struct {
+	Provider string
+	// Type is payment.NextActionStripeSDK (confirm with Stripe.js: 3-D
+	// Secure) or payment.NextActionRedirect (pay on RedirectURL).
+	Type           string
+	RedirectURL    string
+	ClientSecret   string
+	PublishableKey string // the provider's key for Stripe.js
 }
 
 // Payments tells which payment methods the configured providers offer at
-// checkout.
+// checkout, and what a shopper must still do for a payment.
 type Payments interface {
 	PaymentMethods() []PaymentMethod
+	// PendingAction returns what the shopper must do for the payment
+	// paymentID, or nil when nothing (it is settled, or the provider
+	// decides alone).
+	PendingAction(ctx context.Context, paymentID string) (*PaymentAction, error)
 }
 
 // Services are the modules behind the buying pages: cart, checkout, order
@@ -93,9 +121,13 @@ type Services struct {
 	Customers Customers
 	Shipping  Shipping
 	Payments  Payments // nil: the checkout offers no payment method to choose
+	Mailing   Mailing  // nil: no unsubscribe page (404)
 	// AllowCheckout rate-limits checkout attempts (nil: no limit); its
 	// error is shown on the checkout page.
 	AllowCheckout func(r *http.Request) error
+	// Affiliates is the affiliate programme (nil: no programme page, and
+	// carts are not referred).
+	Affiliates Affiliates
 }
 
 // Cookie names. All are set with ui.SetCookie: HttpOnly, SameSite=Lax, and

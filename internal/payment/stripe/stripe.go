@@ -28,8 +28,11 @@ const Name = "stripe"
 
 // Config is what the provider needs.
 type Config struct {
-	SecretKey     string // sk_live_… or sk_test_…
-	WebhookSecret string // whsec_…: verifies POST /api/v1/payments/stripe/webhook
+	SecretKey string // sk_live_… or sk_test_…
+	// PublishableKey (pk_…) is what Stripe.js uses in the shopper's browser
+	// (card entry, 3-D Secure); it is public.
+	PublishableKey string
+	WebhookSecret  string // whsec_…: verifies POST /api/v1/payments/stripe/webhook
 	// APIBase points the client elsewhere than https://api.stripe.com
 	// (stripe-mock in tests: http://127.0.0.1:12111).
 	APIBase string
@@ -39,8 +42,10 @@ type Config struct {
 
 // Provider implements payment.Provider with Stripe.
 type Provider struct {
-	sc            *stripego.Client
-	webhookSecret string
+	sc             *stripego.Client
+	webhookSecret  string
+	publishableKey string
+	testMode       bool
 }
 
 // New returns the Stripe provider.
@@ -56,8 +61,10 @@ func New(cfg Config) *Provider {
 	}
 	b := stripego.GetBackendWithConfig(stripego.APIBackend, bc)
 	return &Provider{
-		sc:            stripego.NewClient(cfg.SecretKey, stripego.WithBackends(&stripego.Backends{API: b, Connect: b, Uploads: b})),
-		webhookSecret: cfg.WebhookSecret,
+		sc:             stripego.NewClient(cfg.SecretKey, stripego.WithBackends(&stripego.Backends{API: b, Connect: b, Uploads: b})),
+		webhookSecret:  cfg.WebhookSecret,
+		publishableKey: cfg.PublishableKey,
+		testMode:       strings.HasPrefix(cfg.SecretKey, "sk_test_") || strings.HasPrefix(cfg.SecretKey, "rk_test_"),
 	}
 }
 
@@ -70,10 +77,15 @@ func (p *Provider) Name() string { return Name }
 func (p *Provider) Accepts(method string) bool { return strings.HasPrefix(method, "pm_") }
 
 // Methods implements payment.MethodLister: cards, entered in Stripe
-// Elements (the card number never reaches Mercato).
+// Elements (the card number never reaches Mercato); in test mode with test
+// keys.
 func (p *Provider) Methods() []payment.Method {
-	return []payment.Method{{ID: "card", Name: "Card (Stripe)"}}
+	return []payment.Method{{ID: "card", Name: "Card (Stripe)", Kind: payment.KindCardElement, TestMode: p.testMode}}
 }
+
+// PublishableKey implements payment.PublishableKeyer: the key for Stripe.js
+// ("" when none is configured).
+func (p *Provider) PublishableKey() string { return p.publishableKey }
 
 // Authorize implements payment.Provider: one PaymentIntent, confirmed at
 // once with the payment method, captured automatically or (capture false)

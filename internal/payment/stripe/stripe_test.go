@@ -65,3 +65,15 @@ func TestParseWebhookVerifiesTheSignature(t *testing.T) {
 		t.Errorf("without a webhook secret: %v, want Invalid", err)
 	}
 }
+
+// TestMethodsSayTestMode: Stripe offers cards entered in Stripe Elements,
+// in test mode with test keys, and hands Stripe.js its publishable key.
+func TestMethodsSayTestMode(t *testing.T) {
+	for key, test := range map[string]bool{"sk_test_123": true, "rk_test_123": true, "sk_live_123": false, "rk_live_123": false} {
+		p := New(Config{SecretKey: key, PublishableKey: "pk_x"})
+		ms := p.Methods()
+		if len(ms) != 1 || ms[0].Kind != payment.KindCardElement || ms[0].TestMode != test || p.PublishableKey() != "pk_x" {
+			t.Errorf("%s: Methods %+v, key %q; want one card element, test mode %v", key, ms, p.PublishableKey(), test)
+		}
+	}
+}

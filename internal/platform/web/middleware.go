@@ -95,7 +95,7 @@ func Observe(log *slog.Logger, next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+		h.Set("Content-Security-Policy", defaultPolicy)
 		if IsHTTPS(r) {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
@@ -127,6 +127,37 @@ func Routed(mux *http.ServeMux, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Sources are third-party origins that one answer may use beyond the
+// site's own: a page that loads a payment provider's script (Stripe.js),
+// which shows the provider's frames and talks to its API.
+type Sources struct {
+	Script, Frame, Connect []string
+}
+
+// defaultPolicy is the Content-Security-Policy of every answer: the
+// site's own files only, no inline code, no framing by others. It is
+// contentSecurityPolicy(Sources{}).
+const defaultPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+
+// contentSecurityPolicy is defaultPolicy widened to the sources.
+func contentSecurityPolicy(s Sources) string {
+	own := func(origins []string) string { return strings.Join(append([]string{"'self'"}, origins...), " ") }
+	p := "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src " + own(s.Script)
+	if len(s.Frame) > 0 {
+		p += "; frame-src " + own(s.Frame)
+	}
+	if len(s.Connect) > 0 {
+		p += "; connect-src " + own(s.Connect)
+	}
+	return p + "; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+}
+
+// AllowSources widens the Content-Security-Policy that Observe set on an
+// answer not yet written to the sources (and to nothing else).
+func AllowSources(w http.ResponseWriter, s Sources) {
+	w.Header().Set("Content-Security-Policy", contentSecurityPolicy(s))
 }
 
 // routeInfo is where Metrics.Route records the pattern of the route that

@@ -121,6 +121,27 @@ func TestObserveRecoversAndSetsHeaders(t *testing.T) {
 	}
 }
 
+// TestAllowSources: one answer's policy widens to exactly the sources
+// given, in their own directives; every other answer keeps the default.
+func TestAllowSources(t *testing.T) {
+	const plain = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+	h := web.Observe(slogDiscard(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/pay" {
+			web.AllowSources(w, web.Sources{Script: []string{"https://js.stripe.com"}, Frame: []string{"https://js.stripe.com"}, Connect: []string{"https://api.stripe.com"}})
+		}
+	}))
+	for path, want := range map[string]string{
+		"/":    plain,
+		"/pay": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self' https://js.stripe.com; frame-src 'self' https://js.stripe.com; connect-src 'self' https://api.stripe.com; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if got := rec.Header().Get("Content-Security-Policy"); got != want {
+			t.Errorf("%s: policy\n%s\nwant\n%s", path, got, want)
+		}
+	}
+}
+
 func TestCheckTextRefusesNULAndInvalidUTF8(t *testing.T) {
 	mux := http.NewServeMux()
 	reached := false
