@@ -110,13 +110,13 @@ type Blobs interface {
 
 // Services are the modules the admin panel drives.
 type Services struct {
-	Catalog    Catalog
-	Inventory  Inventory
-	Orders     Orders
-	Accounts   Accounts
-	Emails     Emails
-	Sales      Sales
-	Blobs      Blobs
+	Catalog   Catalog
+	Inventory Inventory
+	Orders    Orders
+	Accounts  Accounts
+	Emails    Emails
+	Sales     Sales
+	Blobs     Blobs
 	// Affiliates is the affiliate programme (nil: its pages answer 404).
 	Affiliates Affiliates
 	GiftCards  GiftCards
