@@ -48,15 +48,16 @@ func (a *App) wireShop() error {
 	if a.Payments, err = a.paymentService(); err != nil {
 		return err
 	}
-	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log)
+	a.Orders = order.NewService(a.DB, a.Payments, a.Inventory, a.Log, order.WithGiftCards(giftCardRefunds{a.GiftCards}))
 	a.Orders.Subscribe(a.Bus) // changes made at the payment provider reach orders as payment events
 	a.Promotions = promotion.NewService(a.DB, a.Catalog, orderHistory{a.Orders}, a.Config.Currency, a.Log)
 	a.Promotions.Subscribe(a.Bus) // a cancelled or fully refunded order gives its uses back
 	a.Carts = cart.NewService(a.DB, a.Catalog, a.Inventory, pricing{a.Shipping, a.Tax}, a.Config.Currency,
-		cart.WithDiscounter(discounter{a.Promotions}))
+		cart.WithDiscounter(discounter{a.Promotions}), cart.WithGiftCards(giftCardCover{a.GiftCards}))
 	a.Checkout = checkout.NewService(a.DB, a.Carts, a.Inventory, a.Payments, a.Orders, a.Log,
 		checkout.Options{CaptureOnFulfilment: a.Config.CaptureOnFulfilment, AttemptTimeout: a.Config.CheckoutTimeout, ReturnURL: a.orderPageURL,
-			Redemptions: []checkout.Redemption{promotionUses{a.Promotions}}})
+			// Promotions first: a code used up meanwhile refuses the checkout before a card is held.
+			Redemptions: []checkout.Redemption{promotionUses{a.Promotions}, giftCardHolds{a.GiftCards}}})
 	a.checkoutLimit = ratelimit.NewMemory(checkoutsPerMinute, time.Minute)
 	every := reconcileEvery(a.Config.CheckoutTimeout)
 	a.Every(every, "checkout-reconcile", func(ctx context.Context) error {

@@ -102,6 +102,12 @@ type Input struct {
 	ShippingAddress  address.Address `json:"shipping_address"`
 	ShippingMethodID string          `json:"shipping_method_id"`
 	PaymentMethod    string          `json:"payment_method"`
+	// ExpectedTotal, when sent, is the totals.total (minor units) the
+	// shopper was shown: what the card is to pay. A checkout whose total
+	// comes out otherwise (a gift card spent elsewhere meanwhile, a
+	// promotion ended, another shipping price) is refused with a Conflict
+	// (extra.total_changed) instead of charging a different amount.
+	ExpectedTotal *int64 `json:"expected_total,omitempty"`
 }
 
 // Result is the HTTP API's answer to a successful checkout (201).

@@ -82,6 +82,9 @@ func validate(ctx context.Context, in *Input) error {
 	in.ShippingAddress.Check(&v, "shipping_address.")
 	v.Check(in.ShippingAddress.PostalCode != "", "shipping_address.postal_code", "is required") // for the carrier
 	v.Check(in.ShippingMethodID != "" && len(in.ShippingMethodID) <= 64, "shipping_method_id", "is required")
+	if in.ExpectedTotal != nil {
+		v.Check(*in.ExpectedTotal >= 0 && *in.ExpectedTotal <= money.MaxAmount, "expected_total", "must be an amount in minor units, 0 or more")
+	}
 	switch {
 	case in.PaymentMethod == "":
 		v.Add("payment_method", "is required, e.g. pm_card_visa")
@@ -365,6 +368,13 @@ func (s *Service) prepare(ctx context.Context, cartID, orderID string, in Input)
 	}
 	if q.Method == nil {
 		return q, apperr.Field("shipping_method_id", "no shipping method available")
+	}
+	if in.ExpectedTotal != nil && *in.ExpectedTotal != c.Totals.Total.Amount {
+		return q, &apperr.Error{Code: apperr.Conflict,
+			Message: fmt.Sprintf("the total to pay is now %s, not %s as shown (a gift card was used elsewhere, a promotion changed, or shipping or tax differ). Review the cart and check out again.",
+				c.Totals.Total.Format(), money.Money{Amount: *in.ExpectedTotal, Currency: c.Currency}.Format()),
+			Fields: []apperr.FieldError{{Field: "expected_total", Message: "the total to pay is now " + c.Totals.Total.Format()}},
+			Detail: map[string]any{"total_changed": true, "total": c.Totals.Total}}
 	}
 	return q, nil
 }
