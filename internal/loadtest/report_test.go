@@ -163,8 +163,8 @@ func TestReport(t *testing.T) {
 	flowRes.Errors, flowRes.Status5xx, flowRes.FirstErr = 3, 3, "POST /api/v1/carts/{id}/checkout: 500 boom"
 	flowSum := summarize([]Result{flowRes})
 	rows := []row{
-		{route: list, server: "ceiling", sum: ceilSum, share: -1, bytes: 33000},
-		{route: list, server: "sqlite", sum: shopSum, share: 0.05, bytes: 33000},
+		{route: list, server: "ceiling", sum: ceilSum, share: -1, bytes: 33000, ceiling: 20000},
+		{route: list, server: "sqlite", sum: shopSum, share: 0.05, bytes: 33000, ceiling: 20000},
 		{route: flowMany, server: "postgres", sum: flowSum, share: -1},
 	}
 	var buf bytes.Buffer
@@ -197,6 +197,28 @@ func TestReport(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("the chart does not say %q (texts: %s)", want, all)
 		}
+	}
+}
+
+func TestShareOfPairsEachRoundWithItsCeiling(t *testing.T) {
+	rate := func(rs ...int64) []Result {
+		var out []Result
+		for _, r := range rs {
+			out = append(out, Result{OK: r, Elapsed: time.Second})
+		}
+		return out
+	}
+	// Round 2 was busy for both; round 3's ceiling was slowed by something
+	// else. Paired: 5%, 5%, 15%, median 5%. The medians of each alone
+	// would compare different minutes: 1000/10000 = 10%.
+	if got := shareOf(rate(1000, 250, 1500), rate(20000, 5000, 10000)); math.Abs(got-0.05) > 1e-12 {
+		t.Errorf("shareOf = %v, want 0.05", got)
+	}
+	if got := shareOf(rate(100, 200, 300), rate(1000, 0, 1000)); math.Abs(got-0.2) > 1e-12 {
+		t.Errorf("a round without a ceiling rate is left out: %v, want median(0.1, 0.3) = 0.2", got)
+	}
+	if got := shareOf(rate(100), nil); got != -1 {
+		t.Errorf("no ceiling: %v, want -1", got)
 	}
 }
 

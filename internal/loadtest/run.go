@@ -28,11 +28,12 @@ type server struct {
 
 // row is one line of the report: a route on a server over all rounds.
 type row struct {
-	route  route
-	server string
-	sum    Summary
-	share  float64 // of the ceiling's median rate; -1 when there is none
-	bytes  int     // body size of the route's first path (reads)
+	route   route
+	server  string
+	sum     Summary
+	share   float64 // of the ceiling (see shareOf); -1 when there is none
+	ceiling float64 // the ceiling's median rate for this route (reads)
+	bytes   int     // body size of the route's first path (reads)
 }
 
 // runRoutes measures every selected route: on the ceiling and each shop
@@ -137,22 +138,21 @@ func runRoutes(ctx context.Context, h *harness, c common, rc runConfig, stdout i
 	}
 	var rows []row
 	for _, rt := range rc.routes {
-		var ceilRate float64
+		ceilRounds := results[rt.key]["ceiling"]
 		for _, srv := range serversOf(rt) {
 			s := summarize(results[rt.key][srv.name])
 			r := row{route: rt, server: srv.name, sum: s, share: -1}
 			if rt.flow == "" {
 				r.bytes = ceil.bytesOf(rt.paths(first.targets))
-				if srv.name == "ceiling" {
-					ceilRate = s.Median.Rate()
-				} else if ceilRate > 0 {
-					r.share = s.Median.Rate() / ceilRate
+				r.ceiling = summarize(ceilRounds).Median.Rate()
+				if srv.name != "ceiling" {
+					r.share = shareOf(results[rt.key][srv.name], ceilRounds)
 				}
 			}
 			rows = append(rows, r)
 		}
 	}
-	fmt.Fprintf(stdout, "\n%s\n%s per route and server, %d round(s) (median round shown, [min–max] of the rounds); %d connections for reads, %d shoppers for the flows; load average %s at the start, %s at the end.\n\n",
+	fmt.Fprintf(stdout, "\n%s\n%s per route and server, %d round(s) (median round shown, [min–max] of the rounds; the share of the ceiling is the median of each round's rate over the ceiling's just before it); %d connections for reads, %d shoppers for the flows; load average %s at the start, %s at the end.\n\n",
 		h.note(), rc.duration, rc.rounds, rc.conns, rc.shoppers, h.loadAvg, loadAvg())
 	writeTable(stdout, rows)
 	if rc.svg != "" {
@@ -181,6 +181,23 @@ func runRoutes(ctx context.Context, h *harness, c common, rc runConfig, stdout i
 		return fmt.Errorf("%d answers were 5xx (see the table)", n5xx)
 	}
 	return nil
+}
+
+// shareOf is a server's share of the ceiling: in each round its rate over
+// the ceiling's measured just before it, then the median of the rounds.
+// Pairing the two runs of a round keeps a busy minute on a shared machine
+// from skewing the share. -1 when no round had a ceiling.
+func shareOf(rounds, ceiling []Result) float64 {
+	var shares []float64
+	for i := range min(len(rounds), len(ceiling)) {
+		if c := ceiling[i].Rate(); c > 0 {
+			shares = append(shares, rounds[i].Rate()/c)
+		}
+	}
+	if len(shares) == 0 {
+		return -1
+	}
+	return median(shares)
 }
 
 // live shows a measurement's progress: rewritten in place on a terminal,
@@ -339,8 +356,8 @@ func writeRunSVG(w io.Writer, rows []row, note string) error {
 		i, ok := groups[r.route.key]
 		if !ok {
 			g := barGroup{label: shortName(r.route)}
-			if r.route.flow == "" && r.share > 0 {
-				g.sub = "ceiling " + thousands(r.sum.Median.Rate()/r.share) + "/s"
+			if r.route.flow == "" && r.ceiling > 0 {
+				g.sub = "ceiling " + thousands(r.ceiling) + "/s"
 			}
 			p.groups = append(p.groups, g)
 			i = len(p.groups) - 1

@@ -145,7 +145,7 @@ func (p barPanel) groupW() float64 {
 }
 
 func (p barPanel) width() float64 {
-	return max(axisLeftW+float64(len(p.groups))*p.groupW()+20, 6*float64(max(len(p.unit), len(p.title)))+40)
+	return max(axisLeftW+float64(len(p.groups))*p.groupW()+20, 6*float64(len(p.unit))+40, 8.5*float64(len(p.title))+30)
 }
 
 func (p barPanel) draw(d *svgDoc, x0 float64) {
