@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -64,6 +65,8 @@ func (c ceiling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range a.header {
 		h[k] = v
 	}
+	// Framed by length, like a buffered answer: not chunked.
+	h.Set("Content-Length", strconv.Itoa(len(a.body)))
 	w.WriteHeader(a.status)
 	w.Write(a.body)
 }

@@ -82,6 +82,9 @@ func TestCeilingServesTheCapturedBytes(t *testing.T) {
 		}
 		gotBody, _ := io.ReadAll(got.Body)
 		got.Body.Close()
+		if got.ContentLength != int64(len(wantBody)) || len(got.TransferEncoding) > 0 {
+			t.Errorf("%s: ceiling sent Content-Length %d, Transfer-Encoding %v; want the length %d, not chunked", p, got.ContentLength, got.TransferEncoding, len(wantBody))
+		}
 		if got.StatusCode != 200 || !bytes.Equal(gotBody, wantBody) {
 			t.Errorf("%s: ceiling answered %d %q, the shop %q", p, got.StatusCode, gotBody, wantBody)
 		}

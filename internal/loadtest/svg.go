@@ -256,7 +256,7 @@ func writeLines(w io.Writer, title, note string, panels ...linePanel) error {
 		}
 	}
 	const left = 70.0
-	xmax, xstep := axis(xmax, 8)
+	xmax, xstep := axis(xmax*(1-1e-3), 8) // a last sample a moment after a round time does not add a step
 	x := func(v float64) float64 { return left + v/xmax*(lineW-left-20) }
 	top := 30.0
 	for _, p := range panels {
