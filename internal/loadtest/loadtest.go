@@ -135,8 +135,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fs.StringVar(&sc.engine, "engine", "sqlite", "sqlite or postgres")
 		fs.IntVar(&sc.readers, "readers", 16, "connections reading (every read route in turn)")
 		fs.IntVar(&sc.shoppers, "shoppers", 8, "shoppers checking out (many SKUs)")
-		fs.Float64Var(&sc.maxGrowth, "max-growth", 0.10, "RSS may grow by this fraction of its middle-third median from the middle to the last third")
-		mib := fs.Float64("min-growth-mb", 4, "... or by this many MB, whichever is larger")
+		fs.Float64Var(&sc.maxGrowth, "max-growth", 0.05, "RSS may grow by this fraction of its middle-third median from the middle to the last third")
+		mib := fs.Float64("min-growth-mb", 2, "... or by this many MB, whichever is larger")
 		fs.StringVar(&sc.svg, "svg", "docs/soak.svg", "where to write the chart (empty: none)")
 		if err := fs.Parse(args); err != nil {
 			return err
