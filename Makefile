@@ -2,7 +2,7 @@
 GO ?= go
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: run build test test-short vet fmt bench fuzz crashtest
+.PHONY: run build test test-short vet fmt bench fuzz crashtest loadtest soak
 
 run: ## run the shop on the embedded default (SQLite in ./mercato-data)
 	$(GO) run ./cmd/mercato
@@ -40,3 +40,18 @@ fuzz:
 KILLS ?= 10
 crashtest:
 	MERCATO_CRASHTEST_KILLS=$(KILLS) MERCATO_TEST_POSTGRES_URL="$${MERCATO_TEST_POSTGRES_URL-$(PG_URL)}" $(GO) test -count=1 -v -run TestKilledUnderCheckoutLoad ./internal/crashtest
+
+## The load harness (issue 9): builds the binary, starts the ceiling server and
+## the shop on SQLite and PostgreSQL, drives every route and the shopper flow;
+## prints the table and writes docs/loadtest.svg. LOADTEST_FLAGS passes flags
+## (e.g. LOADTEST_FLAGS='-duration 10s -products 100000'); see docs/PERFORMANCE.md.
+LOADTEST_FLAGS ?=
+loadtest:
+	MERCATO_TEST_POSTGRES_URL="$${MERCATO_TEST_POSTGRES_URL-$(PG_URL)}" $(GO) run ./cmd/loadtest $(LOADTEST_FLAGS)
+
+## The soak (issue 8): SOAK of mixed load against one engine, RSS and goroutines
+## sampled, docs/soak.svg written; fails when memory does not level off.
+SOAK ?= 10m
+SOAK_FLAGS ?=
+soak:
+	MERCATO_TEST_POSTGRES_URL="$${MERCATO_TEST_POSTGRES_URL-$(PG_URL)}" $(GO) run ./cmd/loadtest soak -duration $(SOAK) $(SOAK_FLAGS)

@@ -128,6 +128,10 @@ func (s *server) start() {
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	s.t.Cleanup(func() { // a failed test leaves no server behind
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
 	s.cmd = cmd
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
