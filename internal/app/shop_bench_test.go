@@ -210,6 +210,12 @@ func BenchmarkShopCheckoutThroughput(b *testing.B) {
 						b.Fatalf("%d of %d checkouts failed", failed.Load(), b.N)
 					}
 					b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checkouts/s")
+					// How far the relay is behind when the last checkout is answered.
+					var written, unpublished int
+					if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*), COUNT(*) - COUNT(published_at) FROM outbox_events`).Scan(&written, &unpublished); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(100*float64(unpublished)/float64(max(written, 1)), "%unpublished")
 					if l, err := s.a.Inventory.Get(context.Background(), "BENCH-1"); workload == "hot-sku" && (err != nil || l.Reserved != 0 || l.OnHand != 1_000_000-int64(b.N)) {
 						b.Fatalf("hot SKU after %d checkouts: %+v, %v", b.N, l, err)
 					}

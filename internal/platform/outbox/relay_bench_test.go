@@ -1,0 +1,105 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mercato-shop/mercato/internal/platform/outbox"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb"
+	"github.com/mercato-shop/mercato/internal/platform/sqldb/sqldbtest"
+)
+
+// BenchmarkRelay measures how fast a relay empties a backlog: each op writes
+// relayBacklog events (untimed; four per aggregate, as a checkout writes
+// them), then times Run from its start until every event is published and
+// marked, and reports events/s. Consumers: "none" (the relay's own cost: a
+// publisher that only counts) and "once" (one outbox.Once transaction per
+// event, what an in-process consumer such as analytics costs at least).
+// Figures and commands: docs/PERFORMANCE.md, "Outbox relay throughput".
+//
+//	MERCATO_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  go test -run '^$' -bench 'Relay' -benchtime 3x ./internal/platform/outbox/
+func BenchmarkRelay(b *testing.B) {
+	engines := []struct {
+		name string
+		open func(testing.TB, ...sqldb.Migrations) *sqldb.DB
+	}{{"sqlite", sqldbtest.SQLite}, {"postgres", sqldbtest.Postgres}}
+	for _, engine := range engines {
+		b.Run(engine.name, func(b *testing.B) {
+			for _, consumer := range []string{"none", "once"} {
+				b.Run(consumer, func(b *testing.B) {
+					db := engine.open(b, migrations...)
+					var elapsed time.Duration
+					for i := 0; i < b.N; i++ {
+						b.StopTimer()
+						writeBacklog(b, db, i)
+						b.StartTimer()
+						elapsed += drainWithRun(b, db, consumer == "once")
+					}
+					b.ReportMetric(float64(b.N*relayBacklog)/elapsed.Seconds(), "events/s")
+				})
+			}
+		})
+	}
+}
+
+const relayBacklog = 10_000
+
+// writeBacklog commits relayBacklog events, 100 per transaction, four per aggregate.
+func writeBacklog(b *testing.B, db *sqldb.DB, round int) {
+	b.Helper()
+	ctx := context.Background()
+	for start := 0; start < relayBacklog; start += 100 {
+		err := db.InTx(ctx, func(tx *sqldb.Tx) error {
+			for i := start; i < start+100; i++ {
+				if err := outbox.Add(ctx, tx, "thing.happened", fmt.Sprintf("r%d-a%d", round, i/4), payload{i}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// drainWithRun runs a relay until it has published the backlog and stopped
+// (its last marks committed), and returns how long that took.
+func drainWithRun(b *testing.B, db *sqldb.DB, once bool) time.Duration {
+	b.Helper()
+	var seen atomic.Int64
+	done := make(chan struct{})
+	bus := outbox.NewLocalBus()
+	bus.Subscribe("bench", []string{"*"}, func(ctx context.Context, e outbox.Event) error {
+		if once {
+			if _, err := outbox.Once(ctx, db, "bench", e, func(*sqldb.Tx) error { return nil }); err != nil {
+				return err
+			}
+		}
+		if seen.Add(1) == relayBacklog {
+			close(done)
+		}
+		return nil
+	})
+	relay := outbox.NewRelay(db, bus, quietLog(), time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	start := time.Now()
+	go func() { defer close(stopped); relay.Run(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Minute):
+		b.Fatalf("published %d of %d events in 10 minutes", seen.Load(), relayBacklog)
+	}
+	cancel()
+	<-stopped
+	d := time.Since(start)
+	if p, err := outbox.Pending(context.Background(), db); err != nil || p != 0 {
+		b.Fatalf("after the run: %d pending, %v", p, err)
+	}
+	return d
+}
