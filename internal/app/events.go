@@ -3,13 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/notify"
@@ -40,17 +37,7 @@ func (a *App) wireEvents() error {
 	a.Analytics = analytics.NewService(a.DB, a.Config.Currency, a.Log)
 	a.Notify.Subscribe(a.Bus)
 	a.Analytics.Subscribe(a.Bus)
-	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "mercato_outbox_pending", Help: "Domain events committed but not yet published to the consumers.",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := outbox.Pending(ctx, a.DB)
-		if err != nil {
-			return math.NaN()
-		}
-		return float64(n)
-	}))
+	a.Registry.MustRegister(newOutboxLag(a.DB))
 	return nil
 }
 

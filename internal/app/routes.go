@@ -6,8 +6,7 @@ import (
 	"github.com/mercato-shop/mercato/internal/order"
 	"github.com/mercato-shop/mercato/internal/payment"
 	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"strings"
 
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/auth"
@@ -43,7 +42,7 @@ func (a *App) routes() []route {
 		// Operations.
 		{"GET /healthz", http.HandlerFunc(handleHealthz)},
 		{"GET /readyz", h(a.handleReadyz)},
-		{"GET /metrics", promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{})},
+		{"GET /metrics", a.handleMetrics()}, // MERCATO_METRICS_TOKEN; reads Authorization itself (ownsAuthorization)
 		{"GET /api/v1/openapi.json", h(handleOpenAPI)},
 
 		// Catalog, public.
@@ -183,13 +182,30 @@ func (a *App) routes() []route {
 // Handler returns the whole HTTP handler: routes, authentication, metrics,
 // security headers and panic recovery.
 func (a *App) Handler() http.Handler {
-	mux := http.NewServeMux()
+	mux := http.NewServeMux() // routes behind customer.Authenticate
+	own := http.NewServeMux() // routes that read Authorization themselves, by path
+	ownPaths := map[string]bool{}
 	for _, rt := range a.routes() {
-		mux.Handle(rt.pattern, a.Metrics.Route(rt.pattern, web.CheckText(a.Log, rt.handler)))
+		h := a.Metrics.Route(rt.pattern, web.CheckText(a.Log, rt.handler))
+		if ownsAuthorization(rt.pattern) {
+			own.Handle(rt.pattern, h)
+			_, path, _ := strings.Cut(rt.pattern, " ")
+			ownPaths[path] = true
+			continue
+		}
+		mux.Handle(rt.pattern, h)
 	}
 	mux.Handle("/api/", web.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
 		return errNoRoute
 	}))
 	writeErr := func(w http.ResponseWriter, r *http.Request, err error) { web.Error(w, r, a.Log, err) }
-	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, mux))))
+	authenticated := customer.Authenticate(a.Customers, writeErr, mux)
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ownPaths[r.URL.Path] {
+			own.ServeHTTP(w, r) // another method: 405
+			return
+		}
+		authenticated.ServeHTTP(w, r)
+	})
+	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, a.withRelayNotifier(routed)))
 }

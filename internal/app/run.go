@@ -51,6 +51,9 @@ Configuration (flags override the environment):
   MERCATO_SHOP_ACCENT   accent colour #rrggbb (default #0f766e)
   MERCATO_DEMO          false: do not seed the demo catalog on first start
   MERCATO_STAFF_EMAIL   where staff alerts such as low stock go (default staff@localhost)
+  MERCATO_METRICS_TOKEN
+                        when set, GET /metrics needs Authorization: Bearer <token>; unset, it is
+                        public: set it, or block /metrics at the proxy or firewall, in production
 `
 
 // errUsage marks errors that are the caller's mistake: main prints them

@@ -214,6 +214,8 @@ func TestRunCommands(t *testing.T) {
 		{"address", map[string]string{"MERCATO_ADDR": "8080"}, []string{"serve"}, []string{"MERCATO_ADDR", `"8080"`}},
 		{"database URL", map[string]string{"MERCATO_DATABASE_URL": "mysql://localhost/shop"}, []string{"migrate"}, []string{"MERCATO_DATABASE_URL"}},
 		{"currency", map[string]string{"MERCATO_CURRENCY": "euro"}, []string{"serve"}, []string{"MERCATO_CURRENCY", `"euro"`}},
+		{"metrics token", map[string]string{"MERCATO_METRICS_TOKEN": "secret"}, []string{"serve"}, []string{"MERCATO_METRICS_TOKEN", "16"}},
+		{"metrics token with a space", map[string]string{"MERCATO_METRICS_TOKEN": "correct horse battery staple"}, []string{"serve"}, []string{"MERCATO_METRICS_TOKEN"}},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {
