@@ -255,6 +255,51 @@ func TestConcurrentIncrementsAreNotLost(t *testing.T) {
 	})
 }
 
+// TestConcurrentBatchesCountEveryOrderOnce: the relay's workers hand
+// analytics batches side by side; batches that touch two days' rows in
+// opposite orders may deadlock each other on PostgreSQL, and then the bus
+// hands the events over one at a time. Every order still counts once.
+func TestConcurrentBatchesCountEveryOrderOnce(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		svc := analytics.NewService(db, "EUR", discard())
+		bus := outbox.NewLocalBus()
+		svc.Subscribe(bus)
+		at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		const workers, each = 6, 20
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*each)
+		for w := range workers {
+			wg.Go(func() {
+				var evs []outbox.Event
+				for i := range each {
+					id := fmt.Sprintf("o-%d-%d", w, i)
+					cur := []string{"EUR", "USD"}[(i+w)%2] // half the workers start with each row
+					body, _ := json.Marshal(placed(id, 100, cur, at).payload)
+					evs = append(evs, outbox.Event{ID: ids.New(), Topic: "order.placed", AggregateID: id, Payload: body, CreatedAt: at})
+				}
+				for range 2 { // and every batch delivered twice
+					for _, err := range bus.PublishBatch(ctx, evs) {
+						if err != nil {
+							errs <- err
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		for _, cur := range []string{"EUR", "USD"} {
+			if got := day(t, svc, at, cur); got.Orders != workers*each/2 || got.Revenue.Amount != workers*each/2*100 {
+				t.Fatalf("%s: got %+v, want %d orders", cur, got, workers*each/2)
+			}
+		}
+	})
+}
+
 func TestMalformedEventsAreDropped(t *testing.T) {
 	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
 		at := time.Date(2026, 5, 5, 10, 0, 0, 0, time.UTC)

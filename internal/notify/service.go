@@ -47,11 +47,12 @@ func NewService(db *sqldb.DB, opt Options, log *slog.Logger) (*Service, error) {
 
 // Subscriber is the part of a bus that notify needs.
 type Subscriber interface {
-	Subscribe(consumer string, topics []string, handler outbox.Handler)
+	SubscribeBatch(consumer string, topics []string, handler outbox.BatchHandler)
 }
 
-// Subscribe registers the service's consumer for Topics on bus.
-func (s *Service) Subscribe(bus Subscriber) { bus.Subscribe(Consumer, Topics(), s.Handle) }
+// Subscribe registers the service's consumer for Topics on bus, taking the
+// events of a relay round together (HandleBatch).
+func (s *Service) Subscribe(bus Subscriber) { bus.SubscribeBatch(Consumer, Topics(), s.HandleBatch) }
 
 // message is what one event turns into.
 type message struct {
@@ -61,40 +62,63 @@ type message struct {
 	alert    *inventory.StockLow
 }
 
-// Handle is the bus handler: it renders the event's message and stores it
-// (and, for stock.low, the alert) exactly once per event. It returns an
-// error only when a retry may succeed (the database); an event that cannot
-// make a message is logged and dropped.
+// Handle is HandleBatch for one event.
 func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
-	m, err := s.message(e)
-	var r rendered
-	if err == nil {
-		r, err = s.r.render(m.template, m.data)
+	return s.HandleBatch(ctx, []outbox.Event{e})
+}
+
+// HandleBatch is the bus handler: it renders each event's message and
+// stores them (and, for stock.low, the alert) exactly once per event, all
+// in one transaction. It returns an error only when a retry may succeed
+// (the database; then none is stored); an event that cannot make a message
+// is logged and dropped.
+func (s *Service) HandleBatch(ctx context.Context, evs []outbox.Event) error {
+	type ready struct {
+		m message
+		r rendered
 	}
-	if err != nil {
-		// Decoding, validating and rendering are deterministic: a retry
-		// would fail the same way and hold back every later event.
-		s.log.ErrorContext(ctx, "notify: event dropped", "topic", e.Topic, "event", e.ID, "err", err)
+	made := make(map[string]ready, len(evs))
+	keep := evs[:0:0]
+	for _, e := range evs {
+		m, err := s.message(e)
+		var r rendered
+		if err == nil {
+			r, err = s.r.render(m.template, m.data)
+		}
+		if err != nil {
+			// Decoding, validating and rendering are deterministic: a retry
+			// would fail the same way and hold back every later event.
+			s.log.ErrorContext(ctx, "notify: event dropped", "topic", e.Topic, "event", e.ID, "err", err)
+			continue
+		}
+		made[e.ID] = ready{m, r}
+		keep = append(keep, e)
+	}
+	if len(keep) == 0 {
 		return nil
 	}
 	now := time.Now().UTC()
-	_, err = outbox.Once(ctx, s.db, Consumer, e, func(tx *sqldb.Tx) error {
+	_, err := outbox.OnceEach(ctx, s.db, Consumer, keep, func(tx *sqldb.Tx, e outbox.Event) error {
+		m, r := made[e.ID].m, made[e.ID].r
 		if a := m.alert; a != nil {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO notify_low_stock_alerts (id, event_id, variant_id, sku, available, threshold, created_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
 				ids.New(), e.ID, a.VariantID, a.SKU, a.Available, a.Threshold, now); err != nil {
-				return fmt.Errorf("store low-stock alert: %w", err)
+				return fmt.Errorf("store low-stock alert of %s: %w", e.ID, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO notify_emails (id, event_id, template, to_addr, subject, text_body, html_body, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
 			ids.New(), e.ID, m.template, m.to, r.Subject, r.Text, r.HTML, now); err != nil {
-			return fmt.Errorf("store e-mail: %w", err)
+			return fmt.Errorf("store e-mail of %s: %w", e.ID, err)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("notify %s %s: %w", e.Topic, e.ID, err)
+		if len(keep) == 1 {
+			return fmt.Errorf("notify %s %s: %w", keep[0].Topic, keep[0].ID, err)
+		}
+		return fmt.Errorf("notify %d events: %w", len(keep), err)
 	}
 	return nil
 }

@@ -21,6 +21,16 @@ type Publisher interface {
 	Publish(ctx context.Context, e Event) error
 }
 
+// BatchPublisher is a Publisher that delivers several events at once: a
+// relay hands it each round's events (in Seq order) and it returns one
+// error per event, nil for those delivered. It must not deliver an event of
+// an aggregate after failing an earlier one of that aggregate (LocalBus
+// does so per consumer).
+type BatchPublisher interface {
+	Publisher
+	PublishBatch(ctx context.Context, evs []Event) []error
+}
+
 // Relay moves committed events from the outbox to a Publisher.
 type Relay struct {
 	db       *sqldb.DB
@@ -192,30 +202,45 @@ type failure struct {
 	err string
 }
 
-// publish delivers evs in order until ctx ends or until, skipping the events
-// of an aggregate once one of them failed.
+// publish delivers evs in order, all at once to a BatchPublisher, else one
+// at a time until ctx ends or until; an aggregate whose event failed has its
+// later events released.
 func (r *Relay) publish(ctx context.Context, evs []Event, until time.Time) outcome {
+	deliver := func(_ int, e Event) error {
+		if ctx.Err() != nil || time.Now().After(until) {
+			return errNotTried
+		}
+		return r.pub.Publish(ctx, e)
+	}
+	if bp, ok := r.pub.(BatchPublisher); ok {
+		errs := bp.PublishBatch(ctx, evs)
+		deliver = func(i int, _ Event) error { return errs[i] }
+	}
 	var out outcome
 	blocked := map[string]bool{}
-	for _, e := range evs {
-		if blocked[e.AggregateID] || ctx.Err() != nil || time.Now().After(until) {
+	for i, e := range evs {
+		if blocked[e.AggregateID] {
 			out.released = append(out.released, e.Seq)
 			continue
 		}
-		if err := r.pub.Publish(ctx, e); err != nil {
+		err := deliver(i, e)
+		switch {
+		case err == nil:
+			out.published = append(out.published, e.Seq)
+		case err == errNotTried || ctx.Err() != nil: // stopping: not the consumer's failure
 			blocked[e.AggregateID] = true
-			if ctx.Err() != nil { // stopping: not the consumer's failure
-				out.released = append(out.released, e.Seq)
-				continue
-			}
+			out.released = append(out.released, e.Seq)
+		default:
+			blocked[e.AggregateID] = true
 			r.log.WarnContext(ctx, "outbox: delivery failed; it will be retried", "topic", e.Topic, "event", e.ID, "err", err)
 			out.failed = append(out.failed, failure{e.Seq, truncate(err.Error(), 500)})
-			continue
 		}
-		out.published = append(out.published, e.Seq)
 	}
 	return out
 }
+
+// errNotTried marks an event a stopping round did not deliver.
+var errNotTried = errors.New("not tried")
 
 // record marks a round's events in one transaction: published, failed (the
 // error kept for staff), or released; all of them lose their lease.

@@ -18,8 +18,10 @@ import (
 // writes relayBacklog events (untimed; four per aggregate, as a checkout
 // writes them), then times Run from its start until every event is
 // published and marked, and reports events/s. Consumers: "none" (the relay's own cost: a
-// publisher that only counts) and "once" (one outbox.Once transaction per
-// event, what an in-process consumer such as analytics costs at least).
+// publisher that only counts), "once" (one outbox.Once transaction per
+// event, what an in-process consumer costs at least) and "once-batch" (a
+// batch subscriber: one outbox.OnceEach transaction per round, as notify
+// and analytics do).
 // Figures and commands: docs/PERFORMANCE.md, "Outbox relay throughput".
 //
 //	MERCATO_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
@@ -31,7 +33,7 @@ func BenchmarkRelay(b *testing.B) {
 	}{{"sqlite", sqldbtest.SQLite}, {"postgres", sqldbtest.Postgres}}
 	for _, engine := range engines {
 		b.Run(engine.name, func(b *testing.B) {
-			for _, consumer := range []string{"none", "once"} {
+			for _, consumer := range []string{"none", "once", "once-batch"} {
 				b.Run(consumer, func(b *testing.B) {
 					db := engine.open(b, migrations...)
 					writeHistory(b, db)
@@ -41,7 +43,7 @@ func BenchmarkRelay(b *testing.B) {
 						b.StopTimer()
 						writeBacklog(b, db, i)
 						b.StartTimer()
-						elapsed += drainWithRun(b, db, consumer == "once")
+						elapsed += drainWithRun(b, db, consumer)
 					}
 					b.ReportMetric(float64(b.N*relayBacklog)/elapsed.Seconds(), "events/s")
 				})
@@ -94,22 +96,36 @@ func writeBacklog(b *testing.B, db *sqldb.DB, round int) {
 
 // drainWithRun runs a relay until it has published the backlog and stopped
 // (its last marks committed), and returns how long that took.
-func drainWithRun(b *testing.B, db *sqldb.DB, once bool) time.Duration {
+func drainWithRun(b *testing.B, db *sqldb.DB, consumer string) time.Duration {
 	b.Helper()
 	var seen atomic.Int64
 	done := make(chan struct{})
-	bus := outbox.NewLocalBus()
-	bus.Subscribe("bench", []string{"*"}, func(ctx context.Context, e outbox.Event) error {
-		if once {
-			if _, err := outbox.Once(ctx, db, "bench", e, func(*sqldb.Tx) error { return nil }); err != nil {
-				return err
-			}
-		}
-		if seen.Add(1) == relayBacklog {
+	count := func(n int) {
+		if seen.Add(int64(n)) == relayBacklog {
 			close(done)
 		}
-		return nil
-	})
+	}
+	bus := outbox.NewLocalBus()
+	switch consumer {
+	case "once-batch":
+		bus.SubscribeBatch("bench", []string{"*"}, func(ctx context.Context, evs []outbox.Event) error {
+			if _, err := outbox.OnceEach(ctx, db, "bench", evs, func(*sqldb.Tx, outbox.Event) error { return nil }); err != nil {
+				return err
+			}
+			count(len(evs))
+			return nil
+		})
+	default:
+		bus.Subscribe("bench", []string{"*"}, func(ctx context.Context, e outbox.Event) error {
+			if consumer == "once" {
+				if _, err := outbox.Once(ctx, db, "bench", e, func(*sqldb.Tx) error { return nil }); err != nil {
+					return err
+				}
+			}
+			count(1)
+			return nil
+		})
+	}
 	relay := outbox.NewRelay(db, bus, quietLog(), time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
