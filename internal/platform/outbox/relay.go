@@ -147,9 +147,12 @@ const relayLock = 0x6d6572636174_6f78 // "mercatox"
 // A failed delivery holds back its aggregate only: the event keeps its error
 // (last_error, attempts) and goes again in a later round with the rest of its
 // aggregate's events, while other aggregates' events in the batch go on. A
-// round that ends (ctx) or runs past half its lease releases the events it
-// has not published. Events published in a round are marked when the round
-// ends: a relay that dies in between delivers them again (at least once).
+// BatchPublisher (LocalBus) gets the round's events at once, so that its
+// consumers can take them in one transaction each; another Publisher gets
+// them one at a time, and a round that ends (ctx) or runs past half its
+// lease releases the events it has not tried. Events published in a round
+// are marked when the round ends: a relay that dies in between delivers
+// them again (at least once).
 //
 // Order. On SQLite the single writer numbers events in commit order, so
 // every committed event can go. On PostgreSQL a sequence hands numbers out
@@ -227,7 +230,7 @@ func (r *Relay) publish(ctx context.Context, evs []Event, until time.Time) outco
 		switch {
 		case err == nil:
 			out.published = append(out.published, e.Seq)
-		case err == errNotTried || ctx.Err() != nil: // stopping: not the consumer's failure
+		case errors.Is(err, errNotTried) || ctx.Err() != nil: // stopping: not the consumer's failure
 			blocked[e.AggregateID] = true
 			out.released = append(out.released, e.Seq)
 		default:
