@@ -32,11 +32,14 @@ func NewService(db *sqldb.DB, currency string, log *slog.Logger) *Service {
 
 // Subscriber is the part of a bus that analytics needs.
 type Subscriber interface {
-	Subscribe(consumer string, topics []string, handler outbox.Handler)
+	SubscribeBatch(consumer string, topics []string, handler outbox.BatchHandler)
 }
 
-// Subscribe registers the service's consumer for Topics on bus.
-func (s *Service) Subscribe(bus Subscriber) { bus.Subscribe(Consumer, Topics(), s.Handle) }
+// Subscribe registers the service's consumer for Topics on bus, taking the
+// events of a relay round together (HandleBatch): every order placed adds
+// to its day's one counter row, so one transaction per event would queue
+// on that row.
+func (s *Service) Subscribe(bus Subscriber) { bus.SubscribeBatch(Consumer, Topics(), s.HandleBatch) }
 
 // delta is what one event adds to a day's counters.
 type delta struct {
@@ -44,18 +47,37 @@ type delta struct {
 	orders, revenue, refunds, cancellations int64
 }
 
-// Handle is the bus handler: it adds the event to its day's counters exactly
-// once. It returns an error only when a retry may succeed (the database); a
-// malformed payload is logged and dropped, since it would fail every retry
-// and hold back every later event.
+// Handle is HandleBatch for one event.
 func (s *Service) Handle(ctx context.Context, e outbox.Event) error {
-	apply, err := s.plan(e)
-	if err != nil {
-		s.log.ErrorContext(ctx, "analytics: event dropped", "topic", e.Topic, "event", e.ID, "err", err)
+	return s.HandleBatch(ctx, []outbox.Event{e})
+}
+
+// HandleBatch is the bus handler: it adds each event to its day's counters
+// exactly once, all of them in one transaction. It returns an error only
+// when a retry may succeed (the database; then none counts); a malformed
+// payload is logged and dropped, since it would fail every retry and hold
+// back every later event.
+func (s *Service) HandleBatch(ctx context.Context, evs []outbox.Event) error {
+	plans := make(map[string]func(context.Context, *sqldb.Tx) error, len(evs))
+	keep := evs[:0:0]
+	for _, e := range evs {
+		apply, err := s.plan(e)
+		if err != nil {
+			s.log.ErrorContext(ctx, "analytics: event dropped", "topic", e.Topic, "event", e.ID, "err", err)
+			continue
+		}
+		plans[e.ID] = apply
+		keep = append(keep, e)
+	}
+	if len(keep) == 0 {
 		return nil
 	}
-	if _, err := outbox.Once(ctx, s.db, Consumer, e, func(tx *sqldb.Tx) error { return apply(ctx, tx) }); err != nil {
-		return fmt.Errorf("analytics %s %s: %w", e.Topic, e.ID, err)
+	_, err := outbox.OnceEach(ctx, s.db, Consumer, keep, func(tx *sqldb.Tx, e outbox.Event) error { return plans[e.ID](ctx, tx) })
+	if err != nil {
+		if len(keep) == 1 {
+			return fmt.Errorf("analytics %s %s: %w", keep[0].Topic, keep[0].ID, err)
+		}
+		return fmt.Errorf("analytics %d events: %w", len(keep), err)
 	}
 	return nil
 }

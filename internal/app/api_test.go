@@ -721,6 +721,57 @@ func TestAdminProductLifecycle(t *testing.T) {
 	})
 }
 
+// usesScheme reports whether an operation's security names scheme.
+func usesScheme(op map[string]any, scheme string) bool {
+	sec, _ := op["security"].([]any)
+	for _, req := range sec {
+		if _, ok := req.(map[string]any)[scheme]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMetricsToken: with MERCATO_METRICS_TOKEN set, /metrics answers only
+// "Authorization: Bearer <token>"; anything else, an account's token
+// included, gets a 401 problem. Unset, it stays public (TestOperationsEndpoints).
+func TestMetricsToken(t *testing.T) {
+	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
+		api := newTestAPI(t, db)
+		const token = "metrics-0123456789abcdef"
+		api.app.Config.MetricsToken = token
+		api.h = api.app.Handler()
+		for name, opts := range map[string][]reqOpt{
+			"no credentials":        nil,
+			"another token":         {bearer("metrics-0123456789abcdeX")},
+			"the token and more":    {bearer(token + "0")},
+			"a prefix of the token": {bearer(token[:len(token)-1])},
+			"not bearer":            {header("Authorization", "Basic "+token)},
+			"a staff account":       {bearer(api.staff)},
+		} {
+			t.Run(name, func(t *testing.T) {
+				api := *api
+				api.t = t
+				res := api.do("GET", "/metrics", nil, opts...)
+				res.wantProblem(http.StatusUnauthorized, "")
+				if got := res.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+					t.Fatalf("401 without WWW-Authenticate: Bearer (got %q)", got)
+				}
+				if strings.Contains(string(res.Body), "mercato_") {
+					t.Fatalf("a refused request got metrics: %s", res.Body)
+				}
+			})
+		}
+		res := api.do("GET", "/metrics", nil, bearer(token)).wantStatus(http.StatusOK)
+		if !strings.Contains(string(res.Body), "mercato_outbox_pending") {
+			t.Fatalf("metrics with the token lack mercato_outbox_pending:\n%s", res.Body)
+		}
+		// Other routes still take account tokens, and refuse the metrics token.
+		api.do("GET", "/api/v1/admin/products", nil, bearer(api.staff)).wantStatus(http.StatusOK)
+		api.do("GET", "/api/v1/products", nil, bearer(token)).wantProblem(http.StatusUnauthorized, "")
+	})
+}
+
 func TestOperationsEndpoints(t *testing.T) {
 	sqldbtest.ForEach(t, Migrations(), func(t *testing.T, db *sqldb.DB) {
 		api := newTestAPI(t, db)

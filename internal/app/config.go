@@ -41,6 +41,8 @@ type Config struct {
 	Demo        bool   // MERCATO_DEMO: seed the demo catalog on first start (default true)
 	StaffEmail  string // MERCATO_STAFF_EMAIL: where staff alerts (low stock) go, default staff@localhost
 
+	MetricsToken string // MERCATO_METRICS_TOKEN: when set, GET /metrics needs "Authorization: Bearer <token>"
+
 	DefaultCountry   string // MERCATO_DEFAULT_COUNTRY: the shop's country (ISO 3166-1 alpha-2) for shipping and tax estimates, default DE
 	PricesIncludeTax bool   // MERCATO_PRICES_INCLUDE_TAX: catalog prices include tax (default true); false adds it on top
 	pricesIncludeTax string // the raw MERCATO_PRICES_INCLUDE_TAX, checked by validate
@@ -117,6 +119,8 @@ func defaultConfig(getenv func(string) string) Config {
 		BaseURL:     strings.TrimRight(env("MERCATO_BASE_URL", "http://localhost:8080"), "/"),
 		Demo:        env("MERCATO_DEMO", "true") != "false",
 		StaffEmail:  env("MERCATO_STAFF_EMAIL", defaultStaffEmail),
+
+		MetricsToken: getenv("MERCATO_METRICS_TOKEN"),
 
 		DefaultCountry:   country.Normalize(env("MERCATO_DEFAULT_COUNTRY", "DE")),
 		PricesIncludeTax: env("MERCATO_PRICES_INCLUDE_TAX", "true") == "true",
@@ -305,6 +309,9 @@ func (c Config) validate() error {
 	}
 	if a, err := netmail.ParseAddress(c.StaffEmail); err != nil || a.Address != c.StaffEmail {
 		return fmt.Errorf("MERCATO_STAFF_EMAIL %q: want a bare e-mail address such as staff@example.com", c.StaffEmail)
+	}
+	if t := c.MetricsToken; t != "" && (len(t) < 16 || strings.IndexFunc(t, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0) {
+		return fmt.Errorf("MERCATO_METRICS_TOKEN: want at least 16 printable ASCII characters without spaces, such as the output of openssl rand -hex 32")
 	}
 	if !money.ValidCurrency(c.Currency) {
 		return fmt.Errorf("MERCATO_CURRENCY %q: want a 3-letter ISO 4217 code such as EUR", c.Currency)

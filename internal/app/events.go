@@ -3,14 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/notify"
@@ -73,17 +70,7 @@ func (a *App) wireEvents() error {
 	a.Notify.Subscribe(a.Bus)
 	a.Analytics.Subscribe(a.Bus)
 	a.GiftCards.Subscribe(a.Bus) // gift cards sold as products: issued when their order is paid
-	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "mercato_outbox_pending", Help: "Domain events committed but not yet published to the consumers.",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := outbox.Pending(ctx, a.DB)
-		if err != nil {
-			return math.NaN()
-		}
-		return float64(n)
-	}))
+	a.Registry.MustRegister(newOutboxLag(a.DB))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -105,12 +106,21 @@ func TestEmailsAPI(t *testing.T) {
 		}
 		addEvent(t, db, "order.placed", "o-1", orderPlacedPayload("o-1", 4200, time.Now()))
 		addEvent(t, db, "stock.low", "v-1", map[string]any{"variant_id": "v-1", "sku": "TEE-1", "available": 1, "threshold": 3})
-		if m := api.do("GET", "/metrics", nil); !bytes.Contains(m.Body, []byte("\nmercato_outbox_pending 7\n")) {
+		// The relay is not running: the backlog shows on /metrics.
+		m := api.do("GET", "/metrics", nil)
+		if !bytes.Contains(m.Body, []byte("\nmercato_outbox_pending 7\n")) {
 			t.Errorf("/metrics does not report 7 pending events:\n%s", m.Body)
 		}
+		if age := metricValue(t, m.Body, "mercato_outbox_oldest_pending_age_seconds"); age <= 0 || age > 60 {
+			t.Errorf("oldest pending event %v s old, want a moment", age)
+		}
 		drainOutbox(t, api.app)
-		if m := api.do("GET", "/metrics", nil); !bytes.Contains(m.Body, []byte("\nmercato_outbox_pending 0\n")) {
+		m = api.do("GET", "/metrics", nil)
+		if !bytes.Contains(m.Body, []byte("\nmercato_outbox_pending 0\n")) {
 			t.Errorf("/metrics does not report 0 pending events")
+		}
+		if age := metricValue(t, m.Body, "mercato_outbox_oldest_pending_age_seconds"); age != 0 {
+			t.Errorf("nothing pending, oldest pending event %v s old; want 0", age)
 		}
 
 		all := walk(2)
@@ -445,4 +455,21 @@ func BenchmarkRelayToConsumers(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// metricValue returns the value of an unlabelled metric in a Prometheus
+// text exposition.
+func metricValue(t *testing.T, body []byte, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in the metrics:\n%s", name, body)
+	return 0
 }

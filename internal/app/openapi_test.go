@@ -220,6 +220,7 @@ func TestOpenAPISecurityMatchesAccess(t *testing.T) {
 		accessCart:     {nil, []string{"404"}},
 		accessOrder:    {nil, []string{"404"}},
 		accessWebhook:  {nil, []string{"400"}},
+		accessMetrics:  {[]string{"metricsToken"}, []string{"401"}},
 	}
 	for _, o := range doc.operations() {
 		where := o.method + " " + o.path

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/mercato-shop/mercato/internal/affiliate"
 	"github.com/mercato-shop/mercato/internal/analytics"
 	"github.com/mercato-shop/mercato/internal/apperr"
@@ -73,6 +71,11 @@ const (
 	// accessWebhook: the payment provider, proven by a signature over the
 	// body (400 without a valid one); accounts play no part.
 	accessWebhook access = "webhook-signature"
+	// accessMetrics: public, unless MERCATO_METRICS_TOKEN is set; then only
+	// "Authorization: Bearer <that token>" (the route reads the header
+	// itself: an account's token does not open it, and a bad one is not an
+	// account's failed sign-in).
+	accessMetrics access = "metrics-token"
 )
 
 // errAdminAPICookie refuses the admin panel's session cookie on the admin
@@ -131,7 +134,7 @@ func (a *App) routes() []route {
 		// Operations.
 		{"GET /healthz", accessPublic, http.HandlerFunc(handleHealthz)},
 		{"GET /readyz", accessPublic, h(a.handleReadyz)},
-		{"GET /metrics", accessPublic, promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{})},
+		{"GET /metrics", accessMetrics, a.handleMetrics()}, // MERCATO_METRICS_TOKEN; reads Authorization itself (ownsAuthorization)
 		{"GET /api/v1/openapi.json", accessPublic, h(handleOpenAPI)},
 
 		// Catalog, public.
@@ -347,9 +350,18 @@ func (a *App) routes() []route {
 // Handler returns the whole HTTP handler: routes, authentication, metrics,
 // security headers and panic recovery.
 func (a *App) Handler() http.Handler {
-	mux := http.NewServeMux()
+	mux := http.NewServeMux() // routes behind customer.Authenticate
+	own := http.NewServeMux() // routes that read Authorization themselves, by path
+	ownPaths := map[string]bool{}
 	for _, rt := range a.routes() {
-		mux.Handle(rt.pattern, a.Metrics.Route(rt.pattern, web.CheckText(a.Log, a.guard(rt))))
+		h := a.Metrics.Route(rt.pattern, web.CheckText(a.Log, a.guard(rt)))
+		if ownsAuthorization(rt.pattern) {
+			own.Handle(rt.pattern, h)
+			_, path, _ := strings.Cut(rt.pattern, " ")
+			ownPaths[path] = true
+			continue
+		}
+		mux.Handle(rt.pattern, h)
 	}
 	mux.Handle("/api/", web.Handle(a.Log, func(w http.ResponseWriter, r *http.Request) error {
 		return errNoRoute
@@ -358,5 +370,13 @@ func (a *App) Handler() http.Handler {
 	// ?ref= links and the referral cookie (affiliate.Track) are followed
 	// after authentication, which names the client and the account.
 	track := affiliate.Track(a.Affiliates, affiliate.TrackOptions{ClientIP: clientIP, CartOf: a.Storefront.VisitorCart, Log: a.Log}, mux)
-	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, web.Routed(mux, a.withRelayNotifier(customer.Authenticate(a.Customers, writeErr, track)))))
+	authenticated := customer.Authenticate(a.Customers, writeErr, track)
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ownPaths[r.URL.Path] {
+			own.ServeHTTP(w, r) // another method: 405
+			return
+		}
+		authenticated.ServeHTTP(w, r)
+	})
+	return web.TrustForwardedProto(a.Config.TrustedProxies, web.Observe(a.Log, web.Routed(mux, a.withRelayNotifier(routed))))
 }

@@ -89,6 +89,9 @@ Configuration (flags override the environment):
   MERCATO_ABANDONED_CART_AFTER
                         how long a signed-in customer's cart sits idle before its one reminder e-mail
                         (default 4h); off: no reminders
+  MERCATO_METRICS_TOKEN
+                        when set, GET /metrics needs Authorization: Bearer <token>; unset, it is
+                        public: set it, or block /metrics at the proxy or firewall, in production
 `
 
 // errUsage marks errors that are the caller's mistake: main prints them

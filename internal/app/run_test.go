@@ -235,6 +235,8 @@ func TestRunCommands(t *testing.T) {
 		{"affiliate return window", map[string]string{"MERCATO_AFFILIATE_RETURN_WINDOW": "400d"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_RETURN_WINDOW", "between 1h and 366d"}},
 		{"affiliate percent", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "12.345"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT", `"12.345"`}},
 		{"affiliate percent over 100", map[string]string{"MERCATO_AFFILIATE_COMMISSION_PERCENT": "150"}, []string{"serve"}, []string{"MERCATO_AFFILIATE_COMMISSION_PERCENT"}},
+		{"metrics token", map[string]string{"MERCATO_METRICS_TOKEN": "secret"}, []string{"serve"}, []string{"MERCATO_METRICS_TOKEN", "16"}},
+		{"metrics token with a space", map[string]string{"MERCATO_METRICS_TOKEN": "correct horse battery staple"}, []string{"serve"}, []string{"MERCATO_METRICS_TOKEN"}},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {

@@ -169,7 +169,10 @@ func BenchmarkShopCheckout(b *testing.B) {
 // BenchmarkShopCheckoutThroughput runs b.N checkouts from a fixed number of
 // concurrent clients with the outbox relay running, and reports
 // checkouts/s: every cart buying the same SKU (hot-sku: one stock row
-// every checkout updates), or each its own SKU (many-skus).
+// every checkout updates), or each its own SKU (many-skus). Beside it: the
+// share of the run's events the relay has not published when the last
+// checkout is answered (%unpublished), and the checkouts per second counted
+// until it has (published-checkouts/s).
 func BenchmarkShopCheckoutThroughput(b *testing.B) {
 	shopBackends(b, func(b *testing.B, open func(b *testing.B) *sqldb.DB) {
 		for _, workload := range []string{"hot-sku", "many-skus"} {
@@ -185,6 +188,10 @@ func BenchmarkShopCheckoutThroughput(b *testing.B) {
 							v = s.product(b, 10)
 						}
 						carts[i] = s.cart(b, v)
+					}
+					var seq0 int64 // the events before the run (catalog set-up) do not count
+					if err := db.QueryRowContext(context.Background(), `SELECT COALESCE(MAX(seq), 0) FROM outbox_events`).Scan(&seq0); err != nil {
+						b.Fatal(err)
 					}
 					var next, failed atomic.Int64
 					var wg sync.WaitGroup
@@ -210,6 +217,26 @@ func BenchmarkShopCheckoutThroughput(b *testing.B) {
 						b.Fatalf("%d of %d checkouts failed", failed.Load(), b.N)
 					}
 					b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checkouts/s")
+					// How far the relay is behind when the last checkout is answered:
+					// the share of the run's events not yet published.
+					var written, unpublished int
+					if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*), COUNT(*) - COUNT(published_at) FROM outbox_events WHERE seq > ?`, seq0).Scan(&written, &unpublished); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(100*float64(unpublished)/float64(max(written, 1)), "%unpublished")
+					// Checkouts per second counted until their events are all
+					// published: what the shop sustains with its e-mails and
+					// sales figures keeping up.
+					for unpublished > 0 {
+						if time.Since(start) > 10*time.Minute {
+							b.Fatalf("%d events still unpublished after 10 minutes", unpublished)
+						}
+						time.Sleep(20 * time.Millisecond)
+						if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM outbox_events WHERE seq > ? AND published_at IS NULL`, seq0).Scan(&unpublished); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "published-checkouts/s")
 					if l, err := s.a.Inventory.Get(context.Background(), "BENCH-1"); workload == "hot-sku" && (err != nil || l.Reserved != 0 || l.OnHand != 1_000_000-int64(b.N)) {
 						b.Fatalf("hot SKU after %d checkouts: %+v, %v", b.N, l, err)
 					}

@@ -450,8 +450,8 @@ func TestUpgradeFromTheCounterDeliversPendingEventsFirst(t *testing.T) {
 			write("x", 3, false)
 
 			applied, err := db.Migrate(ctx, outbox.Migrations())
-			if err != nil || len(applied) != 1 {
-				t.Fatalf("upgrade applied %v, %v; want the one new migration", applied, err)
+			if err != nil || len(applied) == 0 || applied[0] != "outbox/002_outbox_no_counter" {
+				t.Fatalf("upgrade applied %v, %v; want the migrations after 001, 002 first", applied, err)
 			}
 			if err := db.InTx(ctx, func(tx *sqldb.Tx) error {
 				_, err := tx.ExecContext(ctx, `SELECT COUNT(*) FROM outbox_sequence`)

@@ -96,21 +96,40 @@ func notifierFrom(ctx context.Context) func() {
 // event; the record of processing commits with fn's effects. It returns
 // whether fn ran.
 func Once(ctx context.Context, db *sqldb.DB, consumer string, e Event, fn func(tx *sqldb.Tx) error) (bool, error) {
-	ran := false
+	n, err := OnceEach(ctx, db, consumer, []Event{e}, func(tx *sqldb.Tx, _ Event) error { return fn(tx) })
+	return n == 1, err
+}
+
+// OnceEach is Once for several events in one transaction: fn runs, in
+// order, for each event of evs that consumer has not processed yet, and the
+// records of processing commit with all of fn's effects, or nothing does
+// (an error from fn rolls the whole batch back). It returns how many times
+// fn ran. A batch consumer (LocalBus.SubscribeBatch) uses it to pay one
+// commit, and take a lock its events share once, per batch instead of per
+// event.
+func OnceEach(ctx context.Context, db *sqldb.DB, consumer string, evs []Event, fn func(tx *sqldb.Tx, e Event) error) (int, error) {
+	ran := 0
 	err := db.InTx(ctx, func(tx *sqldb.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO outbox_processed (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-			consumer, e.ID, time.Now().UTC())
-		if err != nil {
-			return fmt.Errorf("%s: record %s: %w", consumer, e.ID, err)
+		ran = 0
+		now := time.Now().UTC()
+		for _, e := range evs {
+			res, err := tx.ExecContext(ctx, `INSERT INTO outbox_processed (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+				consumer, e.ID, now)
+			if err != nil {
+				return fmt.Errorf("%s: record %s: %w", consumer, e.ID, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // processed before
+			}
+			if err := fn(tx, e); err != nil {
+				return err
+			}
+			ran++
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // processed before
-		}
-		ran = true
-		return fn(tx)
+		return nil
 	})
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	return ran, nil
 }

@@ -2,6 +2,8 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -19,6 +21,16 @@ type Publisher interface {
 	Publish(ctx context.Context, e Event) error
 }
 
+// BatchPublisher is a Publisher that delivers several events at once: a
+// relay hands it each round's events (in Seq order) and it returns one
+// error per event, nil for those delivered. It must not deliver an event of
+// an aggregate after failing an earlier one of that aggregate (LocalBus
+// does so per consumer).
+type BatchPublisher interface {
+	Publisher
+	PublishBatch(ctx context.Context, evs []Event) []error
+}
+
 // Relay moves committed events from the outbox to a Publisher.
 type Relay struct {
 	db       *sqldb.DB
@@ -26,7 +38,8 @@ type Relay struct {
 	log      *slog.Logger
 	wake     chan struct{}
 	interval time.Duration
-	batch    int
+	batch    int // events one round claims, publishes and marks
+	workers  int // rounds Run keeps going side by side under a backlog
 	// settleWait bounds how long a Flush waits for the transactions that may
 	// still commit an event below its horizon (PostgreSQL).
 	settleWait time.Duration
@@ -51,9 +64,19 @@ type mark struct {
 // back; past it the newest is replaced, which only delays delivery.
 const maxMarks = 16
 
+// Defaults of a relay: a round claims up to defaultBatch events and marks
+// them in one statement; Run keeps up to defaultWorkers rounds going side by
+// side while there is a backlog (consumers run in the rounds' goroutines, so
+// this is also how many consumer transactions run at once).
+const (
+	defaultBatch   = 500
+	defaultWorkers = 4
+)
+
 // NewRelay returns a relay that polls every interval (and whenever Notify is called).
 func NewRelay(db *sqldb.DB, pub Publisher, log *slog.Logger, interval time.Duration) *Relay {
-	return &Relay{db: db, pub: pub, log: log, wake: make(chan struct{}, 1), interval: interval, batch: 100, settleWait: 2 * time.Second}
+	return &Relay{db: db, pub: pub, log: log, wake: make(chan struct{}, 1), interval: interval,
+		batch: defaultBatch, workers: defaultWorkers, settleWait: 2 * time.Second}
 }
 
 // Notify wakes the relay without blocking.
@@ -64,12 +87,23 @@ func (r *Relay) Notify() {
 	}
 }
 
-// Run publishes until ctx ends.
+// Run publishes until ctx ends. One worker wakes on Notify or at the poll
+// and runs rounds (Flush) while they come back full; a full round also wakes
+// another worker, so under a backlog up to the relay's workers publish side
+// by side, each aggregate's events still in order (see Flush).
 func (r *Relay) Run(ctx context.Context) {
 	t := time.NewTicker(r.interval)
 	defer t.Stop()
+	var wg sync.WaitGroup
+	for range r.workers {
+		wg.Go(func() { r.work(ctx, t.C) })
+	}
+	wg.Wait()
+}
+
+func (r *Relay) work(ctx context.Context, tick <-chan time.Time) {
 	for {
-		for {
+		for ctx.Err() == nil {
 			n, err := r.Flush(ctx)
 			if err != nil && ctx.Err() == nil {
 				r.log.Warn("outbox relay", "err", err)
@@ -77,6 +111,7 @@ func (r *Relay) Run(ctx context.Context) {
 			if err != nil || n < r.batch {
 				break
 			}
+			r.Notify() // more are waiting: another worker takes the next batch
 		}
 		// Events held back by a running transaction: look again soon rather
 		// than at the next tick (nobody notifies when a transaction ends).
@@ -87,7 +122,7 @@ func (r *Relay) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		case <-soon:
 		case <-r.wake:
 		}
@@ -103,11 +138,21 @@ const lease = 30 * time.Second
 // still publish side by side.
 const relayLock = 0x6d6572636174_6f78 // "mercatox"
 
-// Flush publishes one batch of pending events in Seq order, stopping at the
-// first failure, and returns how many it published. It claims the batch in
-// a short transaction and publishes outside any transaction: in-process
-// consumers write to the same database, and on SQLite there is only one
-// writer.
+// Flush runs one round: it claims a batch of pending events, publishes them
+// in Seq order and records the outcome, and returns how many it published.
+// It claims in one short transaction, publishes outside any transaction (in-
+// process consumers write to the same database, and on SQLite there is only
+// one writer), and marks the whole batch in one more.
+//
+// A failed delivery holds back its aggregate only: the event keeps its error
+// (last_error, attempts) and goes again in a later round with the rest of its
+// aggregate's events, while other aggregates' events in the batch go on. A
+// BatchPublisher (LocalBus) gets the round's events at once, so that its
+// consumers can take them in one transaction each; another Publisher gets
+// them one at a time, and a round that ends (ctx) or runs past half its
+// lease releases the events it has not tried. Events published in a round
+// are marked when the round ends: a relay that dies in between delivers
+// them again (at least once).
 //
 // Order. On SQLite the single writer numbers events in commit order, so
 // every committed event can go. On PostgreSQL a sequence hands numbers out
@@ -122,14 +167,15 @@ const relayLock = 0x6d6572636174_6f78 // "mercatox"
 // drawing and committing (only an event-writing one, in its commit) holds
 // back the events numbered after its own, never loses them. Because Add
 // numbers events after the transaction's last lock and read, the order also
-// respects causality: an event never goes before one whose change its
-// transaction saw or waited for.
+// respects causality: an event never goes before one of its aggregate whose
+// change its transaction saw or waited for.
 //
-// Several relays. Claims are serialised (an advisory lock on PostgreSQL, the
-// single writer on SQLite) and a relay does not claim an event whose
-// aggregate has an earlier event leased to another relay, so each aggregate's
-// events are published in order while relays publish side by side; across
-// aggregates the order then is per relay.
+// Several rounds at once (workers of one relay, relays of several
+// instances). Claims are serialised (an advisory lock on PostgreSQL, the
+// single writer on SQLite) and a round does not claim an event whose
+// aggregate has an earlier event leased to another round, so each
+// aggregate's events are published in order while rounds publish side by
+// side; across aggregates the order is then per round.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	bound, err := r.horizon(ctx)
 	if err != nil {
@@ -139,26 +185,103 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	if err != nil || len(evs) == 0 {
 		return 0, err
 	}
-	published := 0
-	for i, e := range evs {
-		if err := r.pub.Publish(ctx, e); err != nil {
-			// A consumer failed: the event (and everything after it) goes
-			// again at the next flush; the error is kept on its row.
-			r.log.WarnContext(ctx, "outbox: delivery failed; it will be retried", "topic", e.Topic, "event", e.ID, "err", err)
-			if _, uerr := r.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox_events SET attempts = attempts + 1, last_error = ?, claimed_until = NULL WHERE seq = ?`,
-				truncate(err.Error(), 500), e.Seq); uerr != nil {
-				return published, fmt.Errorf("record failure of %s: %w", e.ID, uerr)
-			}
-			r.unclaim(ctx, evs[i+1:])
-			return published, nil
-		}
-		if _, err := r.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox_events SET published_at = ?, attempts = attempts + 1, last_error = '', claimed_until = NULL WHERE seq = ?`,
-			time.Now().UTC(), e.Seq); err != nil {
-			return published, fmt.Errorf("mark %s published: %w", e.ID, err)
-		}
-		published++
+	out := r.publish(ctx, evs, time.Now().Add(lease/2))
+	if err := r.record(ctx, out); err != nil {
+		// Published but not marked: the leases run out and the events go again.
+		return 0, err
 	}
-	return published, nil
+	return len(out.published), nil
+}
+
+// outcome is what a round did with the events it claimed.
+type outcome struct {
+	published []int64   // Seq of the events delivered
+	failed    []failure // delivery failed: retried in a later round
+	released  []int64   // not tried (their aggregate failed, or the round stopped): free to claim again
+}
+
+type failure struct {
+	seq int64
+	err string
+}
+
+// publish delivers evs in order, all at once to a BatchPublisher, else one
+// at a time until ctx ends or until; an aggregate whose event failed has its
+// later events released.
+func (r *Relay) publish(ctx context.Context, evs []Event, until time.Time) outcome {
+	deliver := func(_ int, e Event) error {
+		if ctx.Err() != nil || time.Now().After(until) {
+			return errNotTried
+		}
+		return r.pub.Publish(ctx, e)
+	}
+	if bp, ok := r.pub.(BatchPublisher); ok {
+		errs := bp.PublishBatch(ctx, evs)
+		deliver = func(i int, _ Event) error { return errs[i] }
+	}
+	var out outcome
+	blocked := map[string]bool{}
+	for i, e := range evs {
+		if blocked[e.AggregateID] {
+			out.released = append(out.released, e.Seq)
+			continue
+		}
+		err := deliver(i, e)
+		switch {
+		case err == nil:
+			out.published = append(out.published, e.Seq)
+		case errors.Is(err, errNotTried) || ctx.Err() != nil: // stopping: not the consumer's failure
+			blocked[e.AggregateID] = true
+			out.released = append(out.released, e.Seq)
+		default:
+			blocked[e.AggregateID] = true
+			r.log.WarnContext(ctx, "outbox: delivery failed; it will be retried", "topic", e.Topic, "event", e.ID, "err", err)
+			out.failed = append(out.failed, failure{e.Seq, truncate(err.Error(), 500)})
+		}
+	}
+	return out
+}
+
+// errNotTried marks an event a stopping round did not deliver.
+var errNotTried = errors.New("not tried")
+
+// record marks a round's events in one transaction: published, failed (the
+// error kept for staff), or released; all of them lose their lease.
+func (r *Relay) record(ctx context.Context, out outcome) error {
+	ctx = context.WithoutCancel(ctx) // what was delivered is marked even when stopping
+	return r.db.InTx(ctx, func(tx *sqldb.Tx) error {
+		now := time.Now().UTC()
+		for part := range slices.Chunk(out.published, maxInList) {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox_events SET published_at = ?, attempts = attempts + 1, last_error = '', claimed_until = NULL
+				WHERE seq IN (`+sqldb.Placeholders(len(part))+`)`, append([]any{now}, seqArgs(part)...)...); err != nil {
+				return fmt.Errorf("mark %d outbox events published: %w", len(part), err)
+			}
+		}
+		for _, f := range out.failed {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox_events SET attempts = attempts + 1, last_error = ?, claimed_until = NULL WHERE seq = ?`,
+				f.err, f.seq); err != nil {
+				return fmt.Errorf("record failed delivery of outbox event %d: %w", f.seq, err)
+			}
+		}
+		for part := range slices.Chunk(out.released, maxInList) {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox_events SET claimed_until = NULL WHERE seq IN (`+sqldb.Placeholders(len(part))+`)`,
+				seqArgs(part)...); err != nil {
+				return fmt.Errorf("release %d outbox events: %w", len(part), err)
+			}
+		}
+		return nil
+	})
+}
+
+// maxInList bounds the placeholders of one statement (SQLite allows 32,766).
+const maxInList = 1000
+
+func seqArgs(seqs []int64) []any {
+	args := make([]any, len(seqs))
+	for i, s := range seqs {
+		args[i] = s
+	}
+	return args
 }
 
 // holding reports whether events may be waiting for a running transaction.
@@ -303,7 +426,8 @@ func (r *Relay) claim(ctx context.Context, bound int64) ([]Event, error) {
 		}
 		now := time.Now().UTC()
 		busy, err := sqldb.All(ctx, tx, "read outbox leases", scanLeased,
-			`SELECT aggregate_id, MIN(seq) FROM outbox_events WHERE published_at IS NULL AND claimed_until >= ? GROUP BY aggregate_id`, now)
+			`SELECT aggregate_id, MIN(seq) FROM outbox_events
+			WHERE published_at IS NULL AND claimed_until IS NOT NULL AND claimed_until >= ? GROUP BY aggregate_id`, now)
 		if err != nil {
 			return err
 		}
@@ -336,15 +460,6 @@ func (r *Relay) claim(ctx context.Context, bound int64) ([]Event, error) {
 	return evs, err
 }
 
-func (r *Relay) unclaim(ctx context.Context, evs []Event) {
-	for _, e := range evs {
-		if _, err := r.db.ExecContext(context.WithoutCancel(ctx), `UPDATE outbox_events SET claimed_until = NULL WHERE seq = ?`, e.Seq); err != nil {
-			// The lease runs out by itself; until then the event waits.
-			r.log.WarnContext(ctx, "outbox: release claim", "event", e.ID, "err", err)
-		}
-	}
-}
-
 func truncate(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
@@ -352,9 +467,43 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// Pending counts events not yet published (for metrics and tests).
+// Pending counts events not yet published. It reads every pending event:
+// for tests; /metrics uses MeasureLag.
 func Pending(ctx context.Context, db *sqldb.DB) (int, error) {
 	var n int
 	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_events WHERE published_at IS NULL`).Scan(&n)
 	return n, err
+}
+
+// Lag is how far publishing is behind writing.
+type Lag struct {
+	// Pending is the number of events from the oldest unpublished one to
+	// the newest written, 0 when none waits. It counts, as if still waiting,
+	// the numbers of rolled-back transactions and events that went ahead of
+	// the oldest (another round's, or another aggregate's past a failed one):
+	// exact while the relay keeps up, an upper bound otherwise.
+	Pending int64
+	// Oldest is when the oldest unpublished event was written; zero when
+	// none waits.
+	Oldest time.Time
+}
+
+// MeasureLag reads the lag in one statement of two index lookups (the
+// oldest pending event, the highest number), whatever the backlog: cheap
+// enough for every scrape of /metrics, unlike counting (Pending). It sees
+// what is committed, on every instance, whether or not a relay runs.
+func MeasureLag(ctx context.Context, db *sqldb.DB) (Lag, error) {
+	var (
+		oldest, newest int64
+		at             time.Time
+	)
+	err := db.QueryRowContext(ctx, `SELECT seq, created_at, (SELECT MAX(seq) FROM outbox_events) FROM outbox_events
+		WHERE published_at IS NULL ORDER BY seq LIMIT 1`).Scan(&oldest, &at, &newest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Lag{}, nil
+	}
+	if err != nil {
+		return Lag{}, fmt.Errorf("measure outbox lag: %w", err)
+	}
+	return Lag{Pending: newest - oldest + 1, Oldest: at.UTC()}, nil
 }
