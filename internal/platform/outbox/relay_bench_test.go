@@ -20,8 +20,8 @@ import (
 // published and marked, and reports events/s. Consumers: "none" (the relay's own cost: a
 // publisher that only counts), "once" (one outbox.Once transaction per
 // event, what an in-process consumer costs at least) and "once-batch" (a
-// batch subscriber: one outbox.OnceEach transaction per round, as notify
-// and analytics do).
+// batch subscriber: one outbox.OnceEach transaction per round, as
+// analytics does).
 // Figures and commands: docs/PERFORMANCE.md, "Outbox relay throughput".
 //
 //	MERCATO_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
