@@ -180,32 +180,13 @@ func (a *Admin) giftCardView(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (a *Admin) giftCardAction(form string, act func(r *http.Request, id, actor string) (string, error)) http.Handler {
-	return a.post(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-		if err := r.ParseForm(); err != nil {
-			return apperr.New(apperr.Invalid, "the form could not be read")
-		}
-		id := r.PathValue("id")
-		flash, err := act(r, id, p.Email)
-		if err == nil {
-			return a.redirect(w, r, "/admin/gift-cards/"+url.PathEscape(id), flash)
-		}
-		fe, msg, ok := formError(err, nil)
-		if !ok || apperr.Is(err, apperr.NotFound) {
+	return a.pageAction("id", form, "/admin/gift-cards/", act, func(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, f formAgain) error {
+		v, err := a.giftCardView(w, r, p)
+		if err != nil {
 			return err
 		}
-		v, verr := a.giftCardView(w, r, p)
-		if verr != nil {
-			return verr
-		}
-		v.Error = msg
-		for k, m := range fe {
-			v.Errors[form+"."+k] = m
-		}
-		for k := range r.PostForm {
-			v.Input[form+"."+k] = r.PostForm.Get(k)
-		}
-		return a.render(w, formStatus(err), "giftcard", v)
+		v.Error = f.apply(v.Errors, v.Input)
+		return a.render(w, status, "giftcard", v)
 	})
 }
 

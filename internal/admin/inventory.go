@@ -68,32 +68,59 @@ func (a *Admin) stockView(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 func (a *Admin) stockAction(form string, act func(r *http.Request, sku, actor string) (string, error)) http.Handler {
+	return a.pageAction("sku", form, "/admin/inventory/", act, func(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, f formAgain) error {
+		v, err := a.stockView(w, r, p)
+		if err != nil {
+			return err
+		}
+		v.Error = f.apply(v.Errors, v.Input)
+		return a.render(w, status, "stock", v)
+	})
+}
+
+// formAgain is a refused form of an object's page, to show it again: the
+// message, the fields' errors and what was typed, named form.field.
+type formAgain struct {
+	form   string
+	msg    string
+	errs   fieldErrors
+	posted url.Values
+}
+
+// apply puts the refusal's field errors and input into a page's maps and
+// returns its message.
+func (f formAgain) apply(errs fieldErrors, input map[string]string) string {
+	for k, m := range f.errs {
+		errs[f.form+"."+k] = m
+	}
+	for k := range f.posted {
+		input[f.form+"."+k] = f.posted.Get(k)
+	}
+	return f.msg
+}
+
+// pageAction is a staff POST that acts on the object named by the path
+// value key (a SKU, a gift card id): act does it and returns the flash, and
+// the answer is a redirect to base+key; a refusal of the form shows the
+// page again (show) with the form's errors; anything else (and NotFound)
+// is the error page.
+func (a *Admin) pageAction(key, form, base string, act func(r *http.Request, id, actor string) (string, error),
+	show func(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, f formAgain) error) http.Handler {
 	return a.post(staffOnly, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 		if err := r.ParseForm(); err != nil {
 			return apperr.New(apperr.Invalid, "the form could not be read")
 		}
-		sku := r.PathValue("sku")
-		flash, err := act(r, sku, p.Email)
+		id := r.PathValue(key)
+		flash, err := act(r, id, p.Email)
 		if err == nil {
-			return a.redirect(w, r, "/admin/inventory/"+url.PathEscape(sku), flash)
+			return a.redirect(w, r, base+url.PathEscape(id), flash)
 		}
 		fe, msg, ok := formError(err, nil)
 		if !ok || apperr.Is(err, apperr.NotFound) {
 			return err
 		}
-		v, verr := a.stockView(w, r, p)
-		if verr != nil {
-			return verr
-		}
-		v.Error = msg
-		for k, m := range fe {
-			v.Errors[form+"."+k] = m
-		}
-		for k := range r.PostForm {
-			v.Input[form+"."+k] = r.PostForm.Get(k)
-		}
-		return a.render(w, formStatus(err), "stock", v)
+		return show(w, r, p, formStatus(err), formAgain{form: form, msg: msg, errs: fe, posted: r.PostForm})
 	})
 }
 
