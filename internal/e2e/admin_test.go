@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -18,8 +17,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/mercato-shop/mercato/internal/app"
 )
 
 const (
@@ -39,11 +36,7 @@ func TestAdmin(t *testing.T) {
 	chromium := chromiumPath(t)
 	dir := t.TempDir()
 	env := map[string]string{"MERCATO_DATA_DIR": dir, "MERCATO_SHOP_NAME": shopName, "MERCATO_LOG_LEVEL": "warn"}
-	var out bytes.Buffer
-	if err := app.Run(context.Background(), []string{"mercato", "admin", "create", "--email", adminEmail, "--password", adminPassword, "--name", "Ada Admin"},
-		func(k string) string { return env[k] }, strings.NewReader(""), &out, io.Discard); err != nil {
-		t.Fatalf("mercato admin create: %v", err)
-	}
+	createAdmin(t, env)
 	base := startServer(t, env)
 	browser := startBrowser(t, chromium)
 

@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/mercato-shop/mercato/internal/app"
 )
 
 // TestAffiliate drives the affiliate programme in Chromium against the real
@@ -24,11 +19,7 @@ func TestAffiliate(t *testing.T) {
 	chromium := chromiumPath(t)
 	dir := t.TempDir()
 	env := map[string]string{"MERCATO_DATA_DIR": dir, "MERCATO_SHOP_NAME": shopName, "MERCATO_LOG_LEVEL": "warn"}
-	var out bytes.Buffer
-	if err := app.Run(context.Background(), []string{"mercato", "admin", "create", "--email", adminEmail, "--password", adminPassword, "--name", "Ada Admin"},
-		func(k string) string { return env[k] }, strings.NewReader(""), &out, io.Discard); err != nil {
-		t.Fatalf("mercato admin create: %v", err)
-	}
+	createAdmin(t, env)
 	base := startServer(t, env)
 	browser := startBrowser(t, chromium)
 	p := pickVariantProduct(t, products(t, base))

@@ -61,6 +61,17 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// createAdmin makes the admin account adminEmail with `mercato admin
+// create`, as an operator would, on the data of env.
+func createAdmin(t *testing.T, env map[string]string) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := app.Run(context.Background(), []string{"mercato", "admin", "create", "--email", adminEmail, "--password", adminPassword, "--name", "Ada Admin"},
+		func(k string) string { return env[k] }, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatalf("mercato admin create: %v", err)
+	}
+}
+
 // startServer runs the real program, `mercato serve`, on a free port with a
 // fresh data folder, waits for its "listening on http://ADDR" line and for
 // /healthz, and stops it when the test ends. It returns the base URL.
