@@ -195,7 +195,7 @@ func TestXenditCheckoutCompletesByCallback(t *testing.T) {
 		srv.Pay(inv3.ID) // its callback never arrives
 		backdate := func(orderID string, age time.Duration) {
 			t.Helper()
-			if _, err := api.app.DB.ExecContext(ctx, `UPDATE payment_payments SET created_at = ? WHERE reference = ?`, time.Now().UTC().Add(-age), orderID); err != nil {
+			if _, err := api.app.DB.ExecContext(ctx, `UPDATE payment_payments SET created_at = ?, updated_at = ? WHERE reference = ?`, time.Now().UTC().Add(-age), time.Now().UTC().Add(-age), orderID); err != nil {
 				t.Fatal(err)
 			}
 		}

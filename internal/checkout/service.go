@@ -668,7 +668,8 @@ func internal(what string, err error) error {
 }
 
 // processingCheckAfter is how long a payment may stay processing before the
-// reconciler asks its provider (its webhook may have been lost).
+// reconciler asks its provider (its webhook may have been lost), and how
+// long between two questions about the same payment.
 const processingCheckAfter = 10 * time.Minute
 
 // Reconciled counts what one Reconcile run did.
@@ -722,8 +723,9 @@ func (s *Service) Reconcile(ctx context.Context, orphanAge time.Duration) (Recon
 		r.Resolved++
 	}
 	// Payments the provider decides later: ask after a while (a webhook may
-	// have been lost), and cancel those not completed in time (the order
-	// follows: cancelled, its stock released).
+	// have been lost), then once every processingCheckAfter, and cancel those
+	// not completed in time (the order follows: cancelled, its stock
+	// released).
 	processing, err := s.payments.Processing(ctx, s.now().Add(-processingCheckAfter), 100)
 	errs = append(errs, err)
 	for _, p := range processing {

@@ -525,9 +525,11 @@ func (s *Service) SendPendingRefunds(ctx context.Context) (int, error) {
 }
 
 // Processing returns up to limit payments still processing (the provider
-// decides later) that were created before before, oldest first.
+// decides later) that nothing has changed or checked since before (Settle
+// records each look-up), least recently first: the reconciler asks each
+// provider about a payment once per period, not at every run.
 func (s *Service) Processing(ctx context.Context, before time.Time, limit int) ([]Payment, error) {
-	return s.st.list(ctx, "find processing payments", `WHERE status = 'processing' AND created_at < ? ORDER BY created_at LIMIT ?`, before, limit)
+	return s.st.list(ctx, "find processing payments", `WHERE status = 'processing' AND updated_at < ? ORDER BY updated_at LIMIT ?`, before, limit)
 }
 
 // Settle brings a processing payment in line with its provider: it asks
@@ -552,6 +554,9 @@ func (s *Service) Settle(ctx context.Context, paymentID string, expire bool) (Pa
 	}
 	if res.Pending {
 		if !expire {
+			if err := s.st.touchProcessing(ctx, p.ID, s.now()); err != nil {
+				return p, fmt.Errorf("record the look-up of payment %s: %w", p.ID, err)
+			}
 			return p, nil
 		}
 		if err := prov.Void(ctx, p.ProviderRef, "void:"+p.ID); err != nil {

@@ -144,3 +144,50 @@ func TestResolveReplaysTheSameRequest(t *testing.T) {
 		}
 	})
 }
+
+// pendingProvider decides later: every authorization is processing, and
+// every look-up says it still is.
+type pendingProvider struct {
+	*payment.Sandbox
+	lookups int
+}
+
+func (p *pendingProvider) Authorize(ctx context.Context, req payment.AuthorizeRequest) (payment.Result, error) {
+	return payment.Result{ProviderRef: "sb_pi_pending_" + req.Reference, Pending: true}, nil
+}
+
+func (p *pendingProvider) Lookup(ctx context.Context, ref string) (payment.Result, error) {
+	p.lookups++
+	return payment.Result{ProviderRef: ref, Pending: true}, nil
+}
+
+// TestProcessingIsAskedOncePerPeriod: the reconciler asks the provider
+// about a payment still processing, then leaves it alone until the period
+// has passed again (it used to ask at every run, every few seconds).
+func TestProcessingIsAskedOncePerPeriod(t *testing.T) {
+	sqldbtest.ForEach(t, migrations, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		prov := &pendingProvider{Sandbox: payment.NewSandbox()}
+		svc := payment.NewService(db, prov)
+		p, err := svc.Pay(ctx, "order-p", eur(500), "pm_card_visa", true)
+		if err != nil || p.Status != payment.StatusProcessing {
+			t.Fatalf("pay: %+v, %v", p, err)
+		}
+		t0 := time.Now().UTC()
+		svc.SetClock(func() time.Time { return t0.Add(20 * time.Minute) })
+		period := t0.Add(10 * time.Minute) // untouched for 10 minutes
+		ps, err := svc.Processing(ctx, period, 10)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("processing before a look-up: %+v, %v", ps, err)
+		}
+		if got, err := svc.Settle(ctx, p.ID, false); err != nil || got.Status != payment.StatusProcessing || prov.lookups != 1 {
+			t.Fatalf("settle: %+v, %v, %d look-ups", got, err, prov.lookups)
+		}
+		if ps, _ := svc.Processing(ctx, period, 10); len(ps) != 0 {
+			t.Fatalf("asked again right after a look-up: %+v", ps)
+		}
+		if ps, _ := svc.Processing(ctx, t0.Add(31*time.Minute), 10); len(ps) != 1 {
+			t.Fatalf("not asked again once the period has passed: %+v", ps)
+		}
+	})
+}

@@ -132,6 +132,13 @@ func (s store) markCaptured(ctx context.Context, tx *sqldb.Tx, id string, at tim
 	return sqldb.Changed(tx.ExecContext(ctx, `UPDATE payment_payments SET status = 'captured', captured_amount = amount, next_action = '', updated_at = ? WHERE id = ? AND status IN ('authorized', 'processing')`, at, id))
 }
 
+// touchProcessing records that a processing payment was looked up at at
+// (Processing lists the least recently changed or looked-up first).
+func (s store) touchProcessing(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE payment_payments SET updated_at = ? WHERE id = ? AND status = 'processing'`, at, id)
+	return err
+}
+
 // markAuthorized moves a processing payment to authorized; false when it
 // was not processing any more.
 func (s store) markAuthorized(ctx context.Context, tx *sqldb.Tx, id string, at time.Time) (bool, error) {
